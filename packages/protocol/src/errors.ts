@@ -1,0 +1,62 @@
+import * as v from 'valibot';
+
+/**
+ * Every error kind a relay can answer with. String literals on the wire, so logs and
+ * clients in any language read them without a lookup table.
+ */
+export const ErrorKind = {
+  /** The payload does not match the event's schema. */
+  BadRequest: 'bad_request',
+  /** The event name is not part of the protocol. */
+  UnknownEvent: 'unknown_event',
+  /** The room name breaks the room-name rules. */
+  InvalidRoom: 'invalid_room',
+  /** A body or a batch is larger than the relay allows. */
+  PayloadTooLarge: 'payload_too_large',
+  /** Missing, forged or malformed token, or `alg: none`. */
+  Unauthorized: 'unauthorized',
+  /** The token was valid but has expired; refresh it and reconnect. */
+  TokenExpired: 'token_expired',
+  /** The token does not grant this room. */
+  Forbidden: 'forbidden',
+  /** The message id was already used in this room for a different message. */
+  Conflict: 'conflict',
+  /** Too many requests on this connection; retry after `retryAfterMs`. */
+  RateLimited: 'rate_limited',
+  /** The room log store is unreachable; retry later. */
+  Unavailable: 'unavailable',
+  /** The client speaks a protocol version this relay does not. */
+  UnsupportedProtocol: 'unsupported_protocol',
+  /** The relay is shutting down; reconnect to another relay. */
+  Draining: 'draining',
+  /** An unexpected relay failure. */
+  Internal: 'internal',
+} as const;
+export type ErrorKind = (typeof ErrorKind)[keyof typeof ErrorKind];
+
+/** Whether a request that failed with this kind may succeed if sent again unchanged (or after a token refresh). */
+export const RETRYABLE_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
+  ErrorKind.TokenExpired,
+  ErrorKind.RateLimited,
+  ErrorKind.Unavailable,
+  ErrorKind.Draining,
+  ErrorKind.Internal,
+]);
+
+export const ErrorKindSchema = v.picklist(Object.values(ErrorKind));
+
+/** An error as it travels on the wire. */
+export const WireErrorSchema = v.object({
+  kind: ErrorKindSchema,
+  message: v.string(),
+  retryable: v.boolean(),
+  retryAfterMs: v.optional(v.number()),
+});
+export type WireError = v.InferOutput<typeof WireErrorSchema>;
+
+/** Builds a wire error whose `retryable` flag always agrees with its kind. */
+export function wireError(kind: ErrorKind, message: string, retryAfterMs?: number): WireError {
+  const error: WireError = { kind, message, retryable: RETRYABLE_KINDS.has(kind) };
+  if (retryAfterMs !== undefined) error.retryAfterMs = Math.max(0, Math.ceil(retryAfterMs));
+  return error;
+}

@@ -1,0 +1,73 @@
+import * as v from 'valibot';
+import type { AckCallback } from './ack.js';
+import type { WireError } from './errors.js';
+import type { LogMessage, RoomPage } from './message.js';
+import type {
+  JoinRequest,
+  LeaveRequest,
+  PublishRequest,
+  PublishResult,
+  ReadRequest,
+  SignalRequest,
+} from './requests.js';
+
+/** Event names a client may emit. Anything else is answered with `unknown_event`. */
+export const ClientEvent = {
+  Join: 'room:join',
+  Leave: 'room:leave',
+  Read: 'room:read',
+  Publish: 'room:publish',
+  Signal: 'room:signal',
+} as const;
+export type ClientEvent = (typeof ClientEvent)[keyof typeof ClientEvent];
+
+/** Event names a relay emits. */
+export const ServerEvent = {
+  /** New messages of a joined room, in sequence order within one event. */
+  Messages: 'room:messages',
+  /** An ephemeral signal from another member. */
+  Signal: 'room:signal',
+  /** An error that could not be delivered as an ack (no ack callback, unknown event). */
+  Error: 'relay:error',
+} as const;
+export type ServerEvent = (typeof ServerEvent)[keyof typeof ServerEvent];
+
+/** Ack of `room:publish`: one result per message, in request order. */
+export type PublishAck = { epoch: string; results: PublishResult[] };
+export type JoinAck = RoomPage;
+export type ReadAck = RoomPage;
+
+/** Typed event map for `Socket<ServerToClientEvents, ClientToServerEvents>` and `Server<ClientToServerEvents, ...>`. */
+export interface ClientToServerEvents {
+  'room:join': (request: JoinRequest, ack: AckCallback<JoinAck>) => void;
+  'room:leave': (request: LeaveRequest, ack: AckCallback<object>) => void;
+  'room:read': (request: ReadRequest, ack: AckCallback<ReadAck>) => void;
+  'room:publish': (request: PublishRequest, ack: AckCallback<PublishAck>) => void;
+  'room:signal': (request: SignalRequest, ack?: AckCallback<object>) => void;
+}
+
+export interface RoomMessagesEvent {
+  room: string;
+  epoch: string;
+  messages: LogMessage[];
+}
+
+export interface RoomSignalEvent {
+  room: string;
+  sender: string;
+  type: string;
+  body: string;
+}
+
+export interface ServerToClientEvents {
+  'room:messages': (event: RoomMessagesEvent) => void;
+  'room:signal': (event: RoomSignalEvent) => void;
+  'relay:error': (error: WireError & { event?: string }) => void;
+}
+
+/** What a client sends in the Socket.IO handshake (`io(url, { auth })`). */
+export const HandshakeAuthSchema = v.object({
+  token: v.pipe(v.string(), v.minLength(1, 'token is empty')),
+  protocol: v.optional(v.number()),
+});
+export type HandshakeAuth = v.InferOutput<typeof HandshakeAuthSchema>;

@@ -1,0 +1,48 @@
+export type { Ack, AckCallback } from './ack.js';
+export { ErrorKind, ErrorKindSchema, RETRYABLE_KINDS, WireErrorSchema, wireError } from './errors.js';
+export type { WireError } from './errors.js';
+export { ClientEvent, HandshakeAuthSchema, ServerEvent } from './events.js';
+export type {
+  ClientToServerEvents,
+  HandshakeAuth,
+  JoinAck,
+  PublishAck,
+  ReadAck,
+  RoomMessagesEvent,
+  RoomSignalEvent,
+  ServerToClientEvents,
+} from './events.js';
+export { isRoomGranted, TokenClaimsSchema } from './grants.js';
+export type { TokenClaims } from './grants.js';
+export { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from './limits.js';
+export { LogMessageSchema, OutgoingMessageSchema, RoomPageSchema } from './message.js';
+export type { LogMessage, OutgoingMessage, RoomPage } from './message.js';
+export {
+  isValidRoomName,
+  MESSAGE_ID_PATTERN,
+  MessageIdSchema,
+  MessageTypeSchema,
+  ROOM_NAME_PATTERN,
+  RoomNameSchema,
+  SeqSchema,
+} from './names.js';
+export {
+  JoinRequestSchema,
+  LeaveRequestSchema,
+  PublishRequestSchema,
+  PublishResultSchema,
+  ReadRequestSchema,
+  SignalRequestSchema,
+} from './requests.js';
+export type {
+  JoinRequest,
+  LeaveRequest,
+  PublishRequest,
+  PublishResult,
+  ReadRequest,
+  SignalRequest,
+} from './requests.js';
+export { utf8ByteLength } from './utf8.js';
+export { validate } from './validate.js';
+export type { Validated } from './validate.js';
+export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './version.js';

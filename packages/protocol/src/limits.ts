@@ -1,0 +1,14 @@
+/** Defaults shared by relay and SDK, so a client never queues what a default relay will refuse. */
+export const DEFAULT_LIMITS = {
+  /** Largest message body, in UTF-8 bytes. @default 65536 */
+  maxBodyBytes: 64 * 1024,
+  /** Most messages in one publish batch. @default 100 */
+  maxBatchMessages: 100,
+  /** Largest page a read or join returns. @default 500 */
+  maxPageSize: 500,
+  /** Largest signal body, in UTF-8 bytes. @default 4096 */
+  maxSignalBytes: 4 * 1024,
+} as const;
+
+/** How long a relay remembers a message id (and an SDK keeps an unsent message): 7 days. */
+export const DEFAULT_DEDUP_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;

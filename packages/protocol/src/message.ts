@@ -1,0 +1,42 @@
+import * as v from 'valibot';
+import { MessageIdSchema, MessageTypeSchema, RoomNameSchema, SeqSchema } from './names.js';
+
+/**
+ * A message as a client publishes it. `body` is opaque text to the relay (the SDK sends JSON),
+ * so the relay never parses or re-serialises it on the hot path.
+ */
+export const OutgoingMessageSchema = v.object({
+  id: MessageIdSchema,
+  type: MessageTypeSchema,
+  body: v.string(),
+});
+export type OutgoingMessage = v.InferOutput<typeof OutgoingMessageSchema>;
+
+/** A message as it sits in a room log and reaches subscribers. */
+export const LogMessageSchema = v.object({
+  /** Position in the room's total order, 1-based, no gaps. */
+  seq: SeqSchema,
+  id: MessageIdSchema,
+  type: MessageTypeSchema,
+  body: v.string(),
+  /** The `sub` of the token that published it, set by the relay (never trusted from the client). */
+  sender: v.string(),
+  /** Relay time of the append, epoch milliseconds. */
+  ts: v.number(),
+});
+export type LogMessage = v.InferOutput<typeof LogMessageSchema>;
+
+/**
+ * A window onto a room log. `epoch` names the log's lifetime: when it changes, the log was lost and
+ * sequence numbers restarted. `firstSeq` is the oldest retained message (headSeq + 1 if none is).
+ */
+export const RoomPageSchema = v.object({
+  room: RoomNameSchema,
+  epoch: v.string(),
+  firstSeq: SeqSchema,
+  headSeq: SeqSchema,
+  messages: v.array(LogMessageSchema),
+  /** More messages after the last one returned are already in the log. */
+  hasMore: v.boolean(),
+});
+export type RoomPage = v.InferOutput<typeof RoomPageSchema>;

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ErrorKind,
+  isRoomGranted,
+  isValidRoomName,
+  PublishRequestSchema,
+  utf8ByteLength,
+  validate,
+  wireError,
+} from './index.js';
+
+describe('utf8ByteLength', () => {
+  it.each([
+    ['', 0],
+    ['hello', 5],
+    ['héllo', 6],
+    ['€uro', 6],
+    ['🎉 party', 10],
+    ['a\uD800b', 5], // a lone surrogate encodes as U+FFFD, 3 bytes
+    ['日本語', 9],
+  ])('counts %j as %i bytes', (text, bytes) => {
+    expect(utf8ByteLength(text)).toBe(bytes);
+  });
+});
+
+describe('room grants', () => {
+  it('matches exact names and trailing-star prefixes only', () => {
+    expect(isRoomGranted(['party:abc'], 'party:abc')).toBe(true);
+    expect(isRoomGranted(['party:abc'], 'party:abcd')).toBe(false);
+    expect(isRoomGranted(['party:*'], 'party:xyz')).toBe(true);
+    expect(isRoomGranted(['party:*'], 'other')).toBe(false);
+    expect(isRoomGranted(['*'], 'anything')).toBe(true);
+    expect(isRoomGranted([], 'party:abc')).toBe(false);
+  });
+
+  it('room names exclude braces and stars', () => {
+    expect(isValidRoomName('party:2026-12-31_x.y')).toBe(true);
+    for (const bad of ['', '{room}', 'a*', ' room', 'x'.repeat(129), ':lead', 42, null]) {
+      expect(isValidRoomName(bad)).toBe(false);
+    }
+  });
+});
+
+describe('validate', () => {
+  it('accepts a well-formed batch', () => {
+    const result = validate(PublishRequestSchema, { room: 'r1', messages: [{ id: 'm1', type: 'chat', body: '{}' }] });
+    expect(result.ok).toBe(true);
+  });
+
+  it('names invalid rooms with invalid_room', () => {
+    const result = validate(PublishRequestSchema, { room: 'bad room', messages: [{ id: 'm1', type: 'chat', body: '' }] });
+    expect(result).toMatchObject({ ok: false, error: { kind: ErrorKind.InvalidRoom, retryable: false } });
+  });
+
+  it('names the path of other problems with bad_request', () => {
+    const result = validate(PublishRequestSchema, { room: 'r1', messages: [{ id: 'm1', type: 'chat', body: 7 }] });
+    expect(result).toMatchObject({ ok: false, error: { kind: ErrorKind.BadRequest } });
+    expect(!result.ok && result.error.message).toContain('messages.0.body');
+    expect(validate(PublishRequestSchema, { room: 'r1', messages: [] })).toMatchObject({ ok: false });
+    expect(validate(PublishRequestSchema, 'not an object')).toMatchObject({ ok: false });
+  });
+});
+
+describe('wireError', () => {
+  it('derives retryable from the kind', () => {
+    expect(wireError(ErrorKind.Unavailable, 'down')).toEqual({ kind: 'unavailable', message: 'down', retryable: true });
+    expect(wireError(ErrorKind.Forbidden, 'no').retryable).toBe(false);
+    expect(wireError(ErrorKind.RateLimited, 'slow', 12.2).retryAfterMs).toBe(13);
+  });
+});

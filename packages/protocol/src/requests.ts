@@ -1,0 +1,48 @@
+import * as v from 'valibot';
+import { WireErrorSchema } from './errors.js';
+import { OutgoingMessageSchema } from './message.js';
+import { MessageIdSchema, MessageTypeSchema, RoomNameSchema, SeqSchema } from './names.js';
+
+/** `room:join` — subscribe to live messages, optionally catching up on everything after `since`. */
+export const JoinRequestSchema = v.object({
+  room: RoomNameSchema,
+  /** Last sequence the client has; the ack carries the first page after it. Omit to start from now. */
+  since: v.optional(SeqSchema),
+  /** Page size for the catch-up in the ack (capped by the relay). */
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+export type JoinRequest = v.InferOutput<typeof JoinRequestSchema>;
+
+/** `room:read` — page through a room log after `since` (catch-up, gap filling). */
+export const ReadRequestSchema = v.object({
+  room: RoomNameSchema,
+  since: SeqSchema,
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+export type ReadRequest = v.InferOutput<typeof ReadRequestSchema>;
+
+/** `room:leave` — stop receiving live messages of a room. */
+export const LeaveRequestSchema = v.object({ room: RoomNameSchema });
+export type LeaveRequest = v.InferOutput<typeof LeaveRequestSchema>;
+
+/** `room:publish` — a batch of messages for one room, each acked on its own. */
+export const PublishRequestSchema = v.object({
+  room: RoomNameSchema,
+  messages: v.pipe(v.array(OutgoingMessageSchema), v.minLength(1, 'a batch holds at least one message')),
+});
+export type PublishRequest = v.InferOutput<typeof PublishRequestSchema>;
+
+/** Per-message publish outcome: its sequence (also for a duplicate: the first result), or a typed error. */
+export const PublishResultSchema = v.union([
+  v.object({ id: MessageIdSchema, seq: SeqSchema, duplicate: v.optional(v.boolean()) }),
+  v.object({ id: MessageIdSchema, error: WireErrorSchema }),
+]);
+export type PublishResult = v.InferOutput<typeof PublishResultSchema>;
+
+/** `room:signal` — an ephemeral signal (typing, presence) that skips the log and may be dropped. */
+export const SignalRequestSchema = v.object({
+  room: RoomNameSchema,
+  type: MessageTypeSchema,
+  body: v.string(),
+});
+export type SignalRequest = v.InferOutput<typeof SignalRequestSchema>;

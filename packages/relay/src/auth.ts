@@ -1,0 +1,46 @@
+import {
+  ErrorKind,
+  HandshakeAuthSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  validate,
+  wireError,
+  type TokenClaims,
+  type WireError,
+} from '@partyline/protocol';
+import { verifyAccessToken } from './tokens.js';
+
+/** What the relay knows about a connection once its handshake passed. */
+export interface ConnectionIdentity {
+  sub: string;
+  grants: string[];
+  /** Token expiry, epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** Checks a Socket.IO handshake's `auth` field: protocol version, then the token. */
+export async function authenticateHandshake(
+  auth: unknown,
+  key: Uint8Array,
+): Promise<{ ok: true; identity: ConnectionIdentity } | { ok: false; error: WireError }> {
+  const handshake = validate(HandshakeAuthSchema, auth);
+  if (!handshake.ok) {
+    return { ok: false, error: wireError(ErrorKind.Unauthorized, 'missing token: connect with auth: { token }') };
+  }
+  const { token, protocol } = handshake.value;
+  if (protocol !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(protocol)) {
+    const supported = SUPPORTED_PROTOCOL_VERSIONS.join(', ');
+    return { ok: false, error: wireError(ErrorKind.UnsupportedProtocol, `protocol ${protocol} not supported (supported: ${supported})`) };
+  }
+  const check = await verifyAccessToken(token, key);
+  if (!check.ok) return check;
+  return { ok: true, identity: identityOf(check.claims) };
+}
+
+function identityOf(claims: TokenClaims): ConnectionIdentity {
+  return { sub: claims.sub, grants: claims.rooms, expiresAt: claims.exp * 1000 };
+}
+
+/** A Socket.IO middleware error: clients see `message` and the typed error in `err.data`. */
+export function connectError(error: WireError): Error & { data: WireError } {
+  return Object.assign(new Error(`${error.kind}: ${error.message}`), { data: error });
+}

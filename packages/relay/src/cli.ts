@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { ConfigError, parseCli } from './config.js';
+import { createLogger } from './logger.js';
+import { createRelay } from './relay.js';
+
+/** CLI entry: read config, create the relay, stop cleanly on SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseCli(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`partyline-relay: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(`${parsed.text}\n`);
+    return;
+  }
+  const { config } = parsed;
+  const logger = createLogger(config.logLevel);
+  const relay = createRelay({ ...config.relay, logger });
+  await relay.listen(config.port, config.host);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    relay.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`partyline-relay: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,126 @@
+import { parseArgs } from 'node:util';
+import type { RelayOptions } from './options.js';
+
+/** One CLI option: its flag, the env var that mirrors it, and how to read it. */
+interface OptionSpec {
+  flag: string;
+  env: string;
+  help: string;
+  kind: 'string' | 'integer' | 'boolean';
+  defaultText?: string;
+}
+
+const OPTION_SPECS = [
+  { flag: 'port', env: 'PORT', kind: 'integer', help: 'TCP port to listen on (0 picks a free one)', defaultText: '8080' },
+  { flag: 'host', env: 'HOST', kind: 'string', help: 'Address to bind', defaultText: '127.0.0.1' },
+  { flag: 'redis-url', env: 'REDIS_URL', kind: 'string', help: 'Redis for the shared room log and adapter; unset = in-memory, single relay' },
+  { flag: 'token-secret', env: 'TOKEN_SECRET', kind: 'string', help: 'HS256 secret for access tokens, at least 32 bytes (required)' },
+  { flag: 'redis-key-prefix', env: 'REDIS_KEY_PREFIX', kind: 'string', help: 'Prefix of Redis keys and channels', defaultText: 'pl:' },
+  { flag: 'max-body-bytes', env: 'MAX_BODY_BYTES', kind: 'integer', help: 'Largest message body in bytes', defaultText: '65536' },
+  { flag: 'max-batch', env: 'MAX_BATCH', kind: 'integer', help: 'Most messages per publish batch', defaultText: '100' },
+  { flag: 'rate-limit', env: 'RATE_LIMIT', kind: 'integer', help: 'Messages per second per connection', defaultText: '1000' },
+  { flag: 'rate-burst', env: 'RATE_BURST', kind: 'integer', help: 'Burst allowance per connection', defaultText: '5000' },
+  { flag: 'dedup-retention-hours', env: 'DEDUP_RETENTION_HOURS', kind: 'integer', help: 'How long message ids are remembered', defaultText: '168 (7 days)' },
+  { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most about N messages per room log', defaultText: 'unlimited' },
+  { flag: 'retention-hours', env: 'RETENTION_HOURS', kind: 'integer', help: 'Drop room log messages older than N hours', defaultText: 'unlimited' },
+  { flag: 'transports', env: 'TRANSPORTS', kind: 'string', help: 'Comma list of websocket,polling (polling needs sticky sessions behind a balancer)', defaultText: 'websocket,polling' },
+  { flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'trace, debug, info, warn, error', defaultText: 'info' },
+  { flag: 'help', env: '', kind: 'boolean', help: 'Show this help' },
+] as const satisfies readonly OptionSpec[];
+
+export interface RelayCliConfig {
+  port: number;
+  host: string;
+  logLevel: string;
+  relay: RelayOptions;
+}
+
+export type ParsedCli = { help: true; text: string } | { help: false; config: RelayCliConfig };
+
+/** Thrown for bad flags or env values; the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function helpText(): string {
+  const rows = OPTION_SPECS.map((spec) => {
+    const flag = `--${spec.flag}${spec.kind === 'boolean' ? '' : ' <value>'}`;
+    const env = spec.env ? `  [env ${spec.env}]` : '';
+    const fallback = 'defaultText' in spec ? `  (default ${spec.defaultText})` : '';
+    return `  ${flag.padEnd(34)}${spec.help}${env}${fallback}`;
+  });
+  return [
+    'partyline-relay — Partyline relay server (Socket.IO + exactly-once room log)',
+    '',
+    'Usage: partyline-relay [options]      Flags win over environment variables.',
+    '',
+    ...rows,
+    '',
+    'Examples:',
+    '  TOKEN_SECRET=$(openssl rand -hex 32) partyline-relay --port 8080',
+    '  partyline-relay --port 8081 --redis-url redis://127.0.0.1:6379 --token-secret "$TOKEN_SECRET"',
+  ].join('\n');
+}
+
+/** Reads flags (winning) and env vars into relay options. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(OPTION_SPECS.map((spec) => [spec.flag, { type: spec.kind === 'boolean' ? 'boolean' : 'string' } as const]));
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\nRun partyline-relay --help for the options.`);
+  }
+  if (values.help) return { help: true, text: helpText() };
+
+  const read = (flag: (typeof OPTION_SPECS)[number]['flag']): string | undefined => {
+    const spec = OPTION_SPECS.find((candidate) => candidate.flag === flag)!;
+    const value = values[flag] ?? (spec.env ? env[spec.env] : undefined);
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const integer = (flag: Parameters<typeof read>[0]): number | undefined => {
+    const text = read(flag);
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text)) throw new ConfigError(`--${flag} must be a non-negative integer, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+
+  const tokenSecret = read('token-secret');
+  if (!tokenSecret) throw new ConfigError('a token secret is required: --token-secret or TOKEN_SECRET (at least 32 bytes)');
+  if (new TextEncoder().encode(tokenSecret).length < 32) throw new ConfigError('the token secret must be at least 32 bytes');
+
+  const transports = (read('transports') ?? 'websocket,polling').split(',').map((item) => item.trim());
+  for (const transport of transports) {
+    if (transport !== 'websocket' && transport !== 'polling') throw new ConfigError(`unknown transport ${JSON.stringify(transport)}`);
+  }
+
+  const relay: RelayOptions = { tokenSecret, transports: transports as ('websocket' | 'polling')[] };
+  const redisUrl = read('redis-url');
+  if (redisUrl) relay.redisUrl = redisUrl;
+  const prefix = read('redis-key-prefix');
+  if (prefix) relay.redisKeyPrefix = prefix;
+  const maxBodyBytes = integer('max-body-bytes');
+  const maxBatchMessages = integer('max-batch');
+  relay.limits = {
+    ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    ...(maxBatchMessages !== undefined ? { maxBatchMessages } : {}),
+  };
+  const perSecond = integer('rate-limit');
+  const burst = integer('rate-burst');
+  if (perSecond !== undefined || burst !== undefined) relay.rateLimit = { perSecond: perSecond ?? 1000, burst: burst ?? 5000 };
+  const dedupHours = integer('dedup-retention-hours');
+  if (dedupHours !== undefined) relay.dedupRetentionMs = dedupHours * 3_600_000;
+  const maxMessages = integer('retention-messages');
+  const retentionHours = integer('retention-hours');
+  if (maxMessages !== undefined || retentionHours !== undefined) {
+    relay.retention = {
+      ...(maxMessages !== undefined ? { maxMessages } : {}),
+      ...(retentionHours !== undefined ? { maxAgeMs: retentionHours * 3_600_000 } : {}),
+    };
+  }
+
+  return {
+    help: false,
+    config: { port: integer('port') ?? 8080, host: read('host') ?? '127.0.0.1', logLevel: read('log-level') ?? 'info', relay },
+  };
+}

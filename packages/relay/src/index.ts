@@ -1,0 +1,20 @@
+export { createRelay } from './relay.js';
+export type { Relay } from './relay.js';
+export { RELAY_DEFAULTS } from './options.js';
+export type { RelayLimits, RelayOptions } from './options.js';
+export type { RateLimit } from './rate-limiter.js';
+export { signAccessToken, verifyAccessToken } from './tokens.js';
+export type { SignTokenInput, TokenCheck } from './tokens.js';
+export { createMemoryStore } from './store/memory-store.js';
+export { createRedisStore } from './store/redis-store.js';
+export type { RedisStoreOptions } from './store/redis-store.js';
+export { StoreUnavailableError } from './store/room-log-store.js';
+export type {
+  AppendBatchResult,
+  AppendInput,
+  AppendOutcome,
+  LogRetention,
+  RoomLogStore,
+  RoomLogStoreOptions,
+} from './store/room-log-store.js';
+export { parseCli, helpText, ConfigError } from './config.js';

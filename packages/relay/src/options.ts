@@ -1,0 +1,58 @@
+import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol';
+import type { Logger } from 'pino';
+import type { RateLimit } from './rate-limiter.js';
+import type { LogRetention, RoomLogStore } from './store/room-log-store.js';
+
+export interface RelayLimits {
+  /** Largest message body in UTF-8 bytes. @default 65536 */
+  maxBodyBytes: number;
+  /** Most messages in one publish batch. @default 100 */
+  maxBatchMessages: number;
+  /** Largest catch-up page. @default 500 */
+  maxPageSize: number;
+  /** Largest signal body in UTF-8 bytes. @default 4096 */
+  maxSignalBytes: number;
+}
+
+export interface RelayOptions {
+  /** HS256 secret that access tokens are signed with (at least 32 bytes). Required. */
+  tokenSecret: string | Uint8Array;
+  /** Standalone Redis for the room log and the Socket.IO adapter. @default none: in-memory log, single relay */
+  redisUrl?: string;
+  /** A room log store to use instead of the one `redisUrl` selects (tests, custom backends). */
+  store?: RoomLogStore;
+  /** Prefix of every Redis key and pub/sub channel. @default 'pl:' */
+  redisKeyPrefix?: string;
+  /** @default pino at `info` */
+  logger?: Logger;
+  /** Size limits; each field defaults as in `DEFAULT_LIMITS`. */
+  limits?: Partial<RelayLimits>;
+  /** Messages (and requests) per second per connection. @default { perSecond: 1000, burst: 5000 } */
+  rateLimit?: RateLimit;
+  /** Signals per second per connection. @default { perSecond: 20, burst: 40 } */
+  signalRateLimit?: RateLimit;
+  /** How long message ids are remembered for dedup; keep ≥ the SDK outbox retention. @default 7 days */
+  dedupRetentionMs?: number;
+  /** Room log retention. @default unlimited */
+  retention?: LogRetention;
+  /** Engine.IO transports accepted. Behind a load balancer without sticky sessions use only `websocket`. @default ['websocket', 'polling'] */
+  transports?: ('websocket' | 'polling')[];
+  /** CORS origins allowed for the polling transport and the handshake. @default true (reflect any origin) */
+  corsOrigin?: string | string[] | boolean;
+  /** How long `listen()` waits for the store before starting anyway (then answering `unavailable`). @default 10000 */
+  storeStartupTimeoutMs?: number;
+}
+
+export const RELAY_DEFAULTS = {
+  redisKeyPrefix: 'pl:',
+  limits: { ...DEFAULT_LIMITS } satisfies RelayLimits,
+  rateLimit: { perSecond: 1000, burst: 5000 } satisfies RateLimit,
+  signalRateLimit: { perSecond: 20, burst: 40 } satisfies RateLimit,
+  dedupRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
+  transports: ['websocket', 'polling'] as ('websocket' | 'polling')[],
+  corsOrigin: true as string | string[] | boolean,
+  storeStartupTimeoutMs: 10_000,
+} as const;
+
+/** Overhead allowed on top of the largest batch in one Socket.IO packet (ids, types, JSON framing). */
+export const PACKET_OVERHEAD_BYTES = 64 * 1024;

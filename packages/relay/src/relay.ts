@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Server } from 'socket.io';
+import { authenticateHandshake, connectError } from './auth.js';
+import { handleConnection, type RelayServer } from './connection.js';
+import { createLogger } from './logger.js';
+import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
+import { createSafeParser } from './safe-parser.js';
+import { createMemoryStore } from './store/memory-store.js';
+import { createRedisStore, relayRedisOptions } from './store/redis-store.js';
+import type { RoomLogStore } from './store/room-log-store.js';
+import { secretKey } from './tokens.js';
+
+export interface Relay {
+  readonly io: RelayServer;
+  readonly httpServer: HttpServer;
+  readonly store: RoomLogStore;
+  readonly logger: Logger;
+  /** Starts serving. Port 0 picks a free port. @default port 0 on 127.0.0.1 */
+  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Closes every connection, the store and the Redis clients. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a relay: a Socket.IO server with the Partyline protocol over a room log store.
+ * Without `redisUrl` it runs alone on the in-memory store; with it, any number of relays share
+ * rooms through Redis (log, sequence, dedup) and `@socket.io/redis-adapter` (live broadcast).
+ *
+ * @example
+ * const relay = createRelay({ tokenSecret: process.env.TOKEN_SECRET!, redisUrl: 'redis://127.0.0.1:6379' });
+ * const { url } = await relay.listen(8080, '0.0.0.0');
+ */
+export function createRelay(options: RelayOptions): Relay {
+  const key = secretKey(options.tokenSecret);
+  const logger = options.logger ?? createLogger();
+  const limits: RelayLimits = { ...RELAY_DEFAULTS.limits, ...options.limits };
+  const rateLimit = options.rateLimit ?? RELAY_DEFAULTS.rateLimit;
+  if (rateLimit.burst < limits.maxBatchMessages) throw new RangeError('rateLimit.burst must be at least limits.maxBatchMessages');
+  const prefix = options.redisKeyPrefix ?? RELAY_DEFAULTS.redisKeyPrefix;
+  const storeOptions = {
+    dedupRetentionMs: options.dedupRetentionMs ?? RELAY_DEFAULTS.dedupRetentionMs,
+    ...(options.retention ? { retention: options.retention } : {}),
+  };
+  const store =
+    options.store ??
+    (options.redisUrl
+      ? createRedisStore({ url: options.redisUrl, keyPrefix: prefix, ...storeOptions, onError: redisErrorLogger(logger, 'store') })
+      : createMemoryStore(storeOptions));
+
+  const httpServer = createServer((request, response) => void serveHttp(request, response, store));
+  const io: RelayServer = new Server(httpServer, {
+    transports: options.transports ?? RELAY_DEFAULTS.transports,
+    maxHttpBufferSize: limits.maxBatchMessages * limits.maxBodyBytes + PACKET_OVERHEAD_BYTES,
+    serveClient: false,
+    cors: { origin: options.corsOrigin ?? RELAY_DEFAULTS.corsOrigin },
+  });
+
+  const redisClients: Redis[] = [];
+  if (options.redisUrl) {
+    const pub = new Redis(options.redisUrl, relayRedisOptions());
+    // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect.
+    const sub = new Redis(options.redisUrl, relayRedisOptions({ enableOfflineQueue: true }));
+    pub.on('error', redisErrorLogger(logger, 'adapter-pub'));
+    sub.on('error', redisErrorLogger(logger, 'adapter-sub'));
+    redisClients.push(pub, sub);
+    io.adapter(createAdapter(catchPublishFailures(pub, logger), sub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
+  }
+
+  io.use((socket, next) => {
+    authenticateHandshake(socket.handshake.auth, key).then((result) => {
+      if (!result.ok) {
+        logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');
+        return next(connectError(result.error));
+      }
+      socket.data = result.identity;
+      next();
+    }, next);
+  });
+  const context = {
+    io,
+    store,
+    logger,
+    limits,
+    rateLimit,
+    signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
+  };
+  io.on('connection', (socket) => handleConnection(socket, context));
+
+  return {
+    io,
+    httpServer,
+    store,
+    logger,
+
+    async listen(port = 0, host = '127.0.0.1') {
+      await waitForStore(store, options.storeStartupTimeoutMs ?? RELAY_DEFAULTS.storeStartupTimeoutMs, logger);
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      const address = httpServer.address() as AddressInfo;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+      logger.info({ url, store: store.kind, transports: io.engine.opts.transports }, 'relay listening');
+      return { port: address.port, url };
+    },
+
+    async close() {
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await store.close();
+      for (const client of redisClients) client.disconnect();
+    },
+  };
+}
+
+async function serveHttp(request: IncomingMessage, response: ServerResponse, store: RoomLogStore): Promise<void> {
+  const path = request.url?.split('?')[0];
+  if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
+  if (path === '/readyz') {
+    try {
+      await store.ping();
+      return sendJson(response, 200, { status: 'ready', store: store.kind });
+    } catch {
+      return sendJson(response, 503, { status: 'unavailable', store: store.kind });
+    }
+  }
+  sendJson(response, 404, { error: 'not found' });
+}
+
+function sendJson(response: ServerResponse, status: number, body: object): void {
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+/** Waits until the store answers, so the first requests after `listen()` do not fail needlessly. */
+async function waitForStore(store: RoomLogStore, timeoutMs: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await store.ping();
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        logger.warn({ err: (error as Error).message }, 'store not reachable yet; serving anyway (publishes answer unavailable)');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Logs Redis connection errors at most once a second per client: an outage is one story, not thousands of lines. */
+function redisErrorLogger(logger: Logger, client: string): (error: Error) => void {
+  let lastAt = 0;
+  return (error) => {
+    const at = Date.now();
+    if (at - lastAt < 1000) return;
+    lastAt = at;
+    logger.warn({ client, err: error.message }, 'redis connection error');
+  };
+}
+
+/**
+ * The adapter does not await PUBLISH; while Redis is down that promise rejects and would crash the
+ * process as an unhandled rejection. Live broadcast is best-effort (the log makes delivery exact), so
+ * a failed PUBLISH is logged and dropped.
+ */
+function catchPublishFailures(pub: Redis, logger: Logger): Redis {
+  const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
+  const report = redisErrorLogger(logger, 'adapter-publish');
+  (pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) => {
+    const result = publish(...args);
+    result.catch(report);
+    return result;
+  };
+  return pub;
+}

@@ -1,0 +1,106 @@
+/**
+ * Lua scripts that make each room-log operation one atomic Redis step. Every key a script touches
+ * is passed in KEYS and shares the room's hash tag, so they also run on Redis Cluster.
+ *
+ * Keys of a room `R` (prefix `pl:`):
+ * - `pl:{R}:meta`      hash: `epoch` (random id of this log's lifetime), `seq` (last sequence)
+ * - `pl:{R}:log`       stream: entry id `<seq>-0`, fields i (id), t (type), b (body), s (sender), ts
+ * - `pl:{R}:dd:<n>`    hash: message id → seq, for dedup; one per time bucket n, expiring after the
+ *                      dedup retention, so a record costs one hash field instead of one key.
+ */
+
+/** Shared helpers: create the epoch on first use; read a field of a flat stream entry. */
+const PRELUDE = `
+local function ensure_epoch(meta, candidate)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = candidate
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+  end
+  return epoch
+end
+local function field(entry, name)
+  for i = 1, #entry, 2 do
+    if entry[i] == name then return entry[i + 1] end
+  end
+  return nil
+end
+`;
+
+/**
+ * KEYS: meta, log, write bucket, then every dedup bucket to look in.
+ * ARGV: now, epoch candidate, write-bucket expiry (ms), max messages (0 = none),
+ *       oldest ts to keep (0 = none), sender, n, then n × (id, type, body).
+ * Returns: { epoch, status1, seq1, status2, seq2, ... } with status 0 new, 1 duplicate, 2 conflict.
+ */
+export const APPEND_SCRIPT = `${PRELUDE}
+local meta, log, write_bucket = KEYS[1], KEYS[2], KEYS[3]
+local now, sender, n = ARGV[1], ARGV[6], tonumber(ARGV[7])
+local epoch = ensure_epoch(meta, ARGV[2])
+local seq = tonumber(redis.call('HGET', meta, 'seq'))
+local out = { epoch }
+local added = 0
+for i = 0, n - 1 do
+  local id, typ, body = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
+  local first = false
+  for k = 3, #KEYS do
+    first = redis.call('HGET', KEYS[k], id)
+    if first then break end
+  end
+  if first then
+    local status = 1
+    local entry = redis.call('XRANGE', log, first .. '-0', first .. '-0')[1]
+    if entry and (field(entry[2], 't') ~= typ or field(entry[2], 'b') ~= body) then status = 2 end
+    out[#out + 1] = status
+    out[#out + 1] = tonumber(first)
+  else
+    seq = seq + 1
+    local s = string.format('%d', seq)
+    redis.call('XADD', log, s .. '-0', 'i', id, 't', typ, 'b', body, 's', sender, 'ts', now)
+    redis.call('HSET', write_bucket, id, s)
+    added = added + 1
+    out[#out + 1] = 0
+    out[#out + 1] = seq
+  end
+end
+if added > 0 then
+  redis.call('HSET', meta, 'seq', string.format('%d', seq))
+  redis.call('PEXPIREAT', write_bucket, ARGV[3])
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('XTRIM', log, 'MAXLEN', '~', ARGV[4])
+  end
+  local oldest_kept = tonumber(ARGV[5])
+  if oldest_kept > 0 then
+    -- Age retention, amortised: look at no more than 100 of the oldest entries per call.
+    local cut = nil
+    for _, entry in ipairs(redis.call('XRANGE', log, '-', '+', 'COUNT', 100)) do
+      if tonumber(field(entry[2], 'ts')) >= oldest_kept then break end
+      cut = entry[1]
+    end
+    if cut then
+      local cut_seq = tonumber(string.match(cut, '^(%d+)'))
+      redis.call('XTRIM', log, 'MINID', string.format('%d', cut_seq + 1) .. '-0')
+    end
+  end
+end
+return out
+`;
+
+/**
+ * KEYS: meta, log. ARGV: since, limit, epoch candidate.
+ * Returns: { epoch, firstSeq, headSeq, entries } where entries are raw XRANGE results.
+ */
+export const READ_SCRIPT = `${PRELUDE}
+local meta, log = KEYS[1], KEYS[2]
+local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local epoch = ensure_epoch(meta, ARGV[3])
+local head = tonumber(redis.call('HGET', meta, 'seq'))
+local first_seq = head + 1
+local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+if oldest then first_seq = tonumber(string.match(oldest[1], '^(%d+)')) end
+local entries = {}
+if limit > 0 and since < head then
+  entries = redis.call('XRANGE', log, string.format('%d', since + 1) .. '-0', '+', 'COUNT', limit)
+end
+return { epoch, first_seq, head, entries }
+`;

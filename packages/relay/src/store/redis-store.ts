@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage, type RoomPage } from '@partyline/protocol';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { APPEND_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import {
+  StoreUnavailableError,
+  type AppendBatchResult,
+  type AppendInput,
+  type AppendOutcome,
+  type RoomLogStore,
+  type RoomLogStoreOptions,
+} from './room-log-store.js';
+
+export interface RedisStoreOptions extends RoomLogStoreOptions {
+  /** `redis://host:port/db`. */
+  url: string;
+  /** Prefix of every key. @default 'pl:' */
+  keyPrefix?: string;
+  /** A command not answered within this time fails with `unavailable` (e.g. Redis paused). @default 5000 */
+  commandTimeoutMs?: number;
+  /** Called with connection errors (the store keeps reconnecting on its own). */
+  onError?: (error: Error) => void;
+}
+
+/** Dedup records live in this many time buckets per retention period. */
+const DEDUP_BUCKETS_PER_RETENTION = 7;
+
+/** Redis replies that mean "not now" rather than "never": the relay answers them with `unavailable`. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MISCONF)/;
+
+interface ScriptCommands {
+  plAppend(...args: (string | number)[]): Promise<unknown[]>;
+  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[]]>;
+}
+type RawEntry = [string, string[]];
+
+/** Connection settings shared by every Redis client of a relay: fail fast while Redis is away, reconnect forever. */
+export function relayRedisOptions(overrides: RedisOptions = {}): RedisOptions {
+  return {
+    // Fail at once while disconnected instead of queueing: the client retries and dedup makes that safe.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+    ...overrides,
+  };
+}
+
+/**
+ * Room log on Redis: a stream per room, a sequence in the room's meta hash and dedup hashes,
+ * all changed by one Lua script per batch. With AOF (`appendfsync everysec` or `always`), acked
+ * messages survive a Redis restart; without it a restart loses the log and starts a new epoch.
+ */
+export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
+  const prefix = options.keyPrefix ?? 'pl:';
+  const dedupRetentionMs = options.dedupRetentionMs ?? DEFAULT_DEDUP_RETENTION_MS;
+  const bucketMs = Math.max(1000, Math.ceil(dedupRetentionMs / DEDUP_BUCKETS_PER_RETENTION));
+  const { maxMessages = 0, maxAgeMs = 0 } = options.retention ?? {};
+  const now = options.now ?? Date.now;
+
+  const client = new Redis(options.url, relayRedisOptions({ commandTimeout: options.commandTimeoutMs ?? 5000 }));
+  client.on('error', (error: Error) => options.onError?.(error));
+  client.defineCommand('plAppend', { lua: APPEND_SCRIPT });
+  client.defineCommand('plRead', { lua: READ_SCRIPT });
+  const scripts = client as unknown as ScriptCommands;
+
+  const key = (room: string, suffix: string) => `${prefix}{${room}}:${suffix}`;
+
+  /** The write bucket first, then every bucket a record younger than the retention can be in (one ahead, for clock skew between relays). */
+  function dedupKeys(room: string, at: number): { keys: string[]; writeExpiresAt: number } {
+    const current = Math.floor(at / bucketMs);
+    const oldest = Math.floor((at - dedupRetentionMs) / bucketMs);
+    const keys = [key(room, `dd:${current}`), key(room, `dd:${current + 1}`)];
+    for (let bucket = current - 1; bucket >= oldest; bucket--) keys.push(key(room, `dd:${bucket}`));
+    return { keys, writeExpiresAt: (current + 1) * bucketMs + dedupRetentionMs };
+  }
+
+  async function call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
+      throw new StoreUnavailableError(`redis: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  return {
+    kind: 'redis',
+
+    async append(room: string, messages: readonly AppendInput[]): Promise<AppendBatchResult> {
+      const at = now();
+      const { keys, writeExpiresAt } = dedupKeys(room, at);
+      const sender = messages[0]?.sender ?? '';
+      const args: (string | number)[] = [2 + keys.length, key(room, 'meta'), key(room, 'log'), ...keys];
+      args.push(at, randomUUID(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length);
+      for (const message of messages) {
+        if (message.sender !== sender) throw new Error('one append batch has one sender');
+        args.push(message.id, message.type, message.body);
+      }
+      const reply = await call(() => scripts.plAppend(...args));
+      const outcomes: AppendOutcome[] = messages.map((message, i) => {
+        const status = reply[1 + i * 2] as number;
+        const seq = reply[2 + i * 2] as number;
+        if (status === 0) {
+          return { status: 'appended', message: { seq, id: message.id, type: message.type, body: message.body, sender, ts: at } };
+        }
+        return { status: status === 1 ? 'duplicate' : 'conflict', id: message.id, seq };
+      });
+      return { epoch: reply[0] as string, outcomes };
+    },
+
+    async read(room: string, since: number, limit: number): Promise<RoomPage> {
+      const [epoch, firstSeq, headSeq, entries] = await call(() =>
+        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, randomUUID()),
+      );
+      const messages = entries.map(toLogMessage);
+      const lastSeq = messages.at(-1)?.seq ?? since;
+      return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq };
+    },
+
+    async ping() {
+      await call(() => client.ping());
+    },
+
+    async close() {
+      client.disconnect();
+    },
+  };
+}
+
+function toLogMessage([entryId, fields]: RawEntry): LogMessage {
+  const value: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) value[fields[i]!] = fields[i + 1]!;
+  return {
+    seq: Number.parseInt(entryId, 10),
+    id: value.i ?? '',
+    type: value.t ?? '',
+    body: value.b ?? '',
+    sender: value.s ?? '',
+    ts: Number(value.ts),
+  };
+}

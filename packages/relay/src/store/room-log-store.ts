@@ -1,0 +1,67 @@
+import type { LogMessage, RoomPage } from '@partyline/protocol';
+
+/** A message on its way into a room log; the store assigns `seq` and `ts`. */
+export interface AppendInput {
+  id: string;
+  type: string;
+  body: string;
+  sender: string;
+}
+
+/**
+ * What became of one appended message:
+ * - `appended`: new, here is its log entry (broadcast it);
+ * - `duplicate`: the id was seen before with the same content; `seq` is the first result;
+ * - `conflict`: the id was seen before with a different type or body; `seq` is the first message's.
+ */
+export type AppendOutcome =
+  | { status: 'appended'; message: LogMessage }
+  | { status: 'duplicate'; id: string; seq: number }
+  | { status: 'conflict'; id: string; seq: number };
+
+export interface AppendBatchResult {
+  epoch: string;
+  outcomes: AppendOutcome[];
+}
+
+/** How long a room log keeps messages; unset fields mean no limit of that kind. */
+export interface LogRetention {
+  /** Keep at most about this many messages per room (Redis trims in whole stream nodes). */
+  maxMessages?: number;
+  /** Drop messages older than this many milliseconds. */
+  maxAgeMs?: number;
+}
+
+export interface RoomLogStoreOptions {
+  /** How long a message id is remembered for dedup. @default 7 days (the SDK's outbox retention) */
+  dedupRetentionMs?: number;
+  /** Room log retention. @default no limit */
+  retention?: LogRetention;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * The room log: per room an epoch, a gap-free sequence and the messages, plus dedup records.
+ * `append` is atomic per call: dedup, sequence allocation and append of the whole batch happen as
+ * one step, so concurrent relays can never hand out a sequence twice or append an id twice.
+ * Implementations: in-memory (embedded default) and Redis; one contract suite tests both.
+ */
+export interface RoomLogStore {
+  readonly kind: 'memory' | 'redis';
+  /** Appends a batch to one room, deduplicating by message id. */
+  append(room: string, messages: readonly AppendInput[]): Promise<AppendBatchResult>;
+  /** Up to `limit` messages with seq > `since`, with the room's epoch and bounds. */
+  read(room: string, since: number, limit: number): Promise<RoomPage>;
+  /** Resolves when the store is reachable, rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Thrown by a store when its backend cannot be reached; the relay answers `unavailable`. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
