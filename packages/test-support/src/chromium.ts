@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+
+/** Debian's Chromium (never a downloaded browser); override with CHROMIUM_PATH. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Flags for headless Chromium on a machine without sandbox, GPU or outside network. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Launch options for playwright-core's `chromium.launch()`. */
+export function chromiumLaunchOptions(): { executablePath: string; args: string[]; headless: boolean } {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(
+      `Chromium not found at ${CHROMIUM_PATH}. Install it (Debian: apt-get install -y chromium), ` +
+        'run the README test command (npm test), which installs it, or set CHROMIUM_PATH.',
+    );
+  }
+  return { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true };
+}
