@@ -30,11 +30,14 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     return room;
   }
 
-  function applyRetention(room: MemoryRoom, at: number): void {
+  function forgetOldIds(room: MemoryRoom, at: number): void {
     for (const [id, record] of room.seen) {
       if (record.at > at - dedupRetentionMs) break;
       room.seen.delete(id);
     }
+  }
+
+  function trimLog(room: MemoryRoom, at: number): void {
     let drop = 0;
     if (maxMessages !== undefined && room.log.length > maxMessages) drop = room.log.length - maxMessages;
     if (maxAgeMs !== undefined) {
@@ -50,6 +53,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       const room = roomOf(name);
       const ts = now();
       const outcomes: AppendOutcome[] = [];
+      forgetOldIds(room, ts);
       for (const input of messages) {
         const seen = room.seen.get(input.id);
         if (seen) {
@@ -63,13 +67,13 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
         room.seen.set(input.id, { seq: message.seq, at: ts });
         outcomes.push({ status: 'appended', message });
       }
-      applyRetention(room, ts);
+      trimLog(room, ts);
       return { epoch: room.epoch, outcomes };
     },
 
     async read(name: string, since: number, limit: number): Promise<RoomPage> {
       const room = roomOf(name);
-      applyRetention(room, now());
+      trimLog(room, now());
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const start = Math.max(0, since + 1 - firstSeq);
       const messages = room.log.slice(start, start + limit);

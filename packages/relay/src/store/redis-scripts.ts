@@ -67,7 +67,7 @@ if added > 0 then
   redis.call('HSET', meta, 'seq', string.format('%d', seq))
   redis.call('PEXPIREAT', write_bucket, ARGV[3])
   if tonumber(ARGV[4]) > 0 then
-    redis.call('XTRIM', log, 'MAXLEN', '~', ARGV[4])
+    redis.call('XTRIM', log, 'MAXLEN', ARGV[4])
   end
   local oldest_kept = tonumber(ARGV[5])
   if oldest_kept > 0 then

@@ -62,6 +62,12 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   client.defineCommand('plAppend', { lua: APPEND_SCRIPT });
   client.defineCommand('plRead', { lua: READ_SCRIPT });
   const scripts = client as unknown as ScriptCommands;
+  const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+  // Only the very first connection is waited for; after that a lost connection fails fast.
+  let connectedOnce = false;
+  const firstReady = new Promise<void>((resolve) => client.once('ready', resolve)).then(() => {
+    connectedOnce = true;
+  });
 
   const key = (room: string, suffix: string) => `${prefix}{${room}}:${suffix}`;
 
@@ -75,6 +81,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   }
 
   async function call<T>(operation: () => Promise<T>): Promise<T> {
+    if (!connectedOnce) await Promise.race([firstReady, new Promise((resolve) => setTimeout(resolve, commandTimeoutMs).unref())]);
     try {
       return await operation();
     } catch (error) {

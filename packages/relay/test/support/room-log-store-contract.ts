@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AppendInput, RoomLogStore, RoomLogStoreOptions } from '../../src/index.js';
+
+/** Builds a fresh, empty store; `restart` simulates losing the store's data (new process, flushed Redis). */
+export interface StoreFactory {
+  create(options?: RoomLogStoreOptions): Promise<RoomLogStore>;
+  loseData(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const message = (id: string, body = `body-${id}`): AppendInput => ({ id, type: 'chat', body, sender: 'ana' });
+
+/** The one contract every room log store keeps; run against each implementation. */
+export function describeRoomLogStore(name: string, factory: () => Promise<StoreFactory>): void {
+  describe(`room log store contract: ${name}`, () => {
+    let stores: StoreFactory;
+    let store: RoomLogStore;
+    let clock = Date.now();
+    const now = () => clock;
+
+    beforeEach(async () => {
+      clock = Date.now();
+      stores = await factory();
+      store = await stores.create({ now });
+    });
+    afterEach(async () => {
+      await store.close();
+      await stores.cleanup();
+    });
+
+    it('assigns gap-free sequence numbers from 1 in append order', async () => {
+      const first = await store.append('r', [message('a'), message('b')]);
+      const second = await store.append('r', [message('c')]);
+      expect(first.outcomes.map((o) => o.status === 'appended' && o.message.seq)).toEqual([1, 2]);
+      expect(second.outcomes.map((o) => o.status === 'appended' && o.message.seq)).toEqual([3]);
+      expect(second.epoch).toBe(first.epoch);
+      const page = await store.read('r', 0, 10);
+      expect(page.messages.map((m) => [m.seq, m.id, m.body, m.sender, m.ts])).toEqual([
+        [1, 'a', 'body-a', 'ana', clock],
+        [2, 'b', 'body-b', 'ana', clock],
+        [3, 'c', 'body-c', 'ana', clock],
+      ]);
+      expect(page).toMatchObject({ room: 'r', epoch: first.epoch, firstSeq: 1, headSeq: 3, hasMore: false });
+    });
+
+    it('appends an id once and answers repeats with the first sequence', async () => {
+      await store.append('r', [message('a')]);
+      const again = await store.append('r', [message('b'), message('a'), message('b')]);
+      expect(again.outcomes).toEqual([
+        expect.objectContaining({ status: 'appended', message: expect.objectContaining({ id: 'b', seq: 2 }) }),
+        { status: 'duplicate', id: 'a', seq: 1 },
+        { status: 'duplicate', id: 'b', seq: 2 },
+      ]);
+      expect((await store.read('r', 0, 10)).headSeq).toBe(2);
+    });
+
+    it('reports a reused id with a different body as a conflict and appends nothing', async () => {
+      await store.append('r', [message('a', 'original')]);
+      const reused = await store.append('r', [message('a', 'tampered')]);
+      expect(reused.outcomes).toEqual([{ status: 'conflict', id: 'a', seq: 1 }]);
+      expect((await store.read('r', 0, 10)).messages.map((m) => m.body)).toEqual(['original']);
+    });
+
+    it('keeps rooms apart: own sequence, own dedup, own epoch', async () => {
+      await store.append('r1', [message('a')]);
+      const other = await store.append('r2', [message('a')]);
+      expect(other.outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 1 } });
+      expect((await store.read('r1', 0, 1)).epoch).not.toBe(other.epoch);
+    });
+
+    it('pages after `since` with hasMore', async () => {
+      await store.append('r', Array.from({ length: 7 }, (_, i) => message(`m${i + 1}`)));
+      const first = await store.read('r', 2, 3);
+      expect(first.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+      expect(first.hasMore).toBe(true);
+      const last = await store.read('r', 5, 3);
+      expect(last.messages.map((m) => m.seq)).toEqual([6, 7]);
+      expect(last.hasMore).toBe(false);
+      expect((await store.read('r', 7, 3)).messages).toEqual([]);
+    });
+
+    it('gives an empty room a stable epoch and bounds', async () => {
+      const empty = await store.read('fresh', 0, 10);
+      expect(empty).toMatchObject({ firstSeq: 1, headSeq: 0, messages: [], hasMore: false });
+      const appended = await store.append('fresh', [message('a')]);
+      expect(appended.epoch).toBe(empty.epoch);
+    });
+
+    it('accepts an empty batch and still names the epoch', async () => {
+      const result = await store.append('r', []);
+      expect(result.outcomes).toEqual([]);
+      expect(result.epoch).toBe((await store.read('r', 0, 1)).epoch);
+    });
+
+    it('starts a new epoch when the data is lost', async () => {
+      const before = await store.append('r', [message('a')]);
+      await store.close();
+      await stores.loseData();
+      store = await stores.create({ now });
+      const after = await store.append('r', [message('b')]);
+      expect(after.epoch).not.toBe(before.epoch);
+      expect(after.outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 1 } });
+    });
+
+    it('trims by count and reports the oldest retained sequence', async () => {
+      await store.close();
+      store = await stores.create({ now, retention: { maxMessages: 10 } });
+      for (let i = 0; i < 30; i++) await store.append('r', [message(`m${i}`)]);
+      const page = await store.read('r', 0, 100);
+      expect(page.headSeq).toBe(30);
+      // Redis trims approximately (whole stream nodes): at least the newest 10 stay, and firstSeq names the oldest kept.
+      expect(page.firstSeq).toBeGreaterThan(1);
+      expect(page.firstSeq).toBeLessThanOrEqual(21);
+      expect(page.messages[0]?.seq).toBe(page.firstSeq);
+      expect(page.messages.at(-1)?.seq).toBe(30);
+    });
+
+    it('trims by age', async () => {
+      await store.close();
+      store = await stores.create({ now, retention: { maxAgeMs: 1000 } });
+      await store.append('r', [message('old1'), message('old2')]);
+      clock += 5000;
+      await store.append('r', [message('new')]);
+      const page = await store.read('r', 0, 100);
+      expect(page.messages.map((m) => m.id)).toEqual(['new']);
+      expect(page.firstSeq).toBe(3);
+    });
+
+    it('forgets ids after the dedup retention, never before', async () => {
+      await store.close();
+      store = await stores.create({ now, dedupRetentionMs: 10_000 });
+      await store.append('r', [message('a')]);
+      clock += 9_000;
+      expect((await store.append('r', [message('a')])).outcomes[0]).toMatchObject({ status: 'duplicate', seq: 1 });
+      clock += 30_000;
+      expect((await store.append('r', [message('a')])).outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 2 } });
+    });
+  });
+}
