@@ -14,6 +14,8 @@ const OPTION_SPECS = [
   { flag: 'port', env: 'PORT', kind: 'integer', help: 'TCP port to listen on (0 picks a free one)', defaultText: '8080' },
   { flag: 'host', env: 'HOST', kind: 'string', help: 'Address to bind', defaultText: '127.0.0.1' },
   { flag: 'redis-url', env: 'REDIS_URL', kind: 'string', help: 'Redis for the shared room log and adapter; unset = in-memory, single relay' },
+  { flag: 'redis-cluster', env: 'REDIS_CLUSTER', kind: 'string', help: 'Redis Cluster nodes host:port,host:port (instead of --redis-url)' },
+  { flag: 'ack-replicas', env: 'ACK_REPLICAS', kind: 'integer', help: 'Ack publishes only once N replicas hold them (Redis WAIT)', defaultText: '0' },
   { flag: 'token-secret', env: 'TOKEN_SECRET', kind: 'string', help: 'HS256 secret for access tokens, at least 32 bytes (required)' },
   { flag: 'redis-key-prefix', env: 'REDIS_KEY_PREFIX', kind: 'string', help: 'Prefix of Redis keys and channels', defaultText: 'pl:' },
   { flag: 'max-body-bytes', env: 'MAX_BODY_BYTES', kind: 'integer', help: 'Largest message body in bytes', defaultText: '65536' },
@@ -97,6 +99,14 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   const relay: RelayOptions = { tokenSecret, transports: transports as ('websocket' | 'polling')[] };
   const redisUrl = read('redis-url');
   if (redisUrl) relay.redisUrl = redisUrl;
+  const cluster = read('redis-cluster');
+  if (cluster && redisUrl) throw new ConfigError('set --redis-url or --redis-cluster, not both');
+  if (cluster) relay.redisCluster = cluster.split(',').map((node) => node.trim()).filter(Boolean);
+  const ackReplicas = integer('ack-replicas');
+  if (ackReplicas) {
+    if (!cluster && !redisUrl) throw new ConfigError('--ack-replicas needs --redis-url or --redis-cluster');
+    relay.ackReplicas = ackReplicas;
+  }
   const prefix = read('redis-key-prefix');
   if (prefix) relay.redisKeyPrefix = prefix;
   const maxBodyBytes = integer('max-body-bytes');

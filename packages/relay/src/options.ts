@@ -19,6 +19,10 @@ export interface RelayOptions {
   tokenSecret: string | Uint8Array;
   /** Standalone Redis for the room log and the Socket.IO adapter. @default none: in-memory log, single relay */
   redisUrl?: string;
+  /** Redis Cluster nodes (`host:port`, a few are enough) instead of `redisUrl`. */
+  redisCluster?: string[];
+  /** Ack a publish only after this many Redis replicas hold it (`WAIT`), so acked messages survive a failover. @default 0 */
+  ackReplicas?: number;
   /** A room log store to use instead of the one `redisUrl` selects (tests, custom backends). */
   store?: RoomLogStore;
   /** Prefix of every Redis key and pub/sub channel. @default 'pl:' */

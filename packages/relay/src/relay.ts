@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
 import { authenticateHandshake, connectError } from './auth.js';
@@ -10,7 +10,8 @@ import { createLogger } from './logger.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { createSafeParser } from './safe-parser.js';
 import { createMemoryStore } from './store/memory-store.js';
-import { createRedisStore, relayRedisOptions } from './store/redis-store.js';
+import { connectRedis, type RedisTarget } from './store/redis-connection.js';
+import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
 import { secretKey } from './tokens.js';
 
@@ -45,10 +46,22 @@ export function createRelay(options: RelayOptions): Relay {
     dedupRetentionMs: options.dedupRetentionMs ?? RELAY_DEFAULTS.dedupRetentionMs,
     ...(options.retention ? { retention: options.retention } : {}),
   };
+  if (options.redisUrl && options.redisCluster) throw new RangeError('set redisUrl or redisCluster, not both');
+  const redisTarget: RedisTarget | undefined = options.redisCluster
+    ? { clusterNodes: options.redisCluster }
+    : options.redisUrl
+      ? { url: options.redisUrl }
+      : undefined;
   const store =
     options.store ??
-    (options.redisUrl
-      ? createRedisStore({ url: options.redisUrl, keyPrefix: prefix, ...storeOptions, onError: redisErrorLogger(logger, 'store') })
+    (redisTarget
+      ? createRedisStore({
+          ...redisTarget,
+          keyPrefix: prefix,
+          ...storeOptions,
+          ...(options.ackReplicas ? { ackReplicas: options.ackReplicas } : {}),
+          onError: redisErrorLogger(logger, 'store'),
+        })
       : createMemoryStore(storeOptions));
 
   const httpServer = createServer((request, response) => void serveHttp(request, response, store));
@@ -59,11 +72,11 @@ export function createRelay(options: RelayOptions): Relay {
     cors: { origin: options.corsOrigin ?? RELAY_DEFAULTS.corsOrigin },
   });
 
-  const redisClients: Redis[] = [];
-  if (options.redisUrl) {
-    const pub = new Redis(options.redisUrl, relayRedisOptions());
+  const redisClients: (Redis | Cluster)[] = [];
+  if (redisTarget) {
+    const pub = connectRedis(redisTarget);
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect.
-    const sub = new Redis(options.redisUrl, relayRedisOptions({ enableOfflineQueue: true }));
+    const sub = connectRedis(redisTarget, { enableOfflineQueue: true });
     pub.on('error', redisErrorLogger(logger, 'adapter-pub'));
     sub.on('error', redisErrorLogger(logger, 'adapter-sub'));
     redisClients.push(pub, sub);
@@ -169,7 +182,7 @@ function redisErrorLogger(logger: Logger, client: string): (error: Error) => voi
  * process as an unhandled rejection. Live broadcast is best-effort (the log makes delivery exact), so
  * a failed PUBLISH is logged and dropped.
  */
-function catchPublishFailures(pub: Redis, logger: Logger): Redis {
+function catchPublishFailures<T extends Redis | Cluster>(pub: T, logger: Logger): T {
   const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
   const report = redisErrorLogger(logger, 'adapter-publish');
   (pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) => {

@@ -3,3 +3,5 @@ export { assertRedisInstalled, pingRedis, startRedis } from './redis-server.js';
 export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { waitFor } from './wait-for.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumLaunchOptions } from './chromium.js';
+export { startRedisCluster } from './redis-cluster.js';
+export type { RedisCluster, RedisClusterOptions } from './redis-cluster.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage, type RoomPage } from '@partyline/protocol';
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { APPEND_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
 import {
   StoreUnavailableError,
@@ -11,39 +12,36 @@ import {
   type RoomLogStoreOptions,
 } from './room-log-store.js';
 
-export interface RedisStoreOptions extends RoomLogStoreOptions {
-  /** `redis://host:port/db`. */
-  url: string;
+export type RedisStoreOptions = RoomLogStoreOptions &
+  RedisTarget & {
   /** Prefix of every key. @default 'pl:' */
   keyPrefix?: string;
   /** A command not answered within this time fails with `unavailable` (e.g. Redis paused). @default 5000 */
   commandTimeoutMs?: number;
   /** Called with connection errors (the store keeps reconnecting on its own). */
   onError?: (error: Error) => void;
-}
+  /**
+   * Ack a publish only once this many replicas confirm it (Redis `WAIT`), so an acked message
+   * survives a master failover. @default 0 (AOF on the master is the durability)
+   */
+  ackReplicas?: number;
+  /** How long to wait for replicas before answering `unavailable` (the client retries). @default 1000 */
+  ackReplicasTimeoutMs?: number;
+};
 
 /** Dedup records live in this many time buckets per retention period. */
 const DEDUP_BUCKETS_PER_RETENTION = 7;
 
 /** Redis replies that mean "not now" rather than "never": the relay answers them with `unavailable`. */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MISCONF)/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MISCONF|MOVED|ASK)/;
+/** Cluster redirections that ioredis does not follow inside a pipeline: refresh the slot map, then let the client retry. */
+const REDIRECTION = /^(MOVED|ASK) /;
 
 interface ScriptCommands {
   plAppend(...args: (string | number)[]): Promise<unknown[]>;
   plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[]]>;
 }
 type RawEntry = [string, string[]];
-
-/** Connection settings shared by every Redis client of a relay: fail fast while Redis is away, reconnect forever. */
-export function relayRedisOptions(overrides: RedisOptions = {}): RedisOptions {
-  return {
-    // Fail at once while disconnected instead of queueing: the client retries and dedup makes that safe.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
-    ...overrides,
-  };
-}
 
 /**
  * Room log on Redis: a stream per room, a sequence in the room's meta hash and dedup hashes,
@@ -57,7 +55,9 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   const { maxMessages = 0, maxAgeMs = 0 } = options.retention ?? {};
   const now = options.now ?? Date.now;
 
-  const client = new Redis(options.url, relayRedisOptions({ commandTimeout: options.commandTimeoutMs ?? 5000 }));
+  const client = connectRedis(options, { commandTimeout: options.commandTimeoutMs ?? 5000 });
+  const ackReplicas = options.ackReplicas ?? 0;
+  const ackReplicasTimeoutMs = options.ackReplicasTimeoutMs ?? 1000;
   client.on('error', (error: Error) => options.onError?.(error));
   client.defineCommand('plAppend', { lua: APPEND_SCRIPT });
   client.defineCommand('plRead', { lua: READ_SCRIPT });
@@ -85,9 +85,25 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
     try {
       return await operation();
     } catch (error) {
-      if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
+      const message = (error as Error).message;
+      if (error instanceof ReplyError && !TRANSIENT_REPLY.test(message)) throw error;
+      if (REDIRECTION.test(message) && client instanceof Cluster) client.refreshSlotsCache();
       throw new StoreUnavailableError(`redis: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** The script and WAIT in one pipeline, so WAIT runs on the master that ran the script (also on Cluster). */
+  async function appendAndWait(args: (string | number)[]): Promise<unknown[]> {
+    const pipeline = client.pipeline() as unknown as { plAppend(...a: (string | number)[]): unknown; wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][]> };
+    pipeline.plAppend(...args);
+    pipeline.wait(ackReplicas, ackReplicasTimeoutMs);
+    const [[appendError, reply], [waitError, replicas]] = (await pipeline.exec()) as [[Error | null, unknown[]], [Error | null, number]];
+    if (appendError) throw appendError;
+    if (waitError) throw waitError;
+    if (replicas < ackReplicas) {
+      throw new StoreUnavailableError(`only ${replicas} of ${ackReplicas} replicas confirmed the write in ${ackReplicasTimeoutMs} ms`);
+    }
+    return reply;
   }
 
   return {
@@ -103,7 +119,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
         args.push(message.id, message.type, message.body);
       }
-      const reply = await call(() => scripts.plAppend(...args));
+      const reply = await call(() => (ackReplicas > 0 ? appendAndWait(args) : scripts.plAppend(...args)));
       const outcomes: AppendOutcome[] = messages.map((message, i) => {
         const status = reply[1 + i * 2] as number;
         const seq = reply[2 + i * 2] as number;

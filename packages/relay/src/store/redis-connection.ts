@@ -1,0 +1,34 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/** Where a relay's Redis lives: one standalone server, or a Redis Cluster given by some of its nodes. */
+export type RedisTarget = { url: string } | { clusterNodes: string[] };
+
+/** Connection settings shared by every Redis client of a relay: fail fast while Redis is away, reconnect forever. */
+export function relayRedisOptions(overrides: RedisOptions = {}): RedisOptions {
+  return {
+    // Fail at once while disconnected instead of queueing: the client retries and dedup makes that safe.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+    ...overrides,
+  };
+}
+
+/** Opens a client for the target with the relay's connection settings. */
+export function connectRedis(target: RedisTarget, overrides: RedisOptions = {}): Redis | Cluster {
+  const options = relayRedisOptions(overrides);
+  if ('url' in target) return new Redis(target.url, options);
+  const nodes = target.clusterNodes.map((address) => {
+    const [host = '127.0.0.1', port = '6379'] = address.replace(/^redis:\/\//, '').split(':');
+    return { host, port: Number(port) };
+  });
+  return new Cluster(nodes, {
+    redisOptions: options,
+    enableOfflineQueue: options.enableOfflineQueue ?? false,
+    clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
+    // After a failover, MOVED/TRYAGAIN redirections are retried a few times before failing with `unavailable`.
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    retryDelayOnClusterDown: 200,
+  });
+}
