@@ -29,6 +29,8 @@ export const ServerEvent = {
   Signal: 'room:signal',
   /** An error that could not be delivered as an ack (no ack callback, unknown event). */
   Error: 'relay:error',
+  /** The relay is shutting down: reconnect to another relay after `reconnectAfterMs`. */
+  Drain: 'relay:drain',
 } as const;
 export type ServerEvent = (typeof ServerEvent)[keyof typeof ServerEvent];
 
@@ -63,6 +65,15 @@ export interface ServerToClientEvents {
   'room:messages': (event: RoomMessagesEvent) => void;
   'room:signal': (event: RoomSignalEvent) => void;
   'relay:error': (error: WireError & { event?: string }) => void;
+  'relay:drain': (event: RelayDrainEvent) => void;
+}
+
+/**
+ * Sent to every connection when a relay drains (SIGTERM). Delays are spread (jittered) so a relay's
+ * clients do not all land on the next relay in the same instant; in-flight acks are still answered.
+ */
+export interface RelayDrainEvent {
+  reconnectAfterMs: number;
 }
 
 /** What a client sends in the Socket.IO handshake (`io(url, { auth })`). */

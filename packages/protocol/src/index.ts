@@ -8,6 +8,7 @@ export type {
   JoinAck,
   PublishAck,
   ReadAck,
+  RelayDrainEvent,
   RoomMessagesEvent,
   RoomSignalEvent,
   ServerToClientEvents,

@@ -4,7 +4,7 @@
  *
  * Changelog:
  * - 1: first version — rooms with join/read/publish/leave/signal, per-message publish acks,
- *      sequence numbers and epochs on every room log.
+ *      sequence numbers and epochs on every room log; `relay:drain` before a relay shuts down.
  */
 export const PROTOCOL_VERSION = 1;
 

@@ -3,7 +3,7 @@ import { ConfigError, parseCli } from './config.js';
 import { createLogger } from './logger.js';
 import { createRelay } from './relay.js';
 
-/** CLI entry: read config, create the relay, stop cleanly on SIGINT/SIGTERM. */
+/** CLI entry: read config, create the relay, drain gracefully on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
   let parsed;
   try {
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    relay.close().then(
+    relay.drain({ deadlineMs: config.drainTimeoutMs, spreadMs: Math.min(3000, config.drainTimeoutMs / 2) }).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

@@ -22,6 +22,8 @@ const OPTION_SPECS = [
   { flag: 'max-batch', env: 'MAX_BATCH', kind: 'integer', help: 'Most messages per publish batch', defaultText: '100' },
   { flag: 'rate-limit', env: 'RATE_LIMIT', kind: 'integer', help: 'Messages per second per connection', defaultText: '1000' },
   { flag: 'rate-burst', env: 'RATE_BURST', kind: 'integer', help: 'Burst allowance per connection', defaultText: '5000' },
+  { flag: 'connect-rate', env: 'CONNECT_RATE', kind: 'integer', help: 'New connections per second accepted (burst 2×); more get rate_limited', defaultText: '500' },
+  { flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'integer', help: 'On SIGTERM, move clients away and exit within this time', defaultText: '10000' },
   { flag: 'dedup-retention-hours', env: 'DEDUP_RETENTION_HOURS', kind: 'integer', help: 'How long message ids are remembered', defaultText: '168 (7 days)' },
   { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most about N messages per room log', defaultText: 'unlimited' },
   { flag: 'retention-hours', env: 'RETENTION_HOURS', kind: 'integer', help: 'Drop room log messages older than N hours', defaultText: 'unlimited' },
@@ -32,6 +34,7 @@ const OPTION_SPECS = [
 
 export interface RelayCliConfig {
   port: number;
+  drainTimeoutMs: number;
   host: string;
   logLevel: string;
   relay: RelayOptions;
@@ -118,6 +121,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   const perSecond = integer('rate-limit');
   const burst = integer('rate-burst');
   if (perSecond !== undefined || burst !== undefined) relay.rateLimit = { perSecond: perSecond ?? 1000, burst: burst ?? 5000 };
+  const connectRate = integer('connect-rate');
+  if (connectRate !== undefined) relay.connectRateLimit = { perSecond: connectRate, burst: connectRate * 2 };
   const dedupHours = integer('dedup-retention-hours');
   if (dedupHours !== undefined) relay.dedupRetentionMs = dedupHours * 3_600_000;
   const maxMessages = integer('retention-messages');
@@ -131,6 +136,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
 
   return {
     help: false,
-    config: { port: integer('port') ?? 8080, host: read('host') ?? '127.0.0.1', logLevel: read('log-level') ?? 'info', relay },
+    config: {
+      drainTimeoutMs: integer('drain-timeout-ms') ?? 10_000,
+      port: integer('port') ?? 8080, host: read('host') ?? '127.0.0.1', logLevel: read('log-level') ?? 'info', relay },
   };
 }

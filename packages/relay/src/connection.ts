@@ -20,6 +20,7 @@ import {
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import type { ConnectionIdentity } from './auth.js';
+import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './options.js';
 import { createTokenBucket, type RateLimit } from './rate-limiter.js';
 import { StoreUnavailableError, type AppendInput, type RoomLogStore } from './store/room-log-store.js';
@@ -34,6 +35,14 @@ export interface ConnectionContext {
   limits: RelayLimits;
   rateLimit: RateLimit;
   signalRateLimit: RateLimit;
+  metrics: RelayMetrics;
+  /** Open connections, so a draining relay can move them away. */
+  connections: Set<DrainableConnection>;
+}
+
+export interface DrainableConnection {
+  /** Tells the client to move, then closes the connection after `reconnectAfterMs` once no request is in flight. */
+  drain(reconnectAfterMs: number): void;
 }
 
 type Handler = (payload: unknown) => Promise<Ack<object>>;
@@ -45,9 +54,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function handleConnection(socket: RelaySocket, context: ConnectionContext): void {
   const { io, store, limits } = context;
   const identity = socket.data;
+  const { metrics } = context;
+  let inFlight = 0;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
   const log = context.logger.child({ conn: socket.id, sub: identity.sub });
   const requests = createTokenBucket(context.rateLimit);
   const signals = createTokenBucket(context.signalRateLimit);
+  metrics.connections.inc();
   log.debug('connected');
 
   const fail = (kind: ErrorKind, message: string, retryAfterMs?: number): Ack<object> => ({
@@ -98,6 +111,7 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
     },
 
     async [ClientEvent.Publish](payload) {
+      const startedAt = performance.now();
       const request = validate(PublishRequestSchema, payload);
       if (!request.ok) return request;
       const { room, messages } = request.value;
@@ -135,6 +149,8 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
       }
       // Only new messages are broadcast, once per batch; duplicates were delivered the first time.
       if (fresh.length > 0) io.to(room).emit(ServerEvent.Messages, { room, epoch, messages: fresh });
+      for (const result of results) if ('error' in result) metrics.errors.inc({ kind: result.error.kind });
+      metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
       return { ok: true, epoch, results };
     },
 
@@ -158,13 +174,17 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
     const last = args.at(-1);
     const ack = typeof last === 'function' ? (last as (answer: Ack<object>) => void) : undefined;
     let answer: Ack<object>;
+    inFlight++;
     try {
       if (!KNOWN_EVENTS.has(event)) answer = fail(ErrorKind.UnknownEvent, `unknown event ${JSON.stringify(event.slice(0, 64))}`);
       else if (Date.now() >= identity.expiresAt) answer = fail(ErrorKind.TokenExpired, 'token expired');
       else answer = await handlers[event as ClientEvent](args[0]);
     } catch (error) {
       answer = { ok: false, error: toWireError(error, log) };
+    } finally {
+      inFlight--;
     }
+    if (!answer.ok) metrics.errors.inc({ kind: answer.error.kind });
     if (ack) ack(answer);
     else if (!answer.ok) socket.emit(ServerEvent.Error, { ...answer.error, event: String(event).slice(0, 64) });
   }
@@ -183,8 +203,26 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
     socket.emit(ServerEvent.Error, wireError(ErrorKind.TokenExpired, 'token expired; reconnect with a fresh token'));
     socket.disconnect(true);
   }, Math.min(Math.max(0, identity.expiresAt - Date.now()), MAX_TIMER_MS));
+  const connection: DrainableConnection = {
+    drain(reconnectAfterMs) {
+      socket.emit(ServerEvent.Drain, { reconnectAfterMs });
+      const leave = () => {
+        timers.delete(timer);
+        // In-flight requests are answered first, so no ack is lost to the shutdown.
+        if (inFlight > 0) timers.add((timer = setTimeout(leave, 20)));
+        else socket.disconnect(true);
+      };
+      let timer = setTimeout(leave, reconnectAfterMs);
+      timers.add(timer);
+    },
+  };
+  context.connections.add(connection);
+
   socket.on('disconnect', (reason) => {
+    context.connections.delete(connection);
+    metrics.connections.dec();
     clearTimeout(expiry);
+    for (const timer of timers) clearTimeout(timer);
     log.debug({ reason }, 'disconnected');
   });
 }

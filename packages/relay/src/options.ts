@@ -43,6 +43,8 @@ export interface RelayOptions {
   transports?: ('websocket' | 'polling')[];
   /** CORS origins allowed for the polling transport and the handshake. @default true (reflect any origin) */
   corsOrigin?: string | string[] | boolean;
+  /** New connections per second the relay accepts (reconnect storms get `rate_limited` + retryAfterMs). @default { perSecond: 500, burst: 1000 } */
+  connectRateLimit?: RateLimit;
   /** How long `listen()` waits for the store before starting anyway (then answering `unavailable`). @default 10000 */
   storeStartupTimeoutMs?: number;
 }
@@ -56,6 +58,11 @@ export const RELAY_DEFAULTS = {
   transports: ['websocket', 'polling'] as ('websocket' | 'polling')[],
   corsOrigin: true as string | string[] | boolean,
   storeStartupTimeoutMs: 10_000,
+  connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
+  /** A draining relay exits by then at the latest. */
+  drainDeadlineMs: 10_000,
+  /** Clients of a draining relay reconnect at random times within this window. */
+  drainSpreadMs: 3_000,
 } as const;
 
 /** Overhead allowed on top of the largest batch in one Socket.IO packet (ids, types, JSON framing). */

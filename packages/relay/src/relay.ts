@@ -4,9 +4,13 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
+import { ErrorKind, wireError } from '@partyline/protocol';
 import { authenticateHandshake, connectError } from './auth.js';
-import { handleConnection, type RelayServer } from './connection.js';
+import { handleConnection, type DrainableConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
+import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { createTokenBucket } from './rate-limiter.js';
+import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { createSafeParser } from './safe-parser.js';
 import { createMemoryStore } from './store/memory-store.js';
@@ -20,9 +24,15 @@ export interface Relay {
   readonly httpServer: HttpServer;
   readonly store: RoomLogStore;
   readonly logger: Logger;
+  readonly metrics: RelayMetrics;
   /** Starts serving. Port 0 picks a free port. @default port 0 on 127.0.0.1 */
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
-  /** Closes every connection, the store and the Redis clients. */
+  /**
+   * Graceful shutdown: refuse new connections, tell connected clients to move (each after a jittered
+   * delay within `spreadMs`), answer every in-flight request, then close — by `deadlineMs` at the latest.
+   */
+  drain(options?: { deadlineMs?: number; spreadMs?: number }): Promise<void>;
+  /** Closes every connection, the store and the Redis clients at once. */
   close(): Promise<void>;
 }
 
@@ -52,7 +62,7 @@ export function createRelay(options: RelayOptions): Relay {
     : options.redisUrl
       ? { url: options.redisUrl }
       : undefined;
-  const store =
+  const backingStore =
     options.store ??
     (redisTarget
       ? createRedisStore({
@@ -64,8 +74,11 @@ export function createRelay(options: RelayOptions): Relay {
         })
       : createMemoryStore(storeOptions));
 
-  const httpServer = createServer((request, response) => void serveHttp(request, response, store));
-  const io: RelayServer = new Server(httpServer, {
+  let io: RelayServer | undefined;
+  const metrics = createRelayMetrics(() => countRooms(io));
+  const store = instrumentStore(backingStore, metrics);
+  const httpServer = createServer((request, response) => void serveHttp(request, response, store, metrics));
+  io = new Server(httpServer, {
     transports: options.transports ?? RELAY_DEFAULTS.transports,
     maxHttpBufferSize: limits.maxBatchMessages * limits.maxBodyBytes + PACKET_OVERHEAD_BYTES,
     serveClient: false,
@@ -83,9 +96,19 @@ export function createRelay(options: RelayOptions): Relay {
     io.adapter(createAdapter(catchPublishFailures(pub, logger), sub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
   }
 
+  let draining = false;
+  const connectRate = createTokenBucket(options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit);
   io.use((socket, next) => {
+    // Cheap refusals first: a reconnect storm must not cost a token verification per attempt.
+    if (draining) return next(connectError(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay')));
+    const waitMs = connectRate.take(1);
+    if (waitMs > 0) {
+      metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
+      return next(connectError(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', waitMs)));
+    }
     authenticateHandshake(socket.handshake.auth, key).then((result) => {
       if (!result.ok) {
+        metrics.handshakeRefusals.inc({ kind: result.error.kind });
         logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');
         return next(connectError(result.error));
       }
@@ -100,14 +123,24 @@ export function createRelay(options: RelayOptions): Relay {
     limits,
     rateLimit,
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
+    metrics,
+    connections: new Set<DrainableConnection>(),
   };
   io.on('connection', (socket) => handleConnection(socket, context));
 
+  const server = io;
+  async function close(): Promise<void> {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await store.close();
+    for (const client of redisClients) client.disconnect();
+  }
+
   return {
-    io,
+    io: server,
     httpServer,
     store,
     logger,
+    metrics,
 
     async listen(port = 0, host = '127.0.0.1') {
       await waitForStore(store, options.storeStartupTimeoutMs ?? RELAY_DEFAULTS.storeStartupTimeoutMs, logger);
@@ -124,17 +157,38 @@ export function createRelay(options: RelayOptions): Relay {
       return { port: address.port, url };
     },
 
-    async close() {
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      await store.close();
-      for (const client of redisClients) client.disconnect();
+    async drain({ deadlineMs = RELAY_DEFAULTS.drainDeadlineMs, spreadMs = RELAY_DEFAULTS.drainSpreadMs } = {}) {
+      const deadline = Date.now() + deadlineMs;
+      draining = true;
+      logger.info({ connections: context.connections.size, deadlineMs }, 'draining');
+      for (const connection of context.connections) connection.drain(Math.floor(Math.random() * spreadMs));
+      while (Date.now() < deadline && context.connections.size > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      logger.info({ remaining: context.connections.size }, 'drained; closing');
+      await close();
     },
+
+    close,
   };
 }
 
-async function serveHttp(request: IncomingMessage, response: ServerResponse, store: RoomLogStore): Promise<void> {
+function countRooms(io: RelayServer | undefined): number {
+  if (!io) return 0;
+  const { rooms, sids } = io.of('/').adapter;
+  // Every socket also sits in a room named after its id; count only real rooms.
+  let count = 0;
+  for (const room of rooms.keys()) if (!sids.has(room)) count++;
+  return count;
+}
+
+async function serveHttp(request: IncomingMessage, response: ServerResponse, store: RoomLogStore, metrics: RelayMetrics): Promise<void> {
   const path = request.url?.split('?')[0];
   if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
+  if (path === '/metrics') {
+    response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+    return;
+  }
   if (path === '/readyz') {
     try {
       await store.ping();
