@@ -88,12 +88,14 @@ export function createRelay(options: RelayOptions): Relay {
   const redisClients: (Redis | Cluster)[] = [];
   if (redisTarget) {
     const pub = connectRedis(redisTarget);
-    // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect.
-    const sub = connectRedis(redisTarget, { enableOfflineQueue: true });
+    // The subscriber queues its SUBSCRIBE until connected (however long Redis is away) and re-subscribes after every reconnect.
+    const sub = connectRedis(redisTarget, { enableOfflineQueue: true, maxRetriesPerRequest: null });
     pub.on('error', redisErrorLogger(logger, 'adapter-pub'));
     sub.on('error', redisErrorLogger(logger, 'adapter-sub'));
     redisClients.push(pub, sub);
-    io.adapter(createAdapter(catchPublishFailures(pub, logger), sub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
+    const adapterPub = catchUnawaitedFailures(pub, ['publish'], redisErrorLogger(logger, 'adapter-publish'));
+    const adapterSub = catchUnawaitedFailures(sub, ['psubscribe', 'subscribe', 'punsubscribe', 'unsubscribe'], redisErrorLogger(logger, 'adapter-subscribe'));
+    io.adapter(createAdapter(adapterPub, adapterSub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
   }
 
   let draining = false;
@@ -232,17 +234,20 @@ function redisErrorLogger(logger: Logger, client: string): (error: Error) => voi
 }
 
 /**
- * The adapter does not await PUBLISH; while Redis is down that promise rejects and would crash the
- * process as an unhandled rejection. Live broadcast is best-effort (the log makes delivery exact), so
- * a failed PUBLISH is logged and dropped.
+ * The adapter does not await PUBLISH or (P)SUBSCRIBE; while Redis is down, or when the relay closes,
+ * those promises reject and would crash the process as unhandled rejections. Live broadcast is
+ * best-effort (the log makes delivery exact) and subscriptions are renewed on reconnect, so such
+ * failures are logged and dropped.
  */
-function catchPublishFailures<T extends Redis | Cluster>(pub: T, logger: Logger): T {
-  const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
-  const report = redisErrorLogger(logger, 'adapter-publish');
-  (pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) => {
-    const result = publish(...args);
-    result.catch(report);
-    return result;
-  };
-  return pub;
+function catchUnawaitedFailures<T extends Redis | Cluster>(client: T, commands: string[], report: (error: Error) => void): T {
+  const methods = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const command of commands) {
+    const original = methods[command]!.bind(client);
+    methods[command] = (...args) => {
+      const result = original(...args);
+      result.catch(report);
+      return result;
+    };
+  }
+  return client;
 }
