@@ -27,6 +27,8 @@ export const ErrorKind = {
   Unavailable: 'unavailable',
   /** The client speaks a protocol version this relay does not. */
   UnsupportedProtocol: 'unsupported_protocol',
+  /** The client read too slowly and fell too far behind; reconnect and catch up from the log. */
+  SlowConsumer: 'slow_consumer',
   /** The relay is shutting down; reconnect to another relay. */
   Draining: 'draining',
   /** An unexpected relay failure. */
@@ -40,6 +42,7 @@ export const RETRYABLE_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
   ErrorKind.RateLimited,
   ErrorKind.Unavailable,
   ErrorKind.Draining,
+  ErrorKind.SlowConsumer,
   ErrorKind.Internal,
 ]);
 

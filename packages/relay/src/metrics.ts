@@ -10,6 +10,7 @@ export interface RelayMetrics {
   readonly catchUpMessages: Counter;
   readonly errors: Counter<'kind'>;
   readonly handshakeRefusals: Counter<'kind'>;
+  readonly slowConsumerDisconnects: Counter;
   readonly publishAckSeconds: Histogram;
   readonly storeSeconds: Histogram<'op'>;
 }
@@ -35,6 +36,7 @@ export function createRelayMetrics(countRooms: () => number): RelayMetrics {
     catchUpMessages: new Counter({ name: 'partyline_catchup_messages_total', help: 'Messages served from the log by join and read', registers }),
     errors: new Counter({ name: 'partyline_errors_total', help: 'Typed errors answered, by kind', labelNames: ['kind'], registers }),
     handshakeRefusals: new Counter({ name: 'partyline_handshake_refusals_total', help: 'Connections refused at handshake, by kind', labelNames: ['kind'], registers }),
+    slowConsumerDisconnects: new Counter({ name: 'partyline_slow_consumer_disconnects_total', help: 'Connections closed for falling too far behind', registers }),
     publishAckSeconds: new Histogram({
       name: 'partyline_publish_ack_seconds',
       help: 'From a publish request arriving to its ack',

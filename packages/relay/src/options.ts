@@ -45,6 +45,8 @@ export interface RelayOptions {
   corsOrigin?: string | string[] | boolean;
   /** New connections per second the relay accepts (reconnect storms get `rate_limited` + retryAfterMs). @default { perSecond: 500, burst: 1000 } */
   connectRateLimit?: RateLimit;
+  /** Close a connection whose unread backlog passes this many bytes (it catches up from the log). @default 8 MiB */
+  maxBufferedBytes?: number;
   /** How long `listen()` waits for the store before starting anyway (then answering `unavailable`). @default 10000 */
   storeStartupTimeoutMs?: number;
 }
@@ -59,6 +61,8 @@ export const RELAY_DEFAULTS = {
   corsOrigin: true as string | string[] | boolean,
   storeStartupTimeoutMs: 10_000,
   connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  slowConsumerCheckMs: 1_000,
   /** A draining relay exits by then at the latest. */
   drainDeadlineMs: 10_000,
   /** Clients of a draining relay reconnect at random times within this window. */

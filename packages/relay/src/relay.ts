@@ -13,6 +13,7 @@ import { createTokenBucket } from './rate-limiter.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { createSafeParser } from './safe-parser.js';
+import { startSlowConsumerGuard } from './slow-consumer-guard.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -131,7 +132,15 @@ export function createRelay(options: RelayOptions): Relay {
   io.on('connection', (socket) => handleConnection(socket, context));
 
   const server = io;
+  const stopGuard = startSlowConsumerGuard({
+    io: server,
+    maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
+    intervalMs: RELAY_DEFAULTS.slowConsumerCheckMs,
+    metrics,
+    logger,
+  });
   async function close(): Promise<void> {
+    stopGuard();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await store.close();
     for (const client of redisClients) client.disconnect();
