@@ -57,11 +57,13 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
   const { metrics } = context;
   let inFlight = 0;
   const timers = new Set<ReturnType<typeof setTimeout>>();
-  const log = context.logger.child({ conn: socket.id, sub: identity.sub });
+  // A child logger per connection costs memory on every idle socket: make it on first use.
+  let connectionLog: Logger | undefined;
+  const log = () => (connectionLog ??= context.logger.child({ conn: socket.id, sub: identity.sub }));
   const requests = createTokenBucket(context.rateLimit);
   const signals = createTokenBucket(context.signalRateLimit);
   metrics.connections.inc();
-  log.debug('connected');
+  if (context.logger.isLevelEnabled('debug')) log().debug('connected');
 
   const fail = (kind: ErrorKind, message: string, retryAfterMs?: number): Ack<object> => ({
     ok: false,
@@ -180,7 +182,7 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
       else if (Date.now() >= identity.expiresAt) answer = fail(ErrorKind.TokenExpired, 'token expired');
       else answer = await handlers[event as ClientEvent](args[0]);
     } catch (error) {
-      answer = { ok: false, error: toWireError(error, log) };
+      answer = { ok: false, error: toWireError(error, log()) };
     } finally {
       inFlight--;
     }
@@ -189,14 +191,8 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
     else if (!answer.ok) socket.emit(ServerEvent.Error, { ...answer.error, event: String(event).slice(0, 64) });
   }
 
-  for (const event of KNOWN_EVENTS) {
-    (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args) => {
-      void dispatch(event, args);
-    });
-  }
-  socket.onAny((event: unknown, ...args: unknown[]) => {
-    if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) void dispatch(String(event), args);
-  });
+  // One listener for every event, known or not: unknown ones get `unknown_event` from dispatch.
+  socket.onAny((event: unknown, ...args: unknown[]) => void dispatch(String(event), args));
 
   // An expired token may not keep listening either: tell the client, then close.
   const expiry = setTimeout(() => {
@@ -223,7 +219,7 @@ export function handleConnection(socket: RelaySocket, context: ConnectionContext
     metrics.connections.dec();
     clearTimeout(expiry);
     for (const timer of timers) clearTimeout(timer);
-    log.debug({ reason }, 'disconnected');
+    if (context.logger.isLevelEnabled('debug')) log().debug({ reason }, 'disconnected');
   });
 }
 

@@ -1,0 +1,94 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startRedis } from '@partyline/test-support';
+import { fanout, forSystem, FULL, idleMemory, measure, QUICK, smallRooms, type Figures } from './scenarios.js';
+
+const HELP = `partyline bench — Partyline vs plain Socket.IO + @socket.io/redis-adapter, same run, same machine
+
+Usage: npm run bench -- [--quick] [--scenarios a,b,c,d]
+
+  --quick        smaller scale (300 fan-out subscribers, 250 rooms, 2,000 idle connections, 4 s runs)
+  --scenarios    which to run (default all):
+                   a  fan-out: 1 room, 1,000 subscribers over 2 relays, delivered msgs/s
+                   b  many small rooms: 2,000 rooms × 4 members all publishing, delivered msgs/s
+                   c  latency at 50% of the baseline's saturation publish rate (open loop)
+                   d  10,000 idle connections on one relay, bytes per connection
+  --help         show this help
+
+Relays, baseline servers and load generators run as separate processes; Redis is a real redis-server.
+Results: a table on stdout and bench/results/<date>.json.`;
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, scenarios: { type: 'string' }, help: { type: 'boolean' } } });
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const scale = values.quick ? QUICK : FULL;
+const wanted = new Set((values.scenarios ?? 'a,b,c,d').split(','));
+const progress = (text: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
+
+type Row = { scenario: string; metric: string; partyline: number; baseline: number; ratio: number; unit: string };
+const rows: Row[] = [];
+const results: Record<string, { partyline: Figures; baseline: Figures }> = {};
+const add = (scenario: string, metric: string, unit: string, p: number, b: number) =>
+  rows.push({ scenario, metric, unit, partyline: p, baseline: b, ratio: b === 0 ? Number.NaN : p / b });
+
+const redis = await startRedis({ appendOnly: true });
+try {
+  let baselineSaturation = 0;
+  if (wanted.has('a') || wanted.has('c')) {
+    progress(`(a) fan-out: ${scale.fanoutSubscribers} subscribers, 2 relays — baseline`);
+    const baseline = await measure('baseline', redis, forSystem('baseline', fanout(scale)));
+    progress(`(a) fan-out — partyline`);
+    const partyline = await measure('partyline', redis, forSystem('partyline', fanout(scale)));
+    baselineSaturation = baseline.publishedPerSecond;
+    results.a = { partyline, baseline };
+    add('a fan-out', 'delivered msgs/s', 'msg/s', partyline.deliveredPerSecond, baseline.deliveredPerSecond);
+    add('a fan-out', 'relay CPU per delivered', 'µs', partyline.cpuMicrosPerDelivered, baseline.cpuMicrosPerDelivered);
+    add('a fan-out', 'relay RSS (2 relays)', 'MB', partyline.rssMb, baseline.rssMb);
+  }
+  if (wanted.has('b')) {
+    progress(`(b) ${scale.smallRooms} rooms × 4 members — baseline`);
+    const baseline = await measure('baseline', redis, forSystem('baseline', smallRooms(scale)));
+    progress(`(b) small rooms — partyline`);
+    const partyline = await measure('partyline', redis, forSystem('partyline', smallRooms(scale)));
+    results.b = { partyline, baseline };
+    add('b small rooms', 'delivered msgs/s', 'msg/s', partyline.deliveredPerSecond, baseline.deliveredPerSecond);
+    add('b small rooms', 'relay CPU per delivered', 'µs', partyline.cpuMicrosPerDelivered, baseline.cpuMicrosPerDelivered);
+    add('b small rooms', 'relay RSS (2 relays)', 'MB', partyline.rssMb, baseline.rssMb);
+  }
+  if (wanted.has('c')) {
+    const rate = Math.max(10, Math.round(baselineSaturation / 2));
+    progress(`(c) latency at ${rate} publishes/s (50% of baseline saturation) — baseline`);
+    const baseline = await measure('baseline', redis, forSystem('baseline', fanout(scale, rate)));
+    progress(`(c) latency — partyline`);
+    const partyline = await measure('partyline', redis, forSystem('partyline', fanout(scale, rate)));
+    results.c = { partyline, baseline };
+    add(`c latency @${rate}/s`, 'p50 publish→delivery', 'ms', partyline.p50Ms, baseline.p50Ms);
+    add(`c latency @${rate}/s`, 'p99 publish→delivery', 'ms', partyline.p99Ms, baseline.p99Ms);
+    add(`c latency @${rate}/s`, 'p99.9 publish→delivery', 'ms', partyline.p999Ms, baseline.p999Ms);
+  }
+  if (wanted.has('d')) {
+    progress(`(d) ${scale.idleConnections} idle connections on one relay — baseline`);
+    const baseline = await idleMemory('baseline', redis, scale);
+    progress(`(d) idle connections — partyline`);
+    const partyline = await idleMemory('partyline', redis, scale);
+    results.d = { partyline, baseline };
+    add('d idle connections', 'bytes per connection', 'B', partyline.bytesPerConnection ?? 0, baseline.bytesPerConnection ?? 0);
+  }
+} finally {
+  await redis.stop();
+}
+
+const format = (n: number) => (Number.isNaN(n) ? '—' : n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+console.log(`\nPartyline vs baseline (plain Socket.IO + redis adapter) — ${values.quick ? 'quick' : 'full'} run on ${machine}\n`);
+console.log(`| scenario | metric | Partyline | baseline | ratio |`);
+console.log(`|---|---|---:|---:|---:|`);
+for (const row of rows) console.log(`| ${row.scenario} | ${row.metric} (${row.unit}) | ${format(row.partyline)} | ${format(row.baseline)} | ${format(row.ratio)}× |`);
+
+mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
+const file = new URL(`../results/${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, quick: Boolean(values.quick), scale, rows, results }, null, 2)}\n`);
+console.log(`\nJSON: bench/results/${new Date().toISOString().slice(0, 10)}.json`);

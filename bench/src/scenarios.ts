@@ -1,0 +1,147 @@
+import { signAccessToken } from '@partyline/relay';
+import type { RedisServer } from '@partyline/test-support';
+import { Redis } from 'ioredis';
+import { cpuMicros, rssBytes } from './proc-stats.js';
+import { runWorkers, split } from './run-workers.js';
+import { BENCH_SECRET, startServers, type ServerProcess, type SystemName } from './systems.js';
+import type { WorkerPlan } from './load-worker.js';
+
+export interface Figures {
+  deliveredPerSecond: number;
+  publishedPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  cpuMicrosPerDelivered: number;
+  rssMb: number;
+  bytesPerConnection?: number;
+  errors: number;
+}
+
+export interface Scale {
+  seconds: number;
+  fanoutSubscribers: number;
+  smallRooms: number;
+  idleConnections: number;
+}
+
+export const FULL: Scale = { seconds: 10, fanoutSubscribers: 1000, smallRooms: 2000, idleConnections: 10_000 };
+export const QUICK: Scale = { seconds: 4, fanoutSubscribers: 300, smallRooms: 250, idleConnections: 2000 };
+
+interface Measure {
+  servers: number;
+  plans: (urls: string[], token: string) => WorkerPlan[];
+  seconds: number;
+}
+
+async function flush(redis: RedisServer): Promise<void> {
+  const client = new Redis(redis.url);
+  await client.flushall();
+  client.disconnect();
+}
+
+/** Starts the system's servers, runs the load, and turns counters into figures. */
+export async function measure(system: SystemName, redis: RedisServer, { servers: count, plans, seconds }: Measure): Promise<Figures> {
+  await flush(redis);
+  const servers: ServerProcess[] = await startServers(system, count, redis.url);
+  try {
+    const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
+    let cpuBefore = 0;
+    let cpuAfter = 0;
+    const result = await runWorkers(plans(servers.map((s) => s.url), token), seconds, {
+      started: () => (cpuBefore = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0)),
+      stopped: () => (cpuAfter = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0)),
+    });
+    const ms = (percentile: number) => result.latency.getValueAtPercentile(percentile) / 1000;
+    return {
+      deliveredPerSecond: result.delivered / result.seconds,
+      publishedPerSecond: result.acked / result.seconds,
+      p50Ms: ms(50),
+      p99Ms: ms(99),
+      p999Ms: ms(99.9),
+      cpuMicrosPerDelivered: result.delivered ? (cpuAfter - cpuBefore) / result.delivered : 0,
+      rssMb: servers.reduce((sum, s) => sum + rssBytes(s.pid), 0) / 1024 / 1024,
+      errors: result.errors,
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+const BODY_BYTES = 100;
+
+/** (a) one room, many subscribers over two relays, one publisher as fast as acks allow. */
+export function fanout(scale: Scale, ratePerSecond?: number): Measure {
+  return {
+    servers: 2,
+    seconds: scale.seconds,
+    plans: (urls, token) => [
+      ...split(scale.fanoutSubscribers, 2, (_, share) => ({ system: 'partyline', urls, token, connections: share, rooms: ['fanout'], subscribe: true })),
+      {
+        system: 'partyline',
+        urls: [urls[0]!],
+        token,
+        connections: 1,
+        rooms: ['fanout'],
+        subscribe: false,
+        publish: ratePerSecond ? { ratePerSecond, bodyBytes: BODY_BYTES } : { window: 16, bodyBytes: BODY_BYTES },
+      },
+    ],
+  };
+}
+
+/** (b) many rooms of four members, every member publishing. */
+export function smallRooms(scale: Scale): Measure {
+  const rooms = Array.from({ length: scale.smallRooms }, (_, i) => `room-${i}`);
+  return {
+    servers: 2,
+    seconds: scale.seconds,
+    plans: (urls, token) =>
+      split(scale.smallRooms * 4, 2, (worker, share) => ({
+        system: 'partyline',
+        urls,
+        token,
+        connections: share,
+        // Each worker holds two members of every room.
+        rooms: rooms.map((room, i) => rooms[(i + worker) % rooms.length] ?? room),
+        subscribe: true,
+        publish: { window: 1, bodyBytes: BODY_BYTES },
+      })),
+  };
+}
+
+/** (d) idle connections on one relay: memory per connection. */
+export async function idleMemory(system: SystemName, redis: RedisServer, scale: Scale): Promise<Figures> {
+  await flush(redis);
+  const [server] = await startServers(system, 1, redis.url);
+  try {
+    const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
+    global.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = rssBytes(server!.pid);
+    let after = before;
+    await runWorkers(
+      split(scale.idleConnections, 2, (_, share) => ({ system, urls: [server!.url], token, connections: share, rooms: ['idle'], subscribe: false })),
+      2,
+      { stopped: () => (after = rssBytes(server!.pid)) },
+    );
+    return {
+      deliveredPerSecond: 0,
+      publishedPerSecond: 0,
+      p50Ms: 0,
+      p99Ms: 0,
+      p999Ms: 0,
+      cpuMicrosPerDelivered: 0,
+      rssMb: after / 1024 / 1024,
+      bytesPerConnection: (after - before) / scale.idleConnections,
+      errors: 0,
+    };
+  } finally {
+    await server!.stop();
+  }
+}
+
+/** Points a measure's plans at one system. */
+export function forSystem(system: SystemName, spec: Measure): Measure {
+  return { ...spec, plans: (urls, token) => spec.plans(urls, token).map((plan) => ({ ...plan, system })) };
+}

@@ -1,0 +1,51 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { findFreePort, waitFor } from '@partyline/test-support';
+
+export type SystemName = 'partyline' | 'baseline';
+export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret!';
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+const RELAY_CLI = require.resolve('@partyline/relay').replace(/index\.js$/, 'cli.js');
+const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+
+async function startProcess(script: string, args: string[], port: number): Promise<ServerProcess> {
+  const child: ChildProcess = fork(script, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
+    return fetch(`${url}/socket.io/?EIO=4&transport=polling`).then(() => true, () => false);
+  }, `${script} on ${url}`, 20_000);
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Starts `count` server processes of one system against one Redis. */
+export async function startServers(system: SystemName, count: number, redisUrl: string): Promise<ServerProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const port = await findFreePort();
+      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port);
+      return startProcess(
+        RELAY_CLI,
+        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--transports', 'websocket,polling'],
+        port,
+      );
+    }),
+  );
+}
