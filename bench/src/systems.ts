@@ -17,7 +17,10 @@ const RELAY_CLI = require.resolve('@partyline/relay').replace(/index\.js$/, 'cli
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 
 async function startProcess(script: string, args: string[], port: number): Promise<ServerProcess> {
-  const child: ChildProcess = fork(script, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server process (open with Chrome DevTools or speedscope).
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const child: ChildProcess = fork(script, args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'warn' } });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
@@ -29,7 +32,8 @@ async function startProcess(script: string, args: string[], port: number): Promi
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
+      // A profiled process must exit on its own to write its profile.
+      child.kill(profileDir ? 'SIGTERM' : 'SIGKILL');
       await exited;
     },
   };

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage, type RoomPage } from '@partyline/protocol';
 import { Cluster, ReplyError } from 'ioredis';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
@@ -70,6 +70,11 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   });
 
   const key = (room: string, suffix: string) => `${prefix}{${room}}:${suffix}`;
+  // A room's epoch is created by whichever call first finds none; a random per-store nonce plus a
+  // counter names it uniquely without a random UUID on every call.
+  const epochNonce = randomBytes(9).toString('base64url');
+  let epochCounter = 0;
+  const epochCandidate = () => `${epochNonce}.${(epochCounter++).toString(36)}`;
 
   /** The write bucket first, then every bucket a record younger than the retention can be in (one ahead, for clock skew between relays). */
   function dedupKeys(room: string, at: number): { keys: string[]; writeExpiresAt: number } {
@@ -114,7 +119,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
       const { keys, writeExpiresAt } = dedupKeys(room, at);
       const sender = messages[0]?.sender ?? '';
       const args: (string | number)[] = [2 + keys.length, key(room, 'meta'), key(room, 'log'), ...keys];
-      args.push(at, randomUUID(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length);
+      args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length);
       for (const message of messages) {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
         args.push(message.id, message.type, message.body);
@@ -133,7 +138,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
 
     async read(room: string, since: number, limit: number): Promise<RoomPage> {
       const [epoch, firstSeq, headSeq, entries] = await call(() =>
-        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, randomUUID()),
+        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, epochCandidate()),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;
