@@ -5,3 +5,5 @@ export { waitFor } from './wait-for.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumLaunchOptions } from './chromium.js';
 export { startRedisCluster } from './redis-cluster.js';
 export type { RedisCluster, RedisClusterOptions } from './redis-cluster.js';
+export { startFaultProxy } from './fault-proxy.js';
+export type { FaultProxy } from './fault-proxy.js';
