@@ -48,6 +48,11 @@ export async function startFaultProxy(targets: number[]): Promise<FaultProxy> {
   }
   const ports = servers.map((server) => (server.address() as { port: number }).port);
 
+  const severAll = () => {
+    for (const socket of open) socket.destroy();
+    open.clear();
+  };
+
   return {
     ports,
     urls: ports.map((port) => `http://127.0.0.1:${port}`),
@@ -59,14 +64,14 @@ export async function startFaultProxy(targets: number[]): Promise<FaultProxy> {
     },
     cut() {
       cut = true;
-      for (const socket of open) socket.destroy();
-      open.clear();
+      severAll();
     },
     heal() {
       cut = false;
     },
     async close() {
-      this.cut();
+      cut = true;
+      severAll();
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     },
   };
