@@ -62,7 +62,8 @@ export const RELAY_DEFAULTS = {
   storeStartupTimeoutMs: 10_000,
   connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
   maxBufferedBytes: 8 * 1024 * 1024,
-  slowConsumerCheckMs: 1_000,
+  /** How often every connection is checked for token expiry and slow reading. */
+  sweepIntervalMs: 1_000,
   /** A draining relay exits by then at the latest. */
   drainDeadlineMs: 10_000,
   /** Clients of a draining relay reconnect at random times within this window. */

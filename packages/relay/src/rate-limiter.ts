@@ -4,25 +4,30 @@ export interface RateLimit {
   burst: number;
 }
 
-export interface TokenBucket {
-  /** Takes `cost` tokens and returns 0, or takes none and returns the milliseconds until it could. */
-  take(cost: number): number;
-}
+/** A class, not closures: one sits on every connection, so its size matters. */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
 
-export function createTokenBucket({ perSecond, burst }: RateLimit, now: () => number = Date.now): TokenBucket {
-  let tokens = burst;
-  let updatedAt = now();
-  return {
-    take(cost) {
-      const at = now();
-      tokens = Math.min(burst, tokens + ((at - updatedAt) / 1000) * perSecond);
-      updatedAt = at;
-      if (tokens >= cost) {
-        tokens -= cost;
-        return 0;
-      }
-      // A cost above the burst can never pass; say when the bucket is full again.
-      return (Math.min(cost, burst) - tokens) / perSecond * 1000;
-    },
-  };
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = limit.burst;
+    this.updatedAt = now();
+  }
+
+  /** Takes `cost` tokens and returns 0, or takes none and returns the milliseconds until it could. */
+  take(cost: number): number {
+    const { perSecond, burst } = this.limit;
+    const at = this.now();
+    this.tokens = Math.min(burst, this.tokens + ((at - this.updatedAt) / 1000) * perSecond);
+    this.updatedAt = at;
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
+      return 0;
+    }
+    // A cost above the burst can never pass; say when the bucket is full again.
+    return ((Math.min(cost, burst) - this.tokens) / perSecond) * 1000;
+  }
 }

@@ -6,14 +6,13 @@ import type { Logger } from 'pino';
 import { Server } from 'socket.io';
 import { ErrorKind, wireError } from '@partyline/protocol';
 import { authenticateHandshake, connectError } from './auth.js';
-import { handleConnection, type DrainableConnection, type RelayServer } from './connection.js';
+import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { createTokenBucket } from './rate-limiter.js';
+import { TokenBucket } from './rate-limiter.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { createSafeParser } from './safe-parser.js';
-import { startSlowConsumerGuard } from './slow-consumer-guard.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -100,7 +99,7 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   let draining = false;
-  const connectRate = createTokenBucket(options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit);
+  const connectRate = new TokenBucket(options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit);
   io.use((socket, next) => {
     // Cheap refusals first: a reconnect storm must not cost a token verification per attempt.
     if (draining) return next(connectError(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay')));
@@ -116,6 +115,8 @@ export function createRelay(options: RelayOptions): Relay {
         return next(connectError(result.error));
       }
       socket.data = result.identity;
+      // The verified claims are kept; the token string itself need not sit on every idle connection.
+      socket.handshake.auth = {};
       next();
     }, next);
   });
@@ -126,21 +127,22 @@ export function createRelay(options: RelayOptions): Relay {
     limits,
     rateLimit,
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
+    maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,
-    connections: new Set<DrainableConnection>(),
+    connections: new Set<RelayConnection>(),
   };
-  io.on('connection', (socket) => handleConnection(socket, context));
+  io.on('connection', (socket) => new RelayConnection(socket, context));
+  const sweepAll = () => {
+    const now = Date.now();
+    for (const connection of context.connections) connection.sweep(now);
+  };
+  // One timer for every connection: token expiry, slow consumers, drain delays.
+  const sweeper = setInterval(sweepAll, RELAY_DEFAULTS.sweepIntervalMs);
+  sweeper.unref();
 
   const server = io;
-  const stopGuard = startSlowConsumerGuard({
-    io: server,
-    maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
-    intervalMs: RELAY_DEFAULTS.slowConsumerCheckMs,
-    metrics,
-    logger,
-  });
   async function close(): Promise<void> {
-    stopGuard();
+    clearInterval(sweeper);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await store.close();
     for (const client of redisClients) client.disconnect();
@@ -175,6 +177,7 @@ export function createRelay(options: RelayOptions): Relay {
       for (const connection of context.connections) connection.drain(Math.floor(Math.random() * spreadMs));
       while (Date.now() < deadline && context.connections.size > 0) {
         await new Promise((resolve) => setTimeout(resolve, 50));
+        sweepAll();
       }
       logger.info({ remaining: context.connections.size }, 'drained; closing');
       await close();
