@@ -116,14 +116,13 @@ export async function idleMemory(system: SystemName, redis: RedisServer, scale: 
   const [server] = await startServers(system, 1, redis.url);
   try {
     const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
-    global.gc?.();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await server!.collectGarbage();
     const before = rssBytes(server!.pid);
     let after = before;
     await runWorkers(
       split(scale.idleConnections, 2, (_, share) => ({ system, urls: [server!.url], token, connections: share, rooms: ['idle'], subscribe: false })),
-      2,
-      { stopped: () => (after = rssBytes(server!.pid)) },
+      3,
+      { started: () => void server!.collectGarbage().then(() => (after = rssBytes(server!.pid))) },
     );
     return {
       deliveredPerSecond: 0,
