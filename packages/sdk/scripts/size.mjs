@@ -1,0 +1,26 @@
+// Prints the minified + gzipped size of the SDK bundled with all its dependencies, and fails above the budget.
+import { build } from 'esbuild';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+
+const BUDGET_KB = 25;
+const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+const result = await build({
+  entryPoints: [entry],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  conditions: ['source'],
+  write: false,
+  logLevel: 'warning',
+});
+const code = result.outputFiles[0].contents;
+const gzipKb = gzipSync(code, { level: 9 }).length / 1024;
+const line = `@partyline/sdk: ${(code.length / 1024).toFixed(1)} KB minified, ${gzipKb.toFixed(2)} KB gzipped (budget ${BUDGET_KB} KB)`;
+if (gzipKb > BUDGET_KB) {
+  console.error(`${line} — OVER BUDGET`);
+  process.exit(1);
+}
+console.log(line);

@@ -1,0 +1,346 @@
+import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol';
+import { Connection, type ConnectionState, type TokenSource } from './connection.js';
+import { openDatabase, type PartylineDatabase } from './database.js';
+import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
+import { Emitter, type Unsubscribe } from './events.js';
+import { Flusher, type Settlement } from './flusher.js';
+import { createInboxStore } from './inbox-store.js';
+import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
+import { createOutboxStore, type OutboxEntry } from './outbox-store.js';
+import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
+import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions } from './room.js';
+import { createTabCoordinator, type TabCoordinator, type TabMessage } from './tab-coordinator.js';
+
+export interface ClientOptions {
+  /** Relay URLs (`https://relay-1.example.com`); tried in order, the next one after a failure. Required. */
+  relays: readonly string[];
+  /** Access token, or an async function that fetches one; the function is asked again whenever the token expired. Required. */
+  token: TokenSource;
+  /** The IndexedDB to keep outbox and inbox in; inject one (e.g. fake-indexeddb) in Node. @default globalThis.indexedDB */
+  indexedDB?: IDBFactory;
+  /** Database name; clients sharing it (tabs of a profile) share one outbox. @default 'partyline' */
+  dbName?: string;
+  /** How long an unsent message stays queued before it is dropped as `expired`; keep ≤ the relay's dedup retention. @default 604800000 (7 days) */
+  outboxRetentionMs?: number;
+  /** Delay before retry number `attempt` (connects, flushes, catch-up). @default exponentialBackoff() — full jitter, 250 ms doubling to 30 s */
+  retryDelay?: RetryDelay;
+  /** Online detector. @default the browser's navigator.onLine and online/offline events (always online in Node) */
+  onlineManager?: OnlineManager;
+  /** How long to wait for a publish ack before sending again (safe: the relay deduplicates). @default 10000 */
+  ackTimeoutMs?: number;
+  /** How long to wait for a join/read/signal answer. @default 10000 */
+  requestTimeoutMs?: number;
+  /** How long a connection attempt may take before the next relay is tried. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Most messages per publish request. @default 100 (DEFAULT_LIMITS.maxBatchMessages) */
+  maxBatchMessages?: number;
+  /** Largest body accepted by `publish`, in UTF-8 bytes of its JSON. @default 65536 (DEFAULT_LIMITS.maxBodyBytes) */
+  maxBodyBytes?: number;
+  /** Catch-up page size. @default 500 */
+  pageSize?: number;
+  /** Messages kept per room in the local inbox cache (`room.history()`). @default 500 */
+  inboxLimit?: number;
+  /** How long live messages after a gap wait for the missing ones before the gap is read from the log. @default 100 */
+  gapFillDelayMs?: number;
+  /** Clock for outbox timestamps and expiry. @default Date.now */
+  now?: () => number;
+}
+
+export const CLIENT_DEFAULTS = {
+  dbName: 'partyline',
+  outboxRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
+  ackTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  maxBatchMessages: DEFAULT_LIMITS.maxBatchMessages,
+  maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
+  pageSize: DEFAULT_LIMITS.maxPageSize,
+  inboxLimit: 500,
+  gapFillDelayMs: 100,
+} as const;
+
+/** Events of a {@link PartylineClient}. */
+export interface ClientEvents {
+  /** The connection state changed. */
+  state: { state: ConnectionState; previous: ConnectionState };
+  /** Something went wrong that the SDK handles by itself (a relay unreachable, a refused token, storage trouble); for logs and UI hints. */
+  error: { error: PartylineError };
+}
+
+export interface PartylineClient {
+  /** `connecting`, `online` or `offline`. */
+  readonly state: ConnectionState;
+  /**
+   * Listens to a client event; returns a function that stops listening.
+   * @example
+   * client.on('state', ({ state }) => banner.hidden = state === 'online');
+   */
+  on<K extends keyof ClientEvents>(event: K, listener: (context: ClientEvents[K]) => void): Unsubscribe;
+  off<K extends keyof ClientEvents>(event: K, listener: (context: ClientEvents[K]) => void): void;
+  /**
+   * The room of that name (the same object on every call), joined and catching up whenever connected.
+   * @example
+   * const room = client.room('party:abc');
+   */
+  room(name: string, options?: RoomOptions): Room;
+  /** Sends the outbox now, skipping any backoff wait. */
+  flush(): void;
+  /**
+   * Disconnects and releases every timer, listener, lock, channel and database handle. Queued
+   * messages stay in the outbox for the next session; open `sent` promises reject with `closed`.
+   */
+  close(): Promise<void>;
+}
+
+interface Tracked {
+  room: string;
+  handle?: HandleState;
+}
+
+interface HandleState {
+  status: MessageStatus;
+  resolve(value: { seq: number }): void;
+  reject(error: PartylineError): void;
+}
+
+/**
+ * Creates a client: connects to the first reachable relay, flushes the outbox, keeps rooms in sync.
+ * Nothing happens before this call (importing the SDK has no side effects).
+ *
+ * @example
+ * import { createClient } from '@partyline/sdk';
+ *
+ * const client = createClient({
+ *   relays: ['https://relay-1.example.com', 'https://relay-2.example.com'],
+ *   token: () => fetch('/api/partyline-token').then((r) => r.text()),
+ * });
+ * const room = client.room('party:abc');
+ * room.on('message', ({ seq, body }) => console.log(seq, body));
+ * await room.publish('chat', { text: 'who brings the cake?' });
+ *
+ * @example
+ * // Node (load clients, server-side publishers): inject an IndexedDB.
+ * import { indexedDB } from 'fake-indexeddb';
+ * const client = createClient({ relays: [url], token, indexedDB });
+ */
+export function createClient(options: ClientOptions): PartylineClient {
+  if (!Array.isArray(options.relays) || options.relays.length === 0) throw new TypeError('createClient: relays must list at least one relay URL');
+  const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!factory) {
+    throw new PartylineError(PartylineErrorKind.Storage, 'no IndexedDB here: pass options.indexedDB (e.g. fake-indexeddb in Node)', { retryable: false });
+  }
+  const settings = {
+    ...CLIENT_DEFAULTS,
+    ...definedOnly(options),
+    retryDelay: options.retryDelay ?? exponentialBackoff(),
+    now: options.now ?? Date.now,
+  };
+  const onlineManager = options.onlineManager ?? createBrowserOnlineManager();
+  const events = new Emitter<ClientEvents>();
+
+  let dbPromise: Promise<PartylineDatabase> | undefined;
+  const db = () => (dbPromise ??= openDatabase(factory, settings.dbName));
+  const outbox = createOutboxStore(db);
+  const inbox = createInboxStore(db);
+  const rooms = new Map<string, Room>();
+  const tracked = new Map<string, Tracked>();
+  let closed = false;
+
+  const connection = new Connection({
+    relays: options.relays,
+    token: options.token,
+    retryDelay: settings.retryDelay,
+    onlineManager,
+    connectTimeoutMs: settings.connectTimeoutMs,
+  });
+
+  const coordinator: TabCoordinator = createTabCoordinator({
+    name: settings.dbName,
+    // Only the page's own IndexedDB is shared by the tabs of a profile.
+    shared: options.indexedDB === undefined,
+    onLeader: () => flusher.wake(true),
+    onMessage: (message) => onTabMessage(message),
+  });
+
+  const flusher = new Flusher({
+    connection,
+    outbox,
+    isLeader: () => coordinator.isLeader(),
+    retryDelay: settings.retryDelay,
+    ackTimeoutMs: settings.ackTimeoutMs,
+    maxBatchMessages: settings.maxBatchMessages,
+    retentionMs: settings.outboxRetentionMs,
+    now: settings.now,
+    onSettled(settlement) {
+      settle(settlement);
+      coordinator.post(
+        settlement.status === 'sent'
+          ? { type: 'outbox:sent', room: settlement.room, id: settlement.id, seq: settlement.seq }
+          : settlement.status === 'failed'
+            ? { type: 'outbox:failed', room: settlement.room, id: settlement.id, error: { kind: settlement.error.kind, message: settlement.error.message, retryable: false } }
+            : { type: 'outbox:expired', room: settlement.room, id: settlement.id },
+      );
+    },
+    onError: (error) => events.emit('error', { error }),
+  });
+
+  /** Reports one of our messages' final status once, in this tab. */
+  function settle(settlement: Settlement): void {
+    const entry = tracked.get(settlement.id);
+    if (!entry) return;
+    tracked.delete(settlement.id);
+    if (entry.handle) {
+      entry.handle.status = settlement.status;
+      if (settlement.status === 'sent') entry.handle.resolve({ seq: settlement.seq });
+      else entry.handle.reject(settlement.error);
+    }
+    rooms.get(settlement.room)?._emitStatus(
+      settlement.status === 'sent'
+        ? { room: settlement.room, id: settlement.id, status: 'sent', seq: settlement.seq }
+        : { room: settlement.room, id: settlement.id, status: settlement.status, error: settlement.error },
+    );
+  }
+
+  function track(room: string, id: string): void {
+    if (tracked.has(id) || !rooms.has(room)) return;
+    tracked.set(id, { room });
+    rooms.get(room)?._emitStatus({ room, id, status: 'pending' });
+  }
+
+  function onTabMessage(message: TabMessage): void {
+    if (typeof message.id !== 'string' || typeof message.room !== 'string') return;
+    switch (message.type) {
+      case 'outbox:added':
+        track(message.room, message.id);
+        flusher.wake();
+        break;
+      case 'outbox:sent':
+        settle({ status: 'sent', room: message.room, id: message.id, seq: message.seq });
+        break;
+      case 'outbox:failed':
+        settle({ status: 'failed', room: message.room, id: message.id, error: toPartylineError({ ...message.error, retryable: false }) });
+        break;
+      case 'outbox:expired':
+        settle({ status: 'expired', room: message.room, id: message.id, error: new PartylineError(PartylineErrorKind.Expired, 'not delivered within the outbox retention', { retryable: false }) });
+        break;
+    }
+  }
+
+  const assertOpen = () => {
+    if (closed) throw new PartylineError(PartylineErrorKind.Closed, 'the client is closed');
+  };
+
+  const host: RoomHost = {
+    connection,
+    outbox,
+    inbox,
+    settings,
+    assertOpen,
+    async enqueue(entry: OutboxEntry): Promise<PublishHandle> {
+      try {
+        await outbox.add(entry);
+      } catch (error) {
+        throw toPartylineError(error);
+      }
+      assertOpen();
+      let resolve!: (value: { seq: number }) => void;
+      let reject!: (error: PartylineError) => void;
+      const sent = new Promise<{ seq: number }>((res, rej) => ((resolve = res), (reject = rej)));
+      sent.catch(() => {}); // an app that ignores `sent` must not get unhandled rejections
+      const state: HandleState = { status: 'pending', resolve, reject };
+      tracked.set(entry.id, { room: entry.room, handle: state });
+      rooms.get(entry.room)?._emitStatus({ room: entry.room, id: entry.id, status: 'pending' });
+      coordinator.post({ type: 'outbox:added', room: entry.room, id: entry.id });
+      flusher.wake();
+      return {
+        id: entry.id,
+        room: entry.room,
+        get status() {
+          return state.status;
+        },
+        sent,
+      };
+    },
+    delivered(room, id, seq) {
+      settle({ status: 'sent', room, id, seq });
+    },
+    forget(room) {
+      rooms.delete(room);
+    },
+  };
+
+  connection.on('state', (context) => events.emit('state', context));
+  connection.on('error', ({ error }) => events.emit('error', { error }));
+  connection.on('connect', ({ socket }) => {
+    socket.on('room:messages', (event) => {
+      if (event && typeof event === 'object') rooms.get(event.room)?._messages(event);
+    });
+    socket.on('room:signal', (event) => {
+      if (event && typeof event === 'object') rooms.get(event.room)?._signal(event);
+    });
+    for (const room of rooms.values()) room._connected();
+    flusher.wake(true);
+  });
+  connection.on('disconnect', () => {
+    for (const room of rooms.values()) room._disconnected();
+  });
+  const unsubscribeOnline = onlineManager.subscribe((online) => {
+    if (online) flusher.wake(true);
+  });
+  connection.start();
+  flusher.wake();
+
+  return {
+    get state() {
+      return connection.state;
+    },
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
+
+    room(name, roomOptions) {
+      assertOpen();
+      let room = rooms.get(name);
+      if (room) return room;
+      room = new Room(name, host, roomOptions);
+      rooms.set(name, room);
+      const opened = room;
+      // Messages queued by earlier sessions or other tabs: report their status here too.
+      outbox.list(name).then(
+        (entries) => {
+          if (rooms.get(name) !== opened) return;
+          for (const entry of entries) if (!tracked.has(entry.id)) tracked.set(entry.id, { room: name });
+        },
+        (error: unknown) => events.emit('error', { error: toPartylineError(error) }),
+      );
+      if (connection.socket) room._connected();
+      return room;
+    },
+
+    flush() {
+      assertOpen();
+      flusher.wake(true);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      unsubscribeOnline();
+      flusher.close();
+      coordinator.close();
+      connection.close();
+      const open = [...rooms.values()];
+      for (const room of open) room._close();
+      rooms.clear();
+      const error = new PartylineError(PartylineErrorKind.Closed, 'the client closed before the relay acknowledged; the message stays queued');
+      for (const entry of tracked.values()) entry.handle?.reject(error);
+      tracked.clear();
+      events.clear();
+      await Promise.allSettled([flusher.idle(), ...open.map((room) => room._idle())]);
+      if (dbPromise) await dbPromise.then((database) => database.close(), () => {});
+    },
+  };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
+}

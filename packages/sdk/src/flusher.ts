@@ -1,0 +1,225 @@
+import { PublishResultSchema, validate, type PublishAck, type PublishResult } from '@partyline/protocol';
+import type { Connection } from './connection.js';
+import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
+import type { OutboxEntry, OutboxStore } from './outbox-store.js';
+import { retryDelayFor, type RetryDelay } from './retry-policy.js';
+
+/** What became of one outbox entry. */
+export type Settlement =
+  | { status: 'sent'; room: string; id: string; seq: number }
+  | { status: 'failed'; room: string; id: string; error: PartylineError }
+  | { status: 'expired'; room: string; id: string; error: PartylineError };
+
+export interface FlusherOptions {
+  connection: Connection;
+  outbox: OutboxStore;
+  isLeader(): boolean;
+  retryDelay: RetryDelay;
+  ackTimeoutMs: number;
+  maxBatchMessages: number;
+  retentionMs: number;
+  now(): number;
+  /** Called once per entry this flusher removed from the outbox. */
+  onSettled(settlement: Settlement): void;
+  onError(error: PartylineError): void;
+}
+
+type BatchOutcome = { ok: true } | { ok: false; error: PartylineError };
+
+/** Longest delay `setTimeout` accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Sends the outbox: per room, in publish order, in batches of at most `maxBatchMessages`, each
+ * acked per message. Acked and permanently refused entries leave the outbox; retryable failures
+ * stay and the whole flush backs off (capped exponential, full jitter, at least the relay's
+ * `retryAfterMs`). Entries older than the retention leave as `expired`.
+ */
+export class Flusher {
+  readonly #o: FlusherOptions;
+  #running = false;
+  #again = false;
+  #failures = 0;
+  #backoff: ReturnType<typeof setTimeout> | undefined;
+  #expiry: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(options: FlusherOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Flushes soon. `force` skips a running backoff wait (connected again, browser online); a new
+   * publish does not, so a struggling relay is not hammered.
+   */
+  wake(force = false): void {
+    if (this.#closed) return;
+    if (this.#backoff) {
+      if (!force) return;
+      clearTimeout(this.#backoff);
+      this.#backoff = undefined;
+    }
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#idle = this.#run().finally(() => (this.#running = false));
+  }
+
+  /** Resolves when no flush is running (tests, close). */
+  idle(): Promise<void> {
+    return this.#idle;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#backoff);
+    clearTimeout(this.#expiry);
+    this.#backoff = this.#expiry = undefined;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        const entries = await this.#expire(await this.#o.outbox.list());
+        const socket = this.#o.connection.socket;
+        if (this.#closed || entries.length === 0 || !socket || !this.#o.isLeader()) return;
+        for (const [room, roomEntries] of groupByRoom(entries)) {
+          for (let at = 0; at < roomEntries.length; at += this.#o.maxBatchMessages) {
+            const outcome = await this.#send(room, roomEntries.slice(at, at + this.#o.maxBatchMessages));
+            if (this.#closed) return;
+            if (!outcome.ok) return this.#scheduleRetry(outcome.error);
+          }
+        }
+        this.#failures = 0;
+        this.#again = true; // look again: more may have been queued meanwhile
+      } while (this.#again && !this.#closed);
+    } catch (error) {
+      // Storage trouble: report it and try again later rather than spin.
+      const failure = toPartylineError(error);
+      this.#o.onError(failure);
+      this.#scheduleRetry(failure);
+    }
+  }
+
+  #scheduleRetry(error: PartylineError): void {
+    if (this.#closed) return;
+    this.#failures++;
+    const delay = Math.min(MAX_TIMER_MS, retryDelayFor(this.#o.retryDelay, this.#failures, error.retryAfterMs));
+    clearTimeout(this.#backoff);
+    this.#backoff = setTimeout(() => {
+      this.#backoff = undefined;
+      this.wake();
+    }, delay);
+  }
+
+  /** Drops expired entries (reporting each) and answers the rest; arms a timer for the next expiry. */
+  async #expire(entries: OutboxEntry[]): Promise<OutboxEntry[]> {
+    const now = this.#o.now();
+    const cutoff = now - this.#o.retentionMs;
+    const expired = entries.filter((entry) => entry.createdAt <= cutoff);
+    const live = entries.filter((entry) => entry.createdAt > cutoff);
+    if (expired.length > 0) {
+      const removed = new Set(await this.#o.outbox.remove(expired.map((entry) => entry.id)));
+      for (const entry of expired) {
+        if (!removed.has(entry.id)) continue;
+        const error = new PartylineError(PartylineErrorKind.Expired, `not delivered within ${this.#o.retentionMs} ms; dropped from the outbox`, { retryable: false });
+        this.#o.onSettled({ status: 'expired', room: entry.room, id: entry.id, error });
+      }
+    }
+    clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+    const oldest = live.reduce((min, entry) => Math.min(min, entry.createdAt), Infinity);
+    if (oldest !== Infinity && !this.#closed) {
+      const delay = Math.min(MAX_TIMER_MS, Math.max(0, oldest + this.#o.retentionMs - now + 1));
+      this.#expiry = setTimeout(() => {
+        this.#expiry = undefined;
+        this.wake();
+      }, delay);
+    }
+    return live;
+  }
+
+  async #send(room: string, batch: OutboxEntry[]): Promise<BatchOutcome> {
+    const socket = this.#o.connection.socket;
+    if (!socket) return { ok: false, error: new PartylineError(PartylineErrorKind.Disconnected, 'not connected') };
+    let ack;
+    try {
+      ack = await socket.timeout(this.#o.ackTimeoutMs).emitWithAck('room:publish', {
+        room,
+        messages: batch.map(({ id, type, body }) => ({ id, type, body })),
+      });
+    } catch (error) {
+      await this.#o.outbox.countAttempt(batch.map((entry) => entry.id));
+      return { ok: false, error: toPartylineError(error) };
+    }
+    if (!ack || typeof ack !== 'object' || ack.ok !== true) {
+      const wire = (ack as { error?: unknown } | undefined)?.error;
+      const error = wire ? toPartylineError(wire) : new PartylineError(PartylineErrorKind.Internal, 'malformed publish ack', { retryable: true });
+      if (error.retryable) {
+        if (error.kind === PartylineErrorKind.TokenExpired) this.#o.connection.refreshToken();
+        await this.#o.outbox.countAttempt(batch.map((entry) => entry.id));
+        return { ok: false, error };
+      }
+      await this.#settleFailed(batch, () => error);
+      return { ok: true };
+    }
+    return this.#applyResults(batch, (ack as PublishAck).results);
+  }
+
+  async #applyResults(batch: OutboxEntry[], results: unknown): Promise<BatchOutcome> {
+    const byId = new Map<string, PublishResult>();
+    if (Array.isArray(results)) {
+      for (const raw of results) {
+        const result = validate(PublishResultSchema, raw);
+        if (result.ok) byId.set(result.value.id, result.value);
+      }
+    }
+    const sent: { entry: OutboxEntry; seq: number }[] = [];
+    const refused: { entry: OutboxEntry; error: PartylineError }[] = [];
+    const retry: OutboxEntry[] = [];
+    let retryError: PartylineError | undefined;
+    for (const entry of batch) {
+      const result = byId.get(entry.id);
+      if (result && 'seq' in result) sent.push({ entry, seq: result.seq });
+      else if (result && !result.error.retryable) refused.push({ entry, error: PartylineError.fromWire(result.error) });
+      else {
+        retry.push(entry);
+        const error = result ? PartylineError.fromWire(result.error) : new PartylineError(PartylineErrorKind.Internal, 'the relay did not answer for this message');
+        if (!retryError || (error.retryAfterMs ?? 0) > (retryError.retryAfterMs ?? 0)) retryError = error;
+      }
+    }
+    const removed = new Set(await this.#o.outbox.remove([...sent, ...refused].map(({ entry }) => entry.id)));
+    for (const { entry, seq } of sent) {
+      if (removed.has(entry.id)) this.#o.onSettled({ status: 'sent', room: entry.room, id: entry.id, seq });
+    }
+    for (const { entry, error } of refused) {
+      if (removed.has(entry.id)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error });
+    }
+    if (retryError) {
+      await this.#o.outbox.countAttempt(retry.map((entry) => entry.id));
+      return { ok: false, error: retryError };
+    }
+    return { ok: true };
+  }
+
+  async #settleFailed(batch: OutboxEntry[], errorOf: (entry: OutboxEntry) => PartylineError): Promise<void> {
+    const removed = new Set(await this.#o.outbox.remove(batch.map((entry) => entry.id)));
+    for (const entry of batch) {
+      if (removed.has(entry.id)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error: errorOf(entry) });
+    }
+  }
+}
+
+function groupByRoom(entries: readonly OutboxEntry[]): Map<string, OutboxEntry[]> {
+  const rooms = new Map<string, OutboxEntry[]>();
+  for (const entry of entries) {
+    const list = rooms.get(entry.room);
+    if (list) list.push(entry);
+    else rooms.set(entry.room, [entry]);
+  }
+  return rooms;
+}

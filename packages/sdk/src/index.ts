@@ -1,0 +1,22 @@
+export { createClient, CLIENT_DEFAULTS } from './client.js';
+export type { ClientEvents, ClientOptions, PartylineClient } from './client.js';
+export type { ConnectionState, TokenSource } from './connection.js';
+export { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
+export type { Unsubscribe } from './events.js';
+export { createBrowserOnlineManager, createManualOnlineManager } from './online-manager.js';
+export type { OnlineManager } from './online-manager.js';
+export { exponentialBackoff, retryDelayFor } from './retry-policy.js';
+export type { BackoffOptions, RetryDelay } from './retry-policy.js';
+export { Room } from './room.js';
+export type {
+  MessageStatus,
+  PendingMessage,
+  PublishHandle,
+  ResetContext,
+  RoomErrorContext,
+  RoomEvents,
+  RoomMessage,
+  RoomOptions,
+  SignalContext,
+  StatusContext,
+} from './room.js';

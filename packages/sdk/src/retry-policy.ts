@@ -1,0 +1,35 @@
+/** Returns how long to wait before retry number `attempt` (1 for the first retry), in ms. */
+export type RetryDelay = (attempt: number) => number;
+
+export interface BackoffOptions {
+  /** Delay cap of the first retry. @default 250 */
+  baseMs?: number;
+  /** Largest delay. @default 30000 */
+  maxMs?: number;
+  /** Random source in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+/**
+ * Capped exponential backoff with full jitter: a uniform delay in
+ * `[0, min(maxMs, baseMs · 2^(attempt-1)))`, so a crowd of clients that lost the same relay
+ * spreads out instead of coming back in lockstep.
+ *
+ * @example
+ * createClient({ relays, token, retryDelay: exponentialBackoff({ baseMs: 500, maxMs: 10_000 }) });
+ */
+export function exponentialBackoff(options: BackoffOptions = {}): RetryDelay {
+  const baseMs = options.baseMs ?? 250;
+  const maxMs = options.maxMs ?? 30_000;
+  const random = options.random ?? Math.random;
+  return (attempt) => {
+    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30));
+    return Math.floor(random() * ceiling);
+  };
+}
+
+/** The delay to wait: the policy's, but never shorter than what the relay asked for. */
+export function retryDelayFor(policy: RetryDelay, attempt: number, retryAfterMs?: number): number {
+  const delay = Math.max(0, policy(attempt));
+  return retryAfterMs === undefined ? delay : Math.max(delay, retryAfterMs);
+}
