@@ -1,0 +1,70 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { displayName, MAX_TEXT, PartyMessageType, type PartyState } from '../state/party-state.js';
+import type { PartyRoom } from '../party/use-party.js';
+import { StatusBadge } from './status-badge.js';
+
+const TYPING_EVERY_MS = 2_000;
+
+export function Chat({ room, me, typing }: { room: PartyRoom; me: string; typing: string }) {
+  const [draft, setDraft] = useState('');
+  const lastTyping = useRef(0);
+  const list = useRef<HTMLOListElement>(null);
+  const { state } = room;
+  const offline = room.connection !== 'online';
+
+  useEffect(() => {
+    const element = list.current;
+    if (element) element.scrollTop = element.scrollHeight;
+  }, [state.chat.length]);
+
+  const send = (event: FormEvent) => {
+    event.preventDefault();
+    const text = draft.trim();
+    if (!text) return;
+    setDraft('');
+    void room.publish(PartyMessageType.Chat, { text });
+  };
+
+  const onInput = (value: string) => {
+    setDraft(value);
+    const now = Date.now();
+    if (value && now - lastTyping.current > TYPING_EVERY_MS) {
+      lastTyping.current = now;
+      room.signal('typing', { name: state.members[me] ?? '' });
+    }
+  };
+
+  return (
+    <section className="card chat" aria-labelledby="chat-title">
+      <h2 id="chat-title">Chat</h2>
+      <ol className="chat-lines" ref={list} aria-live="polite" aria-label="Messages" data-testid="chat">
+        {state.chat.length === 0 && <li className="empty">No messages yet. Say hi 👋</li>}
+        {state.chat.map((line) => {
+          const mine = line.sender === me;
+          return (
+            <li key={line.id} className={mine ? 'line mine' : 'line'} data-seq={line.seq ?? ''} data-id={line.id}>
+              <span className="who">{mine ? 'You' : displayName(state, line.sender)}</span>
+              <span className="text">{line.text}</span>
+              {mine && <StatusBadge status={room.statusOf(line.id)} offline={offline} reason={room.failureOf(line.id)} />}
+            </li>
+          );
+        })}
+      </ol>
+      <p className="typing" aria-live="polite">{typing}</p>
+      <form className="row" onSubmit={send}>
+        <label className="visually-hidden" htmlFor="chat-input">Message</label>
+        <input
+          id="chat-input"
+          value={draft}
+          maxLength={MAX_TEXT}
+          autoComplete="off"
+          placeholder="Write a message…"
+          onChange={(event) => onInput(event.target.value)}
+        />
+        <button type="submit" disabled={!draft.trim()}>Send</button>
+      </form>
+    </section>
+  );
+}
+
+export type { PartyState };

@@ -1,0 +1,210 @@
+import { createClient } from '@partyline/sdk';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { deriveParty, type PartyEvent, type PartyState } from '../state/party-state.js';
+import { applySignal, emptyPresence, parseSignal, PRESENCE_PING_MS, type PresenceState } from '../state/presence.js';
+import { relayUrls, tokenSource } from './identity.js';
+
+export type ConnectionState = 'connecting' | 'online' | 'offline';
+/** What the friend sees next to each of their own messages and changes. */
+export type OwnStatus = 'pending' | 'sent' | 'failed';
+
+type Client = ReturnType<typeof createClient>;
+type Room = ReturnType<Client['room']>;
+
+export interface PartyRoom {
+  state: PartyState;
+  connection: ConnectionState;
+  /** Own messages still in the outbox. */
+  queued: number;
+  statusOf(id: string): OwnStatus | undefined;
+  /** Why an own message failed, when it did. */
+  failureOf(id: string): string | undefined;
+  presence: PresenceState;
+  /** Set when the relay's log was lost and the party started over (the SDK's `reset`). */
+  resetNotice: string | undefined;
+  /** A fatal problem: no relays configured, no access to this party. */
+  problem: string | undefined;
+  ready: boolean;
+  publish(type: string, body: Record<string, unknown>): Promise<void>;
+  signal(type: 'typing' | 'presence', body: Record<string, unknown>): void;
+}
+
+/** Signals are best-effort (they may drop while offline or rate-limited); nothing to report. */
+function quietly(promise: Promise<unknown>): void {
+  promise.catch(() => undefined);
+}
+
+/**
+ * One party room through the SDK: the log (history from the local cache, then live messages, each
+ * once and in seq order), this profile's outbox, statuses, presence and typing signals.
+ */
+export function useParty(party: string, user: string, name: string): PartyRoom {
+  const [log, setLog] = useState<PartyEvent[]>([]);
+  const [pending, setPending] = useState<PartyEvent[]>([]);
+  const [failed, setFailed] = useState<Map<string, { event: PartyEvent; reason: string }>>(new Map());
+  const [connection, setConnection] = useState<ConnectionState>('connecting');
+  const [presence, setPresence] = useState<PresenceState>(emptyPresence);
+  const [resetNotice, setResetNotice] = useState<string>();
+  const [problem, setProblem] = useState<string>();
+  const [ready, setReady] = useState(false);
+  const roomRef = useRef<Room | undefined>(undefined);
+  const nameRef = useRef(name);
+  nameRef.current = name;
+
+  useEffect(() => {
+    let closed = false;
+    let client: Client | undefined;
+    const timers: ReturnType<typeof setInterval>[] = [];
+    const seen = new Map<number, PartyEvent>();
+
+    const addToLog = (events: PartyEvent[]) => {
+      let changed = false;
+      for (const event of events) {
+        if (event.seq === undefined || seen.has(event.seq)) continue;
+        seen.set(event.seq, event);
+        changed = true;
+      }
+      if (changed) setLog([...seen.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)));
+    };
+
+    const toEvent = (message: { id: string; type: string; body: unknown; sender?: string; seq?: number; ts?: number }): PartyEvent => ({
+      id: message.id,
+      type: message.type,
+      body: message.body,
+      sender: message.sender ?? user,
+      seq: message.seq,
+      ts: message.ts,
+    });
+
+    async function refreshPending(room: Room) {
+      const entries = await room.pending();
+      if (!closed) setPending(entries.map((entry) => toEvent({ ...entry, sender: user })));
+    }
+
+    async function start() {
+      let relays: string[];
+      try {
+        relays = await relayUrls();
+      } catch {
+        setProblem('Could not reach the party server to find a relay. Check your connection and reload.');
+        return;
+      }
+      if (closed) return;
+      client = createClient({ relays, token: tokenSource(party, user) });
+      const room = client.room(`party:${party}`);
+      roomRef.current = room;
+      setConnection(client.state);
+
+      client.on('state', (context) => setConnection(context.state));
+      room.on('message', (message) => addToLog([toEvent(message)]));
+      room.on('error', (context) => {
+        if (context.error.kind === 'forbidden' || context.error.kind === 'unauthorized') setProblem('You do not have access to this party.');
+      });
+      room.on('status', (context) => {
+        if (context.status === 'failed' || context.status === 'expired') {
+          const reason = context.error?.message ?? (context.status === 'expired' ? 'expired before it could be sent' : 'rejected');
+          if (context.error?.kind === 'forbidden' || context.error?.kind === 'unauthorized') {
+            setProblem('You do not have access to this party.');
+          }
+          setFailed((previous) => {
+            const next = new Map(previous);
+            const event = pendingRef.current.find((entry) => entry.id === context.id);
+            if (event) next.set(context.id, { event, reason });
+            return next;
+          });
+        }
+        void refreshPending(room);
+      });
+      room.on('reset', (context) => {
+        seen.clear();
+        setLog([]);
+        setResetNotice(`The party's history was lost on the server (${context.reason}); it starts over from here.`);
+      });
+      room.on('signal', (context) => {
+        const signal = parseSignal(context.sender, context.type, context.body);
+        if (!signal || signal.sender === user) return;
+        const isNew = !(signal.sender in presenceRef.current.peers);
+        setPresence((previous) => applySignal(previous, signal, Date.now()));
+        // Answer a newcomer so they see who is already here without waiting for the next ping.
+        if (isNew && signal.type === 'presence' && signal.here) quietly(room.signal('presence', { name: nameRef.current, here: true }));
+      });
+
+      const history = await room.history();
+      if (closed) return;
+      addToLog(history.map(toEvent));
+      await refreshPending(room);
+      if (closed) return;
+      setReady(true);
+
+      const ping = () => {
+        if (nameRef.current) quietly(room.signal('presence', { name: nameRef.current, here: true }));
+      };
+      ping();
+      timers.push(setInterval(ping, PRESENCE_PING_MS));
+      // Presence leases lapse on their own; re-render so they do.
+      timers.push(setInterval(() => setPresence((previous) => ({ ...previous })), 2_000));
+    }
+
+    const goodbye = () => {
+      if (nameRef.current && roomRef.current) quietly(roomRef.current.signal('presence', { name: nameRef.current, here: false }));
+    };
+    window.addEventListener('pagehide', goodbye);
+    start().catch((error: unknown) => setProblem(`Could not open the party: ${error instanceof Error ? error.message : String(error)}`));
+
+    return () => {
+      closed = true;
+      window.removeEventListener('pagehide', goodbye);
+      goodbye();
+      for (const timer of timers) clearInterval(timer);
+      roomRef.current = undefined;
+      void client?.close().catch(() => undefined);
+    };
+  }, [party, user]);
+
+  const pendingRef = useRef(pending);
+  pendingRef.current = pending;
+  const presenceRef = useRef(presence);
+  presenceRef.current = presence;
+
+  // Announce ourselves as soon as we have a name (the join form sets it after the room opened).
+  useEffect(() => {
+    if (ready && name && roomRef.current) quietly(roomRef.current.signal('presence', { name, here: true }));
+  }, [ready, name]);
+
+  const failedEvents = useMemo(() => [...failed.values()].map((entry) => entry.event), [failed]);
+  const state = useMemo(() => deriveParty(log, [...pending, ...failedEvents]), [log, pending, failedEvents]);
+
+  const statuses = useMemo(() => {
+    const map = new Map<string, OwnStatus>();
+    for (const event of log) if (event.sender === user) map.set(event.id, 'sent');
+    for (const event of pending) if (!map.has(event.id)) map.set(event.id, 'pending');
+    for (const id of failed.keys()) if (!map.has(id)) map.set(id, 'failed');
+    return map;
+  }, [log, pending, failed, user]);
+
+  const publish = useCallback(async (type: string, body: Record<string, unknown>) => {
+    const room = roomRef.current;
+    if (!room) throw new Error('the party is not open yet');
+    await room.publish(type, body);
+    const entries = await room.pending();
+    setPending(entries.map((entry) => ({ id: entry.id, type: entry.type, body: entry.body, sender: user })));
+  }, [user]);
+
+  const signal = useCallback((type: 'typing' | 'presence', body: Record<string, unknown>) => {
+    if (roomRef.current) quietly(roomRef.current.signal(type, body));
+  }, []);
+
+  return {
+    state,
+    connection,
+    queued: pending.length,
+    statusOf: (id) => statuses.get(id),
+    failureOf: (id) => failed.get(id)?.reason,
+    presence,
+    resetNotice,
+    problem,
+    ready,
+    publish,
+    signal,
+  };
+}
