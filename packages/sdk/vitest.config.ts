@@ -6,6 +6,7 @@ export default mergeConfig(
   defineConfig({
     test: {
       include: ['test/**/*.test.ts'],
+      env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
       testTimeout: 60_000,
       hookTimeout: 60_000,
     },

@@ -16,7 +16,11 @@ export interface ClientOptions {
   relays: readonly string[];
   /** Access token, or an async function that fetches one; the function is asked again whenever the token expired. Required. */
   token: TokenSource;
-  /** The IndexedDB to keep outbox and inbox in; inject one (e.g. fake-indexeddb) in Node. @default globalThis.indexedDB */
+  /**
+   * The IndexedDB to keep outbox and inbox in. In Node inject one, e.g. `new IDBFactory()` from fake-indexeddb
+   * (idb also needs the IndexedDB classes as globals there: `import 'fake-indexeddb/auto'`).
+   * @default globalThis.indexedDB
+   */
   indexedDB?: IDBFactory;
   /** Database name; clients sharing it (tabs of a profile) share one outbox. @default 'partyline' */
   dbName?: string;
@@ -128,6 +132,14 @@ export function createClient(options: ClientOptions): PartylineClient {
   const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!factory) {
     throw new PartylineError(PartylineErrorKind.Storage, 'no IndexedDB here: pass options.indexedDB (e.g. fake-indexeddb in Node)', { retryable: false });
+  }
+  if (typeof (globalThis as { IDBRequest?: unknown }).IDBRequest === 'undefined') {
+    // idb recognises requests and cursors by the global IndexedDB classes.
+    throw new PartylineError(
+      PartylineErrorKind.Storage,
+      "the IndexedDB classes are not global here: in Node, import 'fake-indexeddb/auto' once (the factory passed as options.indexedDB still chooses the databases)",
+      { retryable: false },
+    );
   }
   const settings = {
     ...CLIENT_DEFAULTS,

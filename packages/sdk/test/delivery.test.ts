@@ -1,0 +1,315 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@partyline/test-support';
+import { closeAllClients, newDevice, range, record, testClient } from './support/sdk-client.js';
+import { startRelay, tokenFor, type InProcessRelay } from './support/relays.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+
+let relay: InProcessRelay;
+let roomCounter = 0;
+const nextRoom = () => `delivery-${++roomCounter}-${Date.now()}`;
+
+beforeAll(async () => {
+  relay = await startRelay();
+});
+afterEach(closeAllClients);
+afterAll(async () => {
+  await relay.close();
+});
+
+describe('publish and receive', () => {
+  it('delivers every message once, in seq order, to members and the sender, with JSON bodies', async () => {
+    const name = nextRoom();
+    const alice = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const bob = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const aliceRoom = alice.room(name);
+    const bobRoom = bob.room(name);
+    const atAlice = record(aliceRoom);
+    const atBob = record(bobRoom);
+
+    const handles = [];
+    for (let i = 1; i <= 30; i++) handles.push(await (i % 2 ? aliceRoom : bobRoom).publish('chat', { n: i, text: `message ${i}` }));
+    const seqs = await Promise.all(handles.map((handle) => handle.sent.then(({ seq }) => seq)));
+
+    await waitFor(() => atAlice.messages.length >= 30 && atBob.messages.length >= 30, '30 messages at both');
+    expect(atAlice.seqs()).toEqual(range(1, 30));
+    expect(atBob.seqs()).toEqual(range(1, 30));
+    expect(new Set(seqs).size).toBe(30);
+    for (const message of atBob.messages) {
+      const index = handles.findIndex((handle) => handle.id === message.id);
+      expect(seqs[index]).toBe(message.seq);
+      expect(message.body).toEqual({ n: index + 1, text: `message ${index + 1}` });
+      expect(message.sender).toBe((index + 1) % 2 ? 'alice' : 'bob');
+    }
+    expect(handles.every((handle) => handle.status === 'sent')).toBe(true);
+    expect(atAlice.statuses.filter((status) => status.status === 'pending')).toHaveLength(15);
+    expect(atAlice.statuses.filter((status) => status.status === 'sent')).toHaveLength(15);
+    expect(await aliceRoom.pending()).toEqual([]);
+  });
+
+  it('refuses invalid input before queuing anything', async () => {
+    const client = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const room = client.room(nextRoom());
+    await expect(room.publish('bad type!', {})).rejects.toMatchObject({ kind: 'bad_request' });
+    await expect(room.publish('chat', undefined)).rejects.toMatchObject({ kind: 'bad_request' });
+    await expect(room.publish('chat', 'x'.repeat(70_000))).rejects.toMatchObject({ kind: 'payload_too_large' });
+    expect(() => client.room('no spaces allowed')).toThrow(/invalid room name/);
+    expect(await room.pending()).toEqual([]);
+  });
+
+  it('reports a permanent refusal as failed with the typed error and drops it from the outbox', async () => {
+    const client = testClient({ relays: [relay.url], token: await tokenFor('alice', ['allowed:*']) });
+    const room = client.room('forbidden-room');
+    const seen = record(room);
+    const handle = await room.publish('chat', { text: 'let me in' });
+    await expect(handle.sent).rejects.toMatchObject({ name: 'PartylineError', kind: 'forbidden', retryable: false });
+    expect(handle.status).toBe('failed');
+    expect(seen.statuses.map((status) => status.status)).toEqual(['pending', 'failed']);
+    expect(seen.statuses[1]?.error?.kind).toBe('forbidden');
+    expect(await room.pending()).toEqual([]);
+  });
+
+  it('fails over to the next relay when the first cannot be reached', async () => {
+    const dead = await startRelay();
+    const deadUrl = dead.url;
+    await dead.close();
+    const client = testClient({ relays: [deadUrl, relay.url], token: await tokenFor('alice') });
+    const room = client.room(nextRoom());
+    const handle = await room.publish('chat', { text: 'via the second relay' });
+    expect(await handle.sent).toEqual({ seq: 1 });
+    expect(client.state).toBe('online');
+  });
+
+  it('relays ephemeral signals to other members without touching the log', async () => {
+    const name = nextRoom();
+    const alice = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const bob = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const bobRoom = bob.room(name);
+    const signals: unknown[] = [];
+    bobRoom.on('signal', (signal) => signals.push(signal));
+    const aliceRoom = alice.room(name);
+    await waitFor(() => alice.state === 'online' && bob.state === 'online', 'both online');
+    await waitFor(async () => {
+      await aliceRoom.signal('typing', { on: true });
+      return signals.length > 0;
+    }, 'a signal at bob', 10_000, 200);
+    expect(signals[0]).toEqual({ room: name, sender: 'alice', type: 'typing', body: { on: true } });
+    expect((await relay.relay.store.read(name, 0, 10)).headSeq).toBe(0);
+  });
+});
+
+describe('outbox', () => {
+  it('stores the message in IndexedDB before publish resolves, and keeps it across a reload while offline', async () => {
+    const dead = await startRelay();
+    const unreachable = dead.url;
+    await dead.close();
+    const device = newDevice();
+    const name = nextRoom();
+    const first = testClient({ relays: [unreachable], token: await tokenFor('alice'), indexedDB: device });
+    const handle = await first.room(name).publish('chat', { text: 'queued offline' });
+    // Read the outbox straight from IndexedDB, not through the SDK.
+    const stored = await new Promise<unknown[]>((resolve, reject) => {
+      const request = device.open('partyline');
+      request.onsuccess = () => {
+        const db = request.result;
+        const get = db.transaction('outbox').objectStore('outbox').getAll();
+        get.onsuccess = () => {
+          db.close();
+          resolve(get.result);
+        };
+        get.onerror = () => reject(get.error);
+      };
+    });
+    expect(stored).toEqual([expect.objectContaining({ id: handle.id, room: name, type: 'chat', body: '{"text":"queued offline"}', attempts: 0 })]);
+    expect(handle.status).toBe('pending');
+    await first.close();
+    await expect(handle.sent).rejects.toMatchObject({ kind: 'closed' });
+
+    // "Reload": a new client on the same IndexedDB, now with a reachable relay.
+    const second = testClient({ relays: [relay.url], token: await tokenFor('alice'), indexedDB: device });
+    const room = second.room(name);
+    expect((await room.pending()).map((entry) => entry.id)).toEqual([handle.id]);
+    const seen = record(room);
+    await waitFor(() => seen.messages.length === 1, 'the queued message delivered');
+    expect(seen.messages[0]).toMatchObject({ id: handle.id, seq: 1, body: { text: 'queued offline' } });
+    await waitFor(async () => (await room.pending()).length === 0, 'outbox emptied');
+    expect(seen.statuses.map((status) => status.status)).toEqual(['sent']);
+  });
+
+  it('expires a message the relay never acknowledged within the retention, and says so', async () => {
+    const dead = await startRelay();
+    const unreachable = dead.url;
+    await dead.close();
+    const client = testClient({ relays: [unreachable], token: await tokenFor('alice'), outboxRetentionMs: 200 });
+    const room = client.room(nextRoom());
+    const seen = record(room);
+    const handle = await room.publish('chat', { text: 'too late' });
+    await expect(handle.sent).rejects.toMatchObject({ kind: 'expired', retryable: false });
+    expect(seen.statuses.map((status) => status.status)).toEqual(['pending', 'expired']);
+    expect(await room.pending()).toEqual([]);
+  });
+});
+
+describe('dedup, ordering, gaps and resets', () => {
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    proxy = await startTcpProxy(relay.port);
+  });
+  afterEach(() => {
+    proxy.dropServerFrames(undefined);
+    proxy.restore();
+    proxy.setTarget(relay.port);
+  });
+  afterAll(async () => {
+    await proxy.close();
+  });
+
+  it('sends again after a lost ack and the relay appends it only once', async () => {
+    const name = nextRoom();
+    const sender = testClient({ relays: [proxy.url], token: await tokenFor('alice'), ackTimeoutMs: 300 });
+    const room = sender.room(name);
+    const seen = record(room);
+    await waitFor(() => sender.state === 'online', 'online');
+    let dropped = 0;
+    // Lose the first publish ack (an ack frame carries "results").
+    proxy.dropServerFrames((text) => text.includes('"results"') && dropped++ === 0);
+    const handles = [];
+    for (let i = 0; i < 5; i++) handles.push(await room.publish('chat', { i }));
+    const seqs = await Promise.all(handles.map((handle) => handle.sent.then(({ seq }) => seq)));
+    expect(dropped).toBeGreaterThanOrEqual(2); // one lost, at least one more delivered after a resend
+    expect(seqs).toEqual(range(1, 5));
+    const log = await relay.relay.store.read(name, 0, 100);
+    expect(log.headSeq).toBe(5);
+    expect(log.messages.map((message) => message.id)).toEqual(handles.map((handle) => handle.id));
+    await waitFor(() => seen.messages.length >= 5, 'own messages back');
+    expect(seen.seqs()).toEqual(range(1, 5));
+  });
+
+  it('fills a gap left by a lost live message from the log, delivering in order', async () => {
+    const name = nextRoom();
+    const member = testClient({ relays: [proxy.url], token: await tokenFor('bob') });
+    const seen = record(member.room(name));
+    const sender = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const room = sender.room(name);
+    await waitFor(() => member.state === 'online', 'member online');
+    await (await room.publish('chat', { n: 1 })).sent;
+    await waitFor(() => seen.messages.length === 1, 'first message');
+    // Lose the live broadcast of seq 2 on the way to the member.
+    let lost = 0;
+    proxy.dropServerFrames((text) => text.includes('"room:messages"') && text.includes('"seq":2,') && ++lost > 0);
+    await (await room.publish('chat', { n: 2 })).sent;
+    await (await room.publish('chat', { n: 3 })).sent;
+    await waitFor(() => seen.messages.length === 3, 'gap filled');
+    expect(lost).toBe(1);
+    expect(seen.seqs()).toEqual([1, 2, 3]);
+    expect(seen.messages.map((message) => message.body)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+
+  it('catches up after being offline, paging through the log, each message once', async () => {
+    const name = nextRoom();
+    const member = testClient({ relays: [proxy.url], token: await tokenFor('bob'), pageSize: 50 });
+    const seen = record(member.room(name));
+    await waitFor(() => member.state === 'online', 'member online');
+    proxy.sever();
+    await waitFor(() => member.state !== 'online', 'member cut off');
+    const sender = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const room = sender.room(name);
+    const handles = [];
+    for (let i = 1; i <= 220; i++) handles.push(await room.publish('chat', { i }));
+    await Promise.all(handles.map((handle) => handle.sent));
+    expect(seen.messages).toHaveLength(0);
+    proxy.restore();
+    await waitFor(() => seen.messages.length >= 220, '220 messages after reconnect');
+    expect(seen.seqs()).toEqual(range(1, 220));
+  });
+
+  it('reports epoch_changed when the relay lost the log, clears the old cache, and delivers the new log', async () => {
+    const name = nextRoom();
+    const first = await startRelay();
+    proxy.setTarget(first.port);
+    const device = newDevice();
+    const member = testClient({ relays: [proxy.url], token: await tokenFor('bob'), indexedDB: device });
+    const room = member.room(name);
+    const seen = record(room);
+    const resets: unknown[] = [];
+    room.on('reset', (reset) => resets.push(reset));
+    const sender = testClient({ relays: [first.url], token: await tokenFor('alice') });
+    for (let i = 1; i <= 3; i++) await (await sender.room(name).publish('chat', { old: i })).sent;
+    await waitFor(() => seen.messages.length === 3, 'old log');
+    const oldEpoch = (await first.relay.store.read(name, 0, 0)).epoch;
+
+    // The memory relay "restarts": a new store, a new epoch, a new history.
+    const second = await startRelay();
+    proxy.setTarget(second.port);
+    await first.close();
+    const sender2 = testClient({ relays: [second.url], token: await tokenFor('alice') });
+    for (let i = 1; i <= 2; i++) await (await sender2.room(name).publish('chat', { fresh: i })).sent;
+    await waitFor(() => seen.messages.length === 5, 'new log delivered');
+    const newEpoch = (await second.relay.store.read(name, 0, 0)).epoch;
+    expect(resets).toEqual([{ room: name, reason: 'epoch_changed', epoch: newEpoch, previousEpoch: oldEpoch }]);
+    expect(seen.seqs()).toEqual([1, 2, 3, 1, 2]);
+    expect(seen.messages.slice(3).map((message) => message.body)).toEqual([{ fresh: 1 }, { fresh: 2 }]);
+    expect((await room.history()).map((message) => message.body)).toEqual([{ fresh: 1 }, { fresh: 2 }]);
+    await second.close();
+  });
+
+  it('reports trimmed when messages left the log before this member read them, then continues', async () => {
+    const name = nextRoom();
+    const trimming = await startRelay({ retention: { maxMessages: 5 } });
+    proxy.setTarget(trimming.port);
+    const member = testClient({ relays: [proxy.url], token: await tokenFor('bob') });
+    const room = member.room(name);
+    const seen = record(room);
+    const resets: unknown[] = [];
+    room.on('reset', (reset) => resets.push(reset));
+    const sender = testClient({ relays: [trimming.url], token: await tokenFor('alice') });
+    const senderRoom = sender.room(name);
+    await (await senderRoom.publish('chat', { i: 1 })).sent;
+    await waitFor(() => seen.messages.length === 1, 'first message');
+    proxy.sever();
+    await waitFor(() => member.state !== 'online', 'member cut off');
+    for (let i = 2; i <= 20; i++) await (await senderRoom.publish('chat', { i })).sent;
+    proxy.restore();
+    await waitFor(() => seen.messages.length === 6, 'the retained tail');
+    expect(resets).toEqual([{ room: name, reason: 'trimmed', epoch: expect.any(String), fromSeq: 2, toSeq: 15 }]);
+    expect(seen.seqs()).toEqual([1, 16, 17, 18, 19, 20]);
+    await trimming.close();
+  });
+});
+
+describe('local inbox cache', () => {
+  it('shows a bounded history and pending messages after a reload with no relay reachable', async () => {
+    const name = nextRoom();
+    const device = newDevice();
+    const online = testClient({ relays: [relay.url], token: await tokenFor('alice'), indexedDB: device, inboxLimit: 10 });
+    const room = online.room(name);
+    const seen = record(room);
+    for (let i = 1; i <= 25; i++) await room.publish('chat', { i });
+    await waitFor(() => seen.messages.length === 25, 'all delivered');
+    await waitFor(async () => (await room.pending()).length === 0, 'outbox empty');
+    await online.close();
+
+    const dead = await startRelay();
+    const unreachable = dead.url;
+    await dead.close();
+    const offline = testClient({ relays: [unreachable], token: await tokenFor('alice'), indexedDB: device, inboxLimit: 10 });
+    const reloaded = offline.room(name);
+    await reloaded.publish('chat', { i: 'offline' });
+    expect((await reloaded.history()).map((message) => message.seq)).toEqual(range(16, 25));
+    expect((await reloaded.pending()).map((entry) => entry.body)).toEqual([{ i: 'offline' }]);
+  });
+
+  it('a room opened with from: now skips the existing log and continues from its cursor later', async () => {
+    const name = nextRoom();
+    const sender = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    for (let i = 1; i <= 3; i++) await (await sender.room(name).publish('chat', { i })).sent;
+    const late = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const seen = record(late.room(name, { from: 'now' }));
+    await waitFor(() => late.state === 'online', 'online');
+    await waitFor(async () => {
+      await (await sender.room(name).publish('chat', { i: 'new' })).sent;
+      return seen.messages.length > 0;
+    }, 'a new message');
+    expect(seen.messages[0]!.seq).toBeGreaterThan(3);
+    expect(seen.seqs()).toEqual(range(seen.messages[0]!.seq, seen.messages[0]!.seq + seen.messages.length - 1));
+  });
+});
