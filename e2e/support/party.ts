@@ -131,7 +131,10 @@ export async function claimItem(page: Page, label: string): Promise<void> {
 }
 
 export async function tickItem(page: Page, label: string): Promise<void> {
-  await page.getByRole('checkbox', { name: `${label} done` }).check();
+  // A controlled checkbox: it turns checked once the change is queued in the outbox (a moment later).
+  const box = page.getByRole('checkbox', { name: `${label} done` });
+  await box.click();
+  await expect(box).toBeChecked();
 }
 
 export function pollOption(page: Page, kind: 'date' | 'venue', label: string) {

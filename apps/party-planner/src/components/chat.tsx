@@ -37,7 +37,7 @@ export function Chat({ room, me, typing }: { room: PartyRoom; me: string; typing
   return (
     <section className="card chat" aria-labelledby="chat-title">
       <h2 id="chat-title">Chat</h2>
-      <ol className="chat-lines" ref={list} aria-live="polite" aria-label="Messages" data-testid="chat">
+      <ol className="chat-lines" ref={list} aria-live="polite" aria-label="Chat history" data-testid="chat">
         {state.chat.length === 0 && <li className="empty">No messages yet. Say hi 👋</li>}
         {state.chat.map((line) => {
           const mine = line.sender === me;
