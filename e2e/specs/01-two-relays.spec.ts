@@ -1,5 +1,6 @@
 import { expect, test } from '../support/fixtures.js';
 import {
+  ARTIFACTS,
   addItem,
   chatTextsOnPage,
   claimItem,
@@ -88,5 +89,10 @@ test('two friends on different relays chat, build the checklist and vote; both s
   ]);
 
   await shot(ana.page, '01-ana-party');
+  await bo.page.getByLabel('Message').fill('Balloons: gold or pink?');
+  await ana.page.setViewportSize({ width: 1200, height: 900 });
+  await expect(ana.page.getByText('Bo is typing…')).toBeVisible();
+  await ana.page.evaluate(() => window.scrollTo(0, 0));
+  await ana.page.screenshot({ path: `${ARTIFACTS}/01-ana-desktop.png`, fullPage: true });
   await shot(bo.page, '01-bo-party');
 });
