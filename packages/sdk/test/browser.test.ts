@@ -1,0 +1,111 @@
+/**
+ * Real Chromium (Debian's, via playwright-core) running the SDK against real relays sharing a real
+ * Redis. "Offline" cuts the TCP path between page and relay (a proxy the test severs) and also
+ * tells the browser (context.setOffline), so the page's online/offline events fire too.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
+import { launchBrowser, newProfile, openPage, received, startTestSite, stateOf, waitForCount, type TestSite } from './support/browser-harness.js';
+import { spawnRelay, startRelay, tokenFor, type InProcessRelay, type RelayProcess } from './support/relays.js';
+import { closeAllClients, range, record, testClient } from './support/sdk-client.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+
+type Pl = {
+  publishMany(count: number, tag: string): Promise<string[]>;
+  pendingIds(): Promise<string[]>;
+  historyIds(): Promise<string[]>;
+  statuses: { id: string; status: string }[];
+  tokenRequests(): number;
+};
+const pl = <T>(page: Page, run: (pl: Pl, arg: never) => T | Promise<T>, arg?: unknown): Promise<T> =>
+  page.evaluate(({ body, arg }) => new Function('pl', 'arg', `return (${body})(pl, arg)`)((window as unknown as { pl: Pl }).pl, arg), { body: run.toString(), arg });
+
+let redis: RedisServer;
+let relayA: RelayProcess; // a child process: the one that gets kill -9
+let relayB: InProcessRelay;
+let proxyA: TcpProxy; // page ↔ relay A, severable
+let proxyB: TcpProxy; // page ↔ relay B, severable
+let site: TestSite;
+let browser: Browser;
+let roomCounter = 0;
+const nextRoom = () => `party-${++roomCounter}-${Date.now()}`;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  // One after another: a spawned relay's free port must not be taken by a port-0 listener meanwhile.
+  relayA = await spawnRelay(['--redis-url', redis.url]);
+  [relayB, site, browser] = await Promise.all([startRelay({ redisUrl: redis.url }), startTestSite(), launchBrowser()]);
+  proxyA = await startTcpProxy(relayA.port);
+  proxyB = await startTcpProxy(relayB.port);
+}, 120_000);
+
+afterEach(async () => {
+  await closeAllClients();
+  for (const context of browser.contexts()) await context.close();
+  proxyA.restore();
+  proxyB.restore();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all([proxyA?.close(), proxyB?.close(), site?.close()]);
+  await relayB?.close();
+  await relayA?.stop();
+  await redis?.stop();
+});
+
+async function cutOff(context: import('playwright-core').BrowserContext, proxy: TcpProxy, pages: Page[]): Promise<void> {
+  proxy.sever();
+  await context.setOffline(true);
+  for (const page of pages) await waitFor(async () => (await stateOf(page)) === 'offline', 'page offline', 10_000, 50);
+}
+
+async function reconnect(context: import('playwright-core').BrowserContext, proxy: TcpProxy): Promise<void> {
+  proxy.restore();
+  await context.setOffline(false);
+}
+
+describe('in Chromium, two relays over Redis', () => {
+  it('messages published while the network is cut and the page is reloaded arrive exactly once, in order, at a member on the other relay', async () => {
+    const room = nextRoom();
+    const senderProfile = await newProfile(browser, site);
+    const memberProfile = await newProfile(browser, site);
+    const sender = await openPage(senderProfile, site, { relays: [proxyA.url], room, sub: 'alice' });
+    const member = await openPage(memberProfile, site, { relays: [relayB.url], room, sub: 'bob' });
+
+    const before = await pl(sender, (p) => p.publishMany(3, 'before'));
+    await waitForCount(member, 3, 'the first three at the member');
+
+    await cutOff(senderProfile, proxyA, [sender]);
+    const offline1 = await pl(sender, (p) => p.publishMany(5, 'offline-1'));
+    expect(await pl(sender, (p) => p.pendingIds())).toEqual(offline1);
+
+    await sender.reload();
+    await sender.waitForFunction(() => document.title === 'ready');
+    expect(await stateOf(sender)).toBe('offline');
+    // After the reload, still offline: the local cache shows the history and what is still pending.
+    expect(await pl(sender, (p) => p.historyIds())).toEqual(before);
+    expect(await pl(sender, (p) => p.pendingIds())).toEqual(offline1);
+    const offline2 = await pl(sender, (p) => p.publishMany(5, 'offline-2'));
+    expect(await pl(sender, (p) => p.pendingIds())).toEqual([...offline1, ...offline2]);
+    expect(await received(member)).toHaveLength(3);
+
+    await reconnect(senderProfile, proxyA);
+    await waitForCount(member, 13, 'all thirteen at the member');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
+    const got = await received(member);
+    expect(got.map((message) => message.seq)).toEqual(range(1, 13));
+    expect(got.map((message) => message.id)).toEqual([...before, ...offline1, ...offline2]);
+    expect(got.map((message) => message.body)).toEqual([
+      ...range(1, 3).map((i) => ({ tag: 'before', i })),
+      ...range(1, 5).map((i) => ({ tag: 'offline-1', i })),
+      ...range(1, 5).map((i) => ({ tag: 'offline-2', i })),
+    ]);
+    // The reloaded sender sees its own messages once, continuing after what it had before the reload.
+    await waitForCount(sender, 10, 'own messages back at the sender');
+    expect((await received(sender)).map((message) => message.seq)).toEqual(range(4, 13));
+    await waitFor(async () => (await pl(sender, (p) => p.pendingIds())).length === 0, 'sender outbox empty');
+    expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(13);
+  });
+});

@@ -1,0 +1,61 @@
+// The test page: starts an SDK client from the URL's query and records what the app would see.
+import { createClient, type PartylineClient, type Room } from '../../src/index.js';
+
+interface Received {
+  seq: number;
+  id: string;
+  sender: string;
+  body: unknown;
+}
+
+const params = new URLSearchParams(location.search);
+const relays = (params.get('relays') ?? '').split(',').filter(Boolean);
+const roomName = params.get('room') ?? 'room';
+const sub = params.get('sub') ?? 'someone';
+let tokenRequests = 0;
+
+const client: PartylineClient = createClient({
+  relays,
+  token: async () => {
+    tokenRequests++;
+    const response = await fetch(`/token?sub=${encodeURIComponent(sub)}`);
+    if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+    return response.text();
+  },
+  retryDelay: (attempt) => Math.min(100 * attempt, 1000),
+  ...(params.get('pageSize') ? { pageSize: Number(params.get('pageSize')) } : {}),
+});
+const room: Room = client.room(roomName);
+const received: Received[] = [];
+const statuses: { id: string; status: string; seq?: number }[] = [];
+const resets: unknown[] = [];
+const states: string[] = [];
+room.on('message', ({ seq, id, sender, body }) => received.push({ seq, id, sender, body }));
+room.on('status', ({ id, status, seq }) => statuses.push(seq === undefined ? { id, status } : { id, status, seq }));
+room.on('reset', (reset) => resets.push(reset));
+client.on('state', ({ state }) => states.push(state));
+const errors: string[] = [];
+client.on('error', ({ error }) => errors.push(`${error.kind}: ${error.message}`));
+room.on('error', ({ error }) => errors.push(`room ${error.kind}: ${error.message}`));
+
+const harness = {
+  client,
+  room,
+  received,
+  statuses,
+  resets,
+  states,
+  errors,
+  tokenRequests: () => tokenRequests,
+  state: () => client.state,
+  /** Publishes `count` messages one after another (each resolves once in the outbox); answers their ids. */
+  async publishMany(count: number, tag: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 1; i <= count; i++) ids.push((await room.publish('chat', { tag, i })).id);
+    return ids;
+  },
+  pendingIds: async () => (await room.pending()).map((entry) => entry.id),
+  historyIds: async () => (await room.history()).map((message) => message.id),
+};
+(window as unknown as { pl: typeof harness }).pl = harness;
+document.title = 'ready';
