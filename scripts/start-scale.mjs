@@ -73,12 +73,14 @@ start('redis', process.env.REDIS_SERVER_BIN ?? 'redis-server', [
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
 const relayUrls = [];
+const relayPids = [];
 for (const name of ['relay-a', 'relay-b']) {
   const port = await freePort();
-  start(name, process.execPath, ['packages/relay/dist/cli.js', '--port', String(port), '--redis-url', redisUrl, '--log-level', 'warn'], { TOKEN_SECRET: secret });
+  relayPids.push(start(name, process.execPath, ['packages/relay/dist/cli.js', '--port', String(port), '--redis-url', redisUrl, '--log-level', 'warn'], { TOKEN_SECRET: secret }).pid);
   relayUrls.push(`http://127.0.0.1:${port}`);
 }
 await Promise.all(relayUrls.map((url) => waitForHttp(`${url}/readyz`)));
 
 start('app', process.execPath, ['apps/party-planner/dist/server/cli.js', '--port', String(appPort), ...relayUrls.flatMap((url) => ['--relay', url])], { TOKEN_SECRET: secret });
-console.log(`redis ${redisUrl}, relays ${relayUrls.join(' and ')}; kill one relay (its pid is in ps) and the app keeps going on the other.`);
+console.log(`redis ${redisUrl}; relays ${relayUrls.map((url, i) => `${url} (pid ${relayPids[i]})`).join(' and ')}`);
+console.log(`try: kill -9 ${relayPids[0]}  — open tabs move to the other relay and nothing is lost. Ctrl-C stops everything.`);

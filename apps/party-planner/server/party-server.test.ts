@@ -63,7 +63,7 @@ describe('party server', () => {
     for (const path of ['/..%2f..%2fetc%2fpasswd', '/assets/..%2f..%2f..%2fetc%2fhostname']) {
       const response = await fetch(`${server.url}${path}`);
       const body = await response.text();
-      expect(body === '' || body.includes('<title>planner</title>') || response.status === 404).toBe(true);
+      expect(body.includes('<title>planner</title>') || response.status === 404).toBe(true);
     }
   });
 });
