@@ -108,4 +108,111 @@ describe('in Chromium, two relays over Redis', () => {
     await waitFor(async () => (await pl(sender, (p) => p.pendingIds())).length === 0, 'sender outbox empty');
     expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(13);
   });
+
+  it('two tabs of one profile, both offline, then online: each message once; each tab shows the other tab\'s pending messages', async () => {
+    const room = nextRoom();
+    const profile = await newProfile(browser, site);
+    const memberProfile = await newProfile(browser, site);
+    const tab1 = await openPage(profile, site, { relays: [proxyA.url], room, sub: 'alice' });
+    const tab2 = await openPage(profile, site, { relays: [proxyA.url], room, sub: 'alice' });
+    const member = await openPage(memberProfile, site, { relays: [relayB.url], room, sub: 'bob' });
+
+    await cutOff(profile, proxyA, [tab1, tab2]);
+    const [from1, from2] = await Promise.all([pl(tab1, (p) => p.publishMany(20, 'tab1')), pl(tab2, (p) => p.publishMany(20, 'tab2'))]);
+    // One outbox per profile: both tabs list all 40; each saw the other's as pending (BroadcastChannel).
+    expect(new Set(await pl(tab1, (p) => p.pendingIds()))).toEqual(new Set([...from1, ...from2]));
+    expect(new Set(await pl(tab2, (p) => p.pendingIds()))).toEqual(new Set([...from1, ...from2]));
+    const pendingAt1 = await pl(tab1, (p) => p.statuses.filter((s) => s.status === 'pending').map((s) => s.id));
+    expect(new Set(pendingAt1)).toEqual(new Set([...from1, ...from2]));
+
+    await reconnect(profile, proxyA);
+    await waitForCount(member, 40, 'forty messages at the member');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const got = await received(member);
+    expect(got.map((message) => message.seq)).toEqual(range(1, 40));
+    expect(new Set(got.map((message) => message.id))).toEqual(new Set([...from1, ...from2]));
+    // Each tab's messages keep their publish order within the room's one order.
+    const order = got.map((message) => message.id);
+    expect(order.filter((id) => from1.includes(id))).toEqual(from1);
+    expect(order.filter((id) => from2.includes(id))).toEqual(from2);
+    // Both tabs see every message sent, also those the other tab published.
+    for (const tab of [tab1, tab2]) {
+      await waitFor(async () => (await pl(tab, (p) => p.statuses.filter((s) => s.status === 'sent').length)) === 40, 'sent status for all 40 in each tab');
+    }
+    expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(40);
+  });
+
+  it('a member offline while others post 500 gets all 500 in order after reconnecting', async () => {
+    const room = nextRoom();
+    const memberProfile = await newProfile(browser, site);
+    const member = await openPage(memberProfile, site, { relays: [proxyB.url], room, sub: 'bob', pageSize: 120 });
+    await waitFor(async () => (await stateOf(member)) === 'online', 'member online');
+    await cutOff(memberProfile, proxyB, [member]);
+
+    const posters = [testClient({ relays: [relayA.url], token: await tokenFor('carol') }), testClient({ relays: [relayB.url], token: await tokenFor('dave') })];
+    const rooms = posters.map((poster) => poster.room(room));
+    const handles = [];
+    for (let i = 0; i < 500; i++) handles.push(await rooms[i % 2]!.publish('chat', { i }));
+    await Promise.all(handles.map((handle) => handle.sent));
+    expect(await received(member)).toHaveLength(0);
+
+    await reconnect(memberProfile, proxyB);
+    await waitForCount(member, 500, '500 messages at the member', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const got = await received(member);
+    expect(got.map((message) => message.seq)).toEqual(range(1, 500));
+    expect(new Set(got.map((message) => message.id))).toEqual(new Set(handles.map((handle) => handle.id)));
+  });
+
+  it('an access token that expired while offline is refreshed without losing queued messages', async () => {
+    const room = nextRoom();
+    const sub = `erin-${Date.now()}`;
+    site.shortTokens(sub, 1, 1); // the first token lives one second
+    const profile = await newProfile(browser, site);
+    const memberProfile = await newProfile(browser, site);
+    const sender = await openPage(profile, site, { relays: [proxyA.url], room, sub });
+    const member = await openPage(memberProfile, site, { relays: [relayB.url], room, sub: 'bob' });
+    await waitFor(async () => (await stateOf(sender)) === 'online', 'sender online');
+    await cutOff(profile, proxyA, [sender]);
+    const queued = await pl(sender, (p) => p.publishMany(10, 'queued'));
+    // Wait until the first token has certainly expired (the relay checks exp with second precision).
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+
+    await reconnect(profile, proxyA);
+    await waitForCount(member, 10, 'the queued messages at the member');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const got = await received(member);
+    expect(got.map((message) => message.id)).toEqual(queued);
+    expect(got.map((message) => message.seq)).toEqual(range(1, 10));
+    expect(site.tokensIssued.get(sub)).toBeGreaterThanOrEqual(2);
+    expect(await pl(sender, (p) => p.pendingIds())).toEqual([]);
+  });
+
+  // Last: it kills a relay process.
+  it('relay SIGKILL during a flush: nothing lost, nothing duplicated', async () => {
+    const room = nextRoom();
+    // A dedicated, rate-limited relay process so the flush of 600 messages takes a while.
+    const doomed = await spawnRelay(['--redis-url', redis.url, '--rate-limit', '250', '--rate-burst', '100']);
+    try {
+      const profile = await newProfile(browser, site);
+      const memberProfile = await newProfile(browser, site);
+      const member = await openPage(memberProfile, site, { relays: [relayB.url], room, sub: 'bob' });
+      const sender = await openPage(profile, site, { relays: [doomed.url, relayB.url], room, sub: 'alice' });
+      await waitFor(async () => (await stateOf(sender)) === 'online', 'sender online');
+      const ids = await pl(sender, (p) => p.publishMany(600, 'kill'));
+      await waitFor(async () => (await received(member)).length >= 100, 'the flush under way', 30_000, 20);
+      expect((await received(member)).length).toBeLessThan(600);
+      await doomed.kill();
+
+      await waitForCount(member, 600, 'all 600 at the member after failover', 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const got = await received(member);
+      expect(got.map((message) => message.seq)).toEqual(range(1, 600));
+      expect(got.map((message) => message.id)).toEqual(ids);
+      await waitFor(async () => (await pl(sender, (p) => p.pendingIds())).length === 0, 'sender outbox empty');
+      expect((await relayB.relay.store.read(room, 0, 1000)).headSeq).toBe(600);
+    } finally {
+      await doomed.kill();
+    }
+  });
 });
