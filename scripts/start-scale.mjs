@@ -28,10 +28,14 @@ function start(name, command, args, env = {}) {
   child.stdout.on('data', (chunk) => process.stdout.write(prefix(chunk)));
   child.stderr.on('data', (chunk) => process.stderr.write(prefix(chunk)));
   child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping everything`);
-      stop(1);
+    if (stopping) return;
+    // A relay may die (that is the point of the demo): the app carries on with the other one.
+    if (name.startsWith('relay')) {
+      console.error(`${name} exited (${signal ?? code}); the app carries on with the other relay`);
+      return;
     }
+    console.error(`${name} exited (${signal ?? code}); stopping everything`);
+    stop(1);
   });
   children.push(child);
   return child;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { startRedis } from '@partyline/test-support';
-import { startAppProcess, startRelayProcess, type ServerProcess } from './processes.js';
+import { assertBuilt, startAppProcess, startRelayProcess, type ServerProcess } from './processes.js';
 import { STACK_ENV, type StackInfo } from './stack.js';
 
 /**
@@ -8,6 +8,7 @@ import { STACK_ENV, type StackInfo } from './stack.js';
  * party planner's server. Everything on 127.0.0.1 and free ports; the returned function stops it all.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
+  assertBuilt();
   const tokenSecret = randomBytes(32).toString('hex');
   const redis = await startRedis();
   const servers: ServerProcess[] = [];

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '@partyline/test-support';
@@ -6,6 +7,13 @@ import { findFreePort } from '@partyline/test-support';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RELAY_CLI = resolve(REPO_ROOT, 'packages/relay/dist/cli.js');
 const APP_CLI = resolve(REPO_ROOT, 'apps/party-planner/dist/server/cli.js');
+
+/** Fails early, with the command to run, when the relay or the app has not been built. */
+export function assertBuilt(): void {
+  for (const file of [RELAY_CLI, APP_CLI]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: build first (npx turbo run build, or npm test which builds everything)`);
+  }
+}
 
 /** A server process started by the run (relay or app), on 127.0.0.1. */
 export interface ServerProcess {
