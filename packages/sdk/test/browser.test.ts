@@ -122,6 +122,7 @@ describe('in Chromium, two relays over Redis', () => {
     // One outbox per profile: both tabs list all 40; each saw the other's as pending (BroadcastChannel).
     expect(new Set(await pl(tab1, (p) => p.pendingIds()))).toEqual(new Set([...from1, ...from2]));
     expect(new Set(await pl(tab2, (p) => p.pendingIds()))).toEqual(new Set([...from1, ...from2]));
+    await waitFor(async () => (await pl(tab1, (p) => p.statuses.filter((s) => s.status === 'pending').length)) === 40, 'tab 1 told of all 40');
     const pendingAt1 = await pl(tab1, (p) => p.statuses.filter((s) => s.status === 'pending').map((s) => s.id));
     expect(new Set(pendingAt1)).toEqual(new Set([...from1, ...from2]));
 

@@ -149,6 +149,31 @@ describe('outbox', () => {
   });
 });
 
+describe('two flushers on one outbox', () => {
+  it('cannot duplicate: both send the same entries, the relay appends each once', async () => {
+    const name = nextRoom();
+    const shared = newDevice();
+    const dead = await startRelay();
+    const unreachable = dead.url;
+    await dead.close();
+    // Queue while unreachable, then open two clients ("tabs" without Web Locks) on the same outbox.
+    const queueing = testClient({ relays: [unreachable], token: await tokenFor('alice'), indexedDB: shared });
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await queueing.room(name).publish('chat', { i })).id);
+    await queueing.close();
+    const member = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const seen = record(member.room(name));
+    const tabs = [0, 1].map(async () => testClient({ relays: [relay.url], token: await tokenFor('alice'), indexedDB: shared, maxBatchMessages: 7 }));
+    await Promise.all(tabs);
+    await waitFor(() => seen.messages.length >= 50, 'all 50 at the member');
+    await waitFor(async () => (await relay.relay.store.read(name, 0, 0)).headSeq >= 50, 'log complete');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen.messages.map((message) => message.id)).toEqual(ids);
+    expect(seen.seqs()).toEqual(range(1, 50));
+    expect((await relay.relay.store.read(name, 0, 0)).headSeq).toBe(50);
+  });
+});
+
 describe('dedup, ordering, gaps and resets', () => {
   let proxy: TcpProxy;
   beforeAll(async () => {
