@@ -41,6 +41,10 @@ function quietly(promise: Promise<unknown>): void {
 export function useParty(party: string, user: string, name: string): PartyRoom {
   const [log, setLog] = useState<PartyEvent[]>([]);
   const [pending, setPending] = useState<PartyEvent[]>([]);
+  // Own messages that left the outbox (acked) but whose log copy has not been delivered yet:
+  // kept on screen in between, so nothing flickers away.
+  const [inFlight, setInFlight] = useState<PartyEvent[]>([]);
+  const refreshRef = useRef<() => Promise<void>>(async () => undefined);
   const [failed, setFailed] = useState<Map<string, { event: PartyEvent; reason: string }>>(new Map());
   const [connection, setConnection] = useState<ConnectionState>('connecting');
   const [presence, setPresence] = useState<PresenceState>(emptyPresence);
@@ -56,15 +60,19 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     let client: Client | undefined;
     const timers: ReturnType<typeof setInterval>[] = [];
     const seen = new Map<number, PartyEvent>();
+    const loggedIds = new Set<string>();
 
     const addToLog = (events: PartyEvent[]) => {
       let changed = false;
       for (const event of events) {
         if (event.seq === undefined || seen.has(event.seq)) continue;
         seen.set(event.seq, event);
+        loggedIds.add(event.id);
         changed = true;
       }
-      if (changed) setLog([...seen.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)));
+      if (!changed) return;
+      setLog([...seen.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)));
+      setInFlight((previous) => (previous.some((event) => loggedIds.has(event.id)) ? previous.filter((event) => !loggedIds.has(event.id)) : previous));
     };
 
     const toEvent = (message: { id: string; type: string; body: unknown; sender?: string; seq?: number; ts?: number }): PartyEvent => ({
@@ -77,8 +85,13 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     });
 
     async function refreshPending(room: Room) {
-      const entries = await room.pending();
-      if (!closed) setPending(entries.map((entry) => toEvent({ ...entry, sender: user })));
+      const entries = (await room.pending()).map((entry) => toEvent({ ...entry, sender: user }));
+      if (closed) return;
+      const still = new Set(entries.map((entry) => entry.id));
+      const left = pendingRef.current.filter((event) => !still.has(event.id) && !loggedIds.has(event.id));
+      if (left.length > 0) setInFlight((previous) => [...previous.filter((event) => !left.some((gone) => gone.id === event.id)), ...left]);
+      pendingRef.current = entries;
+      setPending(entries);
     }
 
     async function start() {
@@ -93,6 +106,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       client = createClient({ relays, token: tokenSource(party, user) });
       const room = client.room(`party:${party}`);
       roomRef.current = room;
+      refreshRef.current = () => refreshPending(room);
       setConnection(client.state);
 
       client.on('state', (context) => setConnection(context.state));
@@ -108,7 +122,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
           }
           setFailed((previous) => {
             const next = new Map(previous);
-            const event = pendingRef.current.find((entry) => entry.id === context.id);
+            const event = [...pendingRef.current, ...inFlightRef.current].find((entry) => entry.id === context.id);
             if (event) next.set(context.id, { event, reason });
             return next;
           });
@@ -117,6 +131,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       });
       room.on('reset', (context) => {
         seen.clear();
+        loggedIds.clear();
         setLog([]);
         setResetNotice(`The party's history was lost on the server (${context.reason}); it starts over from here.`);
       });
@@ -163,6 +178,8 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
 
   const pendingRef = useRef(pending);
   pendingRef.current = pending;
+  const inFlightRef = useRef(inFlight);
+  inFlightRef.current = inFlight;
   const presenceRef = useRef(presence);
   presenceRef.current = presence;
 
@@ -171,24 +188,30 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     if (ready && name && roomRef.current) quietly(roomRef.current.signal('presence', { name, here: true }));
   }, [ready, name]);
 
-  const failedEvents = useMemo(() => [...failed.values()].map((entry) => entry.event), [failed]);
-  const state = useMemo(() => deriveParty(log, [...pending, ...failedEvents]), [log, pending, failedEvents]);
+  const overlay = useMemo(() => {
+    // Outbox order first (acked ones were queued earlier), one copy per id; failed ones stay visible.
+    const byId = new Map<string, PartyEvent>();
+    for (const event of [...inFlight, ...pending]) if (!failed.has(event.id)) byId.set(event.id, event);
+    for (const { event } of failed.values()) byId.set(event.id, event);
+    return [...byId.values()];
+  }, [inFlight, pending, failed]);
+  const state = useMemo(() => deriveParty(log, overlay), [log, overlay]);
 
   const statuses = useMemo(() => {
     const map = new Map<string, OwnStatus>();
     for (const event of log) if (event.sender === user) map.set(event.id, 'sent');
     for (const event of pending) if (!map.has(event.id)) map.set(event.id, 'pending');
     for (const id of failed.keys()) if (!map.has(id)) map.set(id, 'failed');
+    for (const event of inFlight) if (!map.has(event.id)) map.set(event.id, 'sent');
     return map;
-  }, [log, pending, failed, user]);
+  }, [log, pending, failed, inFlight, user]);
 
   const publish = useCallback(async (type: string, body: Record<string, unknown>) => {
     const room = roomRef.current;
     if (!room) throw new Error('the party is not open yet');
     await room.publish(type, body);
-    const entries = await room.pending();
-    setPending(entries.map((entry) => ({ id: entry.id, type: entry.type, body: entry.body, sender: user })));
-  }, [user]);
+    await refreshRef.current();
+  }, []);
 
   const signal = useCallback((type: 'typing' | 'presence', body: Record<string, unknown>) => {
     if (roomRef.current) quietly(roomRef.current.signal(type, body));
