@@ -40,11 +40,11 @@ export function Home({ onCreate, onOpen }: { onCreate: (id: string, draft: Party
         </label>
         <div className="two">
           <label>
-            Date idea <span className="muted">(optional)</span>
+            <span>Date idea <span className="muted">(optional)</span></span>
             <input type="datetime-local" value={date} onChange={(event) => setDate(event.target.value)} />
           </label>
           <label>
-            Place idea <span className="muted">(optional)</span>
+            <span>Place idea <span className="muted">(optional)</span></span>
             <input value={venue} maxLength={120} placeholder="The rooftop" onChange={(event) => setVenue(event.target.value)} />
           </label>
         </div>
