@@ -5,6 +5,7 @@ import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import type { ClientHistory } from './checker.js';
+import type { ChaosMember } from './faults.js';
 import type { Random } from './random.js';
 import { CHAOS_SECRET } from './system-under-test.js';
 
@@ -12,7 +13,7 @@ import { CHAOS_SECRET } from './system-under-test.js';
  * One simulated member: an SDK client in Node with its own IndexedDB (one browser profile), behind
  * its own fault proxy, publishing numbered messages into its room and recording what it is handed.
  */
-export class ChaosClient {
+export class ChaosClient implements ChaosMember {
   readonly history: ClientHistory;
   readonly #indexedDB = new IDBFactory();
   #proxy: FaultProxy | undefined;
@@ -69,6 +70,12 @@ export class ChaosClient {
     this.#client = undefined;
     this.#room = undefined;
     await client?.close();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await new Promise((resolve) => setTimeout(resolve, this.random.between(300, 1500)));
+    await this.start();
   }
 
   cutNetwork(): void {

@@ -5,7 +5,7 @@ import { runChaos } from './run-chaos.js';
 // A short seeded run of `npm run chaos` (the long one: --clients 200 --relays 3 --duration 60).
 describe('chaos run', () => {
   it('loses, duplicates and reorders nothing under every kind of fault', { timeout: 240_000 }, async () => {
-    const report = await runChaos({ clients: 24, relays: 3, durationSeconds: 45, seed: 7, membersPerRoom: 6, publishEveryMs: [300, 1200] });
+    const report = await runChaos({ clients: 24, browsers: 1, relays: 3, durationSeconds: 45, seed: 7, membersPerRoom: 6, publishEveryMs: [300, 1200] });
     for (const kind of [...FAULT_KINDS, 'token-expiry'] as const) expect(report.faults[kind], kind).toBeGreaterThan(0);
     expect(report.examples).toEqual([]);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, reordered: 0, quiesced: true });

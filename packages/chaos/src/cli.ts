@@ -7,6 +7,7 @@ const HELP = `partyline chaos — seeded faults against relays, Redis and SDK cl
 Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42]
 
   --clients N    SDK clients (Node, fake-indexeddb), 10 per room            (default 200)
+  --browsers N   members in real Chromium tabs (own profile, own proxy)      (default 2)
   --relays N     relay processes sharing one redis-server (AOF always)      (default 3)
   --duration S   seconds of faults before healing                           (default 60)
   --seed S       seed for faults and publish timing; same seed, same plan   (default 42)
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     seed: { type: 'string' },
     faults: { type: 'string' },
+    browsers: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -31,9 +33,9 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const numbers = { clients: Number(values.clients ?? 200), relays: Number(values.relays ?? 3), duration: Number(values.duration ?? 60), seed: Number(values.seed ?? 42) };
+const numbers = { browsers: Number(values.browsers ?? 2), clients: Number(values.clients ?? 200), relays: Number(values.relays ?? 3), duration: Number(values.duration ?? 60), seed: Number(values.seed ?? 42) };
 for (const [name, value] of Object.entries(numbers)) {
-  if (!Number.isInteger(value) || value <= 0) {
+  if (!Number.isInteger(value) || value < (name === 'browsers' ? 0 : 1)) {
     console.error(`chaos: --${name} must be a positive integer (see --help)`);
     process.exit(2);
   }
@@ -52,6 +54,7 @@ const report = await runChaos({
   relays: numbers.relays,
   durationSeconds: numbers.duration,
   seed: numbers.seed,
+  browsers: numbers.browsers,
   ...(faults ? { faults } : {}),
   onProgress: (line) => console.error(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`),
 });

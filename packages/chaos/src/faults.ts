@@ -1,4 +1,3 @@
-import type { ChaosClient } from './chaos-client.js';
 import type { Random } from './random.js';
 import type { SystemUnderTest } from './system-under-test.js';
 
@@ -8,11 +7,19 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What a fault can do to a member, in Node or in a browser tab. */
+export interface ChaosMember {
+  cutNetwork(): void;
+  healNetwork(): void;
+  /** Closed and started again from its persisted IndexedDB (a Node client restart, a real page reload). */
+  restart(): Promise<void>;
+}
+
 /**
  * Injects one fault and returns once it has healed. Relay and Redis faults are serialised by the
  * caller (one at a time); client faults may overlap them.
  */
-export async function injectFault(kind: FaultKind, system: SystemUnderTest, clients: ChaosClient[], random: Random): Promise<void> {
+export async function injectFault(kind: FaultKind, system: SystemUnderTest, clients: ChaosMember[], random: Random): Promise<void> {
   switch (kind) {
     case 'network-cut': {
       const victims = random.shuffle(clients).slice(0, Math.max(1, Math.ceil(clients.length / 10)));
@@ -23,9 +30,7 @@ export async function injectFault(kind: FaultKind, system: SystemUnderTest, clie
     }
     case 'client-restart': {
       const victims = random.shuffle(clients).slice(0, Math.max(1, Math.ceil(clients.length / 20)));
-      await Promise.all(victims.map((client) => client.stop()));
-      await sleep(random.between(300, 1500));
-      await Promise.all(victims.map((client) => client.start()));
+      await Promise.all(victims.map((client) => client.restart()));
       return;
     }
     case 'relay-kill': {

@@ -2,6 +2,7 @@ import { PROTOCOL_VERSION, type LogMessage } from '@partyline/protocol';
 import { signAccessToken } from '@partyline/relay';
 import { waitFor } from '@partyline/test-support';
 import { io } from 'socket.io-client';
+import { startBrowserMembers, type BrowserMembers } from './browser-members.js';
 import { ChaosClient } from './chaos-client.js';
 import { checkHistories, type CheckResult, type RoomLog } from './checker.js';
 import { FAULT_KINDS, injectFault, type FaultKind } from './faults.js';
@@ -15,6 +16,8 @@ export interface ChaosOptions {
   seed: number;
   /** Members per room. @default 10 */
   membersPerRoom?: number;
+  /** Members in real Chromium tabs (own profile each), besides the Node clients. @default 0 */
+  browsers?: number;
   /** Only these fault kinds, in this order, each once (default: every kind, then random ones). */
   faults?: FaultKind[];
   /** Each client publishes once every this many ms (uniform). @default [500, 2500] */
@@ -67,17 +70,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     { length: options.clients },
     (_, i) => new ChaosClient(`client-${i}`, rooms[i % rooms.length]!, system.relays.map((relay) => relay.port), createRandom(options.seed * 1000 + i), options.publishEveryMs ?? [500, 2500]),
   );
+  let browsers: BrowserMembers | undefined;
   const faults = Object.fromEntries([...FAULT_KINDS, 'token-expiry'].map((kind) => [kind, 0])) as ChaosReport['faults'];
   try {
     for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((client) => client.start()));
-    progress(`${clients.length} clients in ${rooms.length} rooms on ${system.relays.length} relays; faults for ${options.durationSeconds} s`);
+    if (options.browsers) {
+      const [min, max] = options.publishEveryMs ?? [500, 2500];
+      browsers = await startBrowserMembers(options.browsers, rooms, system.relays.map((relay) => relay.port), (min + max) / 2);
+    }
+    const members = [...clients, ...(browsers?.members ?? [])];
+    progress(`${clients.length} clients and ${browsers?.members.length ?? 0} Chromium tabs in ${rooms.length} rooms on ${system.relays.length} relays; faults for ${options.durationSeconds} s`);
 
     // Faults: every kind at least once (shuffled), then random kinds, one system fault at a time.
     const deadline = Date.now() + options.durationSeconds * 1000;
     const plan = options.faults ? [...options.faults] : [...random.shuffle(FAULT_KINDS)];
     while (Date.now() < deadline - 2000 && (plan.length > 0 || !options.faults)) {
       const kind = plan.shift() ?? random.pick(FAULT_KINDS);
-      await injectFault(kind, system, clients, random);
+      await injectFault(kind, system, members, random);
       faults[kind]++;
       const published = clients.reduce((sum, client) => sum + client.history.queued.length, 0);
       progress(`t+${Math.round((Date.now() - (deadline - options.durationSeconds * 1000)) / 1000)} s  fault ${kind}  queued ${published}`);
@@ -92,27 +101,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       client.stopPublishing();
       client.healNetwork();
     }
+    for (const member of browsers?.members ?? []) {
+      await member.stopPublishing();
+      member.healNetwork();
+    }
     for (const relay of system.relays) if (!relay.running) await relay.start();
     const healedAt = Date.now();
     progress('healed; waiting for quiescence');
     let quiesced = true;
     try {
       await waitFor(async () => {
-        const pending = (await Promise.all(clients.map((client) => client.pendingCount()))).reduce((a, b) => a + b, 0);
+        const pending = (await Promise.all(members.map((member) => member.pendingCount()))).reduce((a, b) => a + b, 0);
         if (pending > 0) return false;
         const logs = await readLogs(system.relays[0]!.url, rooms);
         const heads = new Map(logs.map((log) => [log.room, log.messages.at(-1)?.seq ?? 0]));
-        return clients.every((client) => client.lastSeq === heads.get(client.roomName));
+        const browserSeqs = await Promise.all((browsers?.members ?? []).map(async (member) => (await member.lastSeq()) === heads.get(member.roomName)));
+        return clients.every((client) => client.lastSeq === heads.get(client.roomName)) && browserSeqs.every(Boolean);
       }, 'quiescence', 120_000, 500);
     } catch {
       quiesced = false;
     }
     const secondsToQuiescence = (Date.now() - healedAt) / 1000;
     const logs = await readLogs(system.relays[0]!.url, rooms);
-    const result = checkHistories(
-      clients.map((client) => client.history),
-      logs,
-    );
+    const browserHistories = await Promise.all((browsers?.members ?? []).map((member) => member.history()));
+    const result = checkHistories([...clients.map((client) => client.history), ...browserHistories], logs);
     faults['token-expiry'] = clients.reduce((sum, client) => sum + client.tokensMinted - client.sessions, 0);
     return {
       ...result,
@@ -121,6 +133,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       quiesced,
     };
   } finally {
+    await browsers?.close();
     await Promise.all(clients.map((client) => client.close()));
     await system.stop();
   }
