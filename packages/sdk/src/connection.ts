@@ -41,6 +41,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   #relayIndex = 0;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #token: string | undefined;
   #closed = false;
   #unsubscribeOnline: (() => void) | undefined;
@@ -89,6 +90,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#drainTimer);
     this.#timer = undefined;
     this.#unsubscribeOnline?.();
     this.#dropSocket('client closed');
@@ -148,6 +150,17 @@ export class Connection extends Emitter<ConnectionEvents> {
       else this.#relayIndex++;
       this.emit('error', { error: failure });
       this.#retry(failure.retryAfterMs);
+    });
+    socket.on('relay:drain', ({ reconnectAfterMs }) => {
+      // The relay is shutting down: leave for the next relay after the delay it picked (its clients
+      // are spread out so they do not all land on the next relay at once).
+      if (this.#socket !== socket) return;
+      this.#relayIndex++;
+      clearTimeout(this.#drainTimer);
+      this.#drainTimer = setTimeout(() => {
+        this.#drainTimer = undefined;
+        if (this.#socket === socket) this.#dropSocket('relay draining');
+      }, reconnectAfterMs);
     });
     socket.on('relay:error', (error) => {
       if (error.kind === PartylineErrorKind.TokenExpired && typeof this.#options.token === 'function') this.#token = undefined;
