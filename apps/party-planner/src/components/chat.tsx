@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { displayName, MAX_TEXT, PartyMessageType, type PartyState } from '../state/party-state.js';
+import { displayName, MAX_TEXT, PartyMessageType } from '../state/party-state.js';
 import type { PartyRoom } from '../party/use-party.js';
 import { StatusBadge } from './status-badge.js';
 
@@ -66,5 +66,3 @@ export function Chat({ room, me, typing }: { room: PartyRoom; me: string; typing
     </section>
   );
 }
-
-export type { PartyState };
