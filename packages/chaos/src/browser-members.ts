@@ -108,9 +108,7 @@ export async function startBrowserMembers(count: number, rooms: string[], relayP
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const site = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-  const options = chromiumLaunchOptions();
-  // Chromium's local-network checks would otherwise get between a page and relays on other loopback ports.
-  const browser: Browser = await chromium.launch({ ...options, args: [...options.args, '--disable-features=LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets,PrivateNetworkAccessChecks'] });
+  const browser: Browser = await chromium.launch(chromiumLaunchOptions());
   const contexts: BrowserContext[] = [];
   const proxies: FaultProxy[] = [];
   const members: BrowserMember[] = [];

@@ -12,6 +12,9 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-quic',
+  // Pages on one loopback port (or served from memory by a test) talk to relays on other loopback
+  // ports; Chromium's local-network checks would block those WebSockets.
+  '--disable-features=LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets,PrivateNetworkAccessChecks',
 ];
 
 /** Launch options for playwright-core's `chromium.launch()`. */

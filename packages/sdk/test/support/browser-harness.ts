@@ -72,10 +72,7 @@ export async function startTestSite(): Promise<TestSite> {
 }
 
 export async function launchBrowser(): Promise<Browser> {
-  const options = chromiumLaunchOptions();
-  // Pages served from memory (see newProfile) count as "public" to Chromium's Local Network Access
-  // checks, which then block their WebSockets to 127.0.0.1 relays.
-  return chromium.launch({ ...options, args: [...options.args, '--disable-features=LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets,PrivateNetworkAccessChecks'] });
+  return chromium.launch(chromiumLaunchOptions());
 }
 
 /**
