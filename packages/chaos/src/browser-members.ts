@@ -91,7 +91,7 @@ export interface BrowserMembers {
 
 /** Serves the chaos page (SDK bundled with esbuild) and a token endpoint, and opens `count` Chromium members. */
 export async function startBrowserMembers(count: number, rooms: string[], relayPorts: number[], publishEveryMs: number): Promise<BrowserMembers> {
-  const bundle = await build({ entryPoints: [PAGE_SOURCE], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'warning' });
+  const bundle = await build({ entryPoints: [PAGE_SOURCE], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', conditions: ['source'], write: false, logLevel: 'warning' });
   const script = bundle.outputFiles[0]!.text;
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { findFreePort, startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 
 export const CHAOS_SECRET = 'chaos-secret-chaos-secret-chaos-secret!';
-const require = createRequire(import.meta.url);
-const RELAY_CLI = require.resolve('@partyline/relay').replace(/index\.js$/, 'cli.js');
+/** The relay package in this repository; its CLI runs from source (tsx), like every test layer's relays. */
+const RELAY_DIR = fileURLToPath(new URL('../../relay', import.meta.url));
 
 /** A relay process on a fixed port, so clients find it again after a restart. */
 export class ManagedRelay {
@@ -25,8 +25,8 @@ export class ManagedRelay {
   async start(): Promise<void> {
     const child = spawn(
       process.execPath,
-      [RELAY_CLI, '--port', String(this.port), '--redis-url', this.redisUrl, '--token-secret', CHAOS_SECRET, '--drain-timeout-ms', '3000'],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } },
+      ['--conditions=source', '--import', 'tsx', 'src/cli.ts', '--port', String(this.port), '--redis-url', this.redisUrl, '--token-secret', CHAOS_SECRET, '--drain-timeout-ms', '3000'],
+      { cwd: RELAY_DIR, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } },
     );
     this.#child = child;
     await waitFor(async () => {
