@@ -14,7 +14,11 @@ export interface OutboxEntry {
   attempts: number;
 }
 
-/** The durable outbox. Every method is one IndexedDB transaction. */
+/**
+ * The durable outbox. Every method is one IndexedDB transaction; `add`s that arrive while an earlier
+ * `add` is being written share the next transaction (group commit), and each resolves only once the
+ * transaction holding its entry has committed.
+ */
 export interface OutboxStore {
   add(entry: OutboxEntry): Promise<void>;
   /** Entries in publish order (ids are time-ordered), of one room or of all. */
@@ -26,10 +30,33 @@ export interface OutboxStore {
 }
 
 export function createOutboxStore(db: () => Promise<PartylineDatabase>): OutboxStore {
+  let queued: { entry: OutboxEntry; settle: (error?: unknown) => void }[] = [];
+  let writing = false;
+
+  /** Writes queued entries, a transaction per group, until none are left. */
+  async function writeQueued(): Promise<void> {
+    writing = true;
+    while (queued.length > 0) {
+      const group = queued;
+      queued = [];
+      try {
+        const tx = (await db()).transaction('outbox', 'readwrite');
+        await Promise.all([...group.map(({ entry }) => tx.store.add(entry)), tx.done]);
+        for (const { settle } of group) settle();
+      } catch (error) {
+        // The transaction aborted as a whole: none of its entries is queued, and every caller hears so.
+        for (const { settle } of group) settle(error ?? new Error('outbox write failed'));
+      }
+    }
+    writing = false;
+  }
+
   return {
-    async add(entry) {
-      const tx = (await db()).transaction('outbox', 'readwrite');
-      await Promise.all([tx.store.add(entry), tx.done]);
+    add(entry) {
+      return new Promise<void>((resolve, reject) => {
+        queued.push({ entry, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+        if (!writing) void writeQueued();
+      });
     },
 
     async list(room) {
