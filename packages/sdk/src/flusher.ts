@@ -42,6 +42,8 @@ export class Flusher {
   #failures = 0;
   #backoff: ReturnType<typeof setTimeout> | undefined;
   #expiry: ReturnType<typeof setTimeout> | undefined;
+  /** The expiry timer fired: the outbox must be read even while there is nothing to send. */
+  #expiryDue = false;
   #closed = false;
   #idle: Promise<void> = Promise.resolve();
 
@@ -84,6 +86,11 @@ export class Flusher {
     try {
       do {
         this.#again = false;
+        // With nothing to send to, read the outbox only for expiry (when due, or to arm the timer): a
+        // publish while offline must not re-read a growing outbox every time.
+        const canSend = this.#o.connection.socket !== undefined && this.#o.isLeader();
+        if (!canSend && !this.#expiryDue && this.#expiry !== undefined) return;
+        this.#expiryDue = false;
         const entries = await this.#expire(await this.#o.outbox.list());
         const socket = this.#o.connection.socket;
         if (this.#closed || entries.length === 0 || !socket || !this.#o.isLeader()) return;
@@ -137,6 +144,7 @@ export class Flusher {
       const delay = Math.min(MAX_TIMER_MS, Math.max(0, oldest + this.#o.retentionMs - now + 1));
       this.#expiry = setTimeout(() => {
         this.#expiry = undefined;
+        this.#expiryDue = true;
         this.wake();
       }, delay);
     }
