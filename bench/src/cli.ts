@@ -3,10 +3,11 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startRedis } from '@partyline/test-support';
 import { fanout, forSystem, FULL, idleMemory, measure, QUICK, smallRooms, type Figures } from './scenarios.js';
+import { browserEnqueue, bundleSizes, outboxFlush } from './sdk-scenarios.js';
 
 const HELP = `partyline bench — Partyline vs plain Socket.IO + @socket.io/redis-adapter, same run, same machine
 
-Usage: npm run bench -- [--quick] [--scenarios a,b,c,d]
+Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g]
 
   --quick        smaller scale (300 fan-out subscribers, 250 rooms, 2,000 idle connections, 4 s runs)
   --scenarios    which to run (default all):
@@ -14,6 +15,9 @@ Usage: npm run bench -- [--quick] [--scenarios a,b,c,d]
                    b  many small rooms: 2,000 rooms × 4 members all publishing, delivered msgs/s
                    c  latency at 50% of the baseline's saturation publish rate (open loop)
                    d  10,000 idle connections on one relay, bytes per connection
+                   e  outbox flush: 10,000 messages queued offline in one SDK client, seconds until all acked
+                   f  headless Chromium: IndexedDB enqueue rate and p99, batched (group commit) vs one transaction per message
+                   g  SDK bundle (minified + gzipped, with dependencies) vs socket.io-client alone
   --help         show this help
 
 Relays, baseline servers and load generators run as separate processes; Redis is a real redis-server.
@@ -25,10 +29,11 @@ if (values.help) {
   process.exit(0);
 }
 const scale = values.quick ? QUICK : FULL;
-const wanted = new Set((values.scenarios ?? 'a,b,c,d').split(','));
+const wanted = new Set((values.scenarios ?? 'a,b,c,d,e,f,g').split(','));
 const progress = (text: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
 
 type Row = { scenario: string; metric: string; partyline: number; baseline: number; ratio: number; unit: string };
+const sdkResults: Record<string, unknown> = {};
 const rows: Row[] = [];
 const results: Record<string, { partyline: Figures; baseline: Figures }> = {};
 const add = (scenario: string, metric: string, unit: string, p: number, b: number) =>
@@ -77,6 +82,27 @@ try {
     results.d = { partyline, baseline };
     add('d idle connections', 'bytes per connection', 'B', partyline.bytesPerConnection ?? 0, baseline.bytesPerConnection ?? 0);
   }
+  if (wanted.has('e')) {
+    const count = 10_000;
+    progress(`(e) outbox flush: ${count} messages queued offline in one SDK client`);
+    const flush = await outboxFlush(redis, count);
+    sdkResults.e = flush;
+    add('e outbox flush', `seconds until ${count.toLocaleString('en-US')} acked`, 's', flush.partyline, flush.baseline);
+  }
+  if (wanted.has('f')) {
+    const count = values.quick ? 3000 : 10_000;
+    progress(`(f) IndexedDB enqueue in headless Chromium: ${count} messages, batched and one transaction each`);
+    const enqueue = await browserEnqueue(count);
+    sdkResults.f = enqueue;
+    add('f IndexedDB enqueue (batched vs 1 tx/msg)', 'enqueued msgs/s', 'msg/s', enqueue.batched.perSecond, enqueue.oneTxPerMessage.perSecond);
+    add('f IndexedDB enqueue (batched vs 1 tx/msg)', 'p99 enqueue latency', 'ms', enqueue.batched.p99Ms, enqueue.oneTxPerMessage.p99Ms);
+  }
+  if (wanted.has('g')) {
+    progress('(g) bundle sizes');
+    const sizes = await bundleSizes();
+    sdkResults.g = sizes;
+    add('g bundle (SDK vs socket.io-client)', 'minified + gzipped', 'KB', sizes.sdkKb, sizes.socketIoClientKb);
+  }
 } finally {
   await redis.stop();
 }
@@ -85,10 +111,11 @@ const format = (n: number) => (Number.isNaN(n) ? '—' : n >= 100 ? Math.round(n
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.log(`\nPartyline vs baseline (plain Socket.IO + redis adapter) — ${values.quick ? 'quick' : 'full'} run on ${machine}\n`);
 console.log(`| scenario | metric | Partyline | baseline | ratio |`);
+// (f) compares two Partyline settings: "Partyline" is batched, "baseline" one transaction per message.
 console.log(`|---|---|---:|---:|---:|`);
 for (const row of rows) console.log(`| ${row.scenario} | ${row.metric} (${row.unit}) | ${format(row.partyline)} | ${format(row.baseline)} | ${format(row.ratio)}× |`);
 
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 const file = new URL(`../results/${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, quick: Boolean(values.quick), scale, rows, results }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine, quick: Boolean(values.quick), scale, rows, results, sdk: sdkResults }, null, 2)}\n`);
 console.log(`\nJSON: bench/results/${new Date().toISOString().slice(0, 10)}.json`);

@@ -1,0 +1,113 @@
+import 'fake-indexeddb/auto';
+import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { PROTOCOL_VERSION } from '@partyline/protocol';
+import { signAccessToken } from '@partyline/relay';
+import { createClient, createManualOnlineManager } from '@partyline/sdk';
+import { chromiumLaunchOptions, waitFor, type RedisServer } from '@partyline/test-support';
+import { build } from 'esbuild';
+import { IDBFactory } from 'fake-indexeddb';
+import { chromium } from 'playwright-core';
+import { io } from 'socket.io-client';
+import { BENCH_SECRET, startServers } from './systems.js';
+
+/** (e) 10,000 messages queued offline in one SDK client (Node), then online: seconds until all are acked. */
+export async function outboxFlush(redis: RedisServer, count: number): Promise<{ partyline: number; baseline: number }> {
+  const [relay] = await startServers('partyline', 1, redis.url);
+  let partyline: number;
+  try {
+    const online = createManualOnlineManager(false);
+    const client = createClient({
+      relays: [relay!.url],
+      token: () => signAccessToken({ sub: 'flusher', rooms: ['*'] }, BENCH_SECRET),
+      indexedDB: new IDBFactory(),
+      onlineManager: online,
+    });
+    const room = client.room('flush', { from: 'now' });
+    let sent = 0;
+    room.on('status', ({ status }) => {
+      if (status === 'sent') sent++;
+    });
+    for (let i = 0; i < count; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, k) => room.publish('bench', { n: i + k })));
+    }
+    const started = performance.now();
+    online.setOnline(true);
+    await waitFor(() => sent >= count, `${count} acks`, 120_000, 5);
+    partyline = (performance.now() - started) / 1000;
+    await client.close();
+  } finally {
+    await relay!.stop();
+  }
+
+  // Baseline: plain Socket.IO, the same messages emitted with acks back to back (nothing durable to flush).
+  const [server] = await startServers('baseline', 1, redis.url);
+  try {
+    const socket = io(server!.url, { transports: ['websocket'], auth: { protocol: PROTOCOL_VERSION }, forceNew: true });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const started = performance.now();
+    await Promise.all(Array.from({ length: count }, (_, n) => socket.emitWithAck('publish', { room: 'flush', body: JSON.stringify({ n }) })));
+    const baseline = (performance.now() - started) / 1000;
+    socket.close();
+    return { partyline, baseline };
+  } finally {
+    await server!.stop();
+  }
+}
+
+export interface EnqueueFigures {
+  perSecond: number;
+  p99Ms: number;
+}
+
+/** (f) IndexedDB enqueue in headless Chromium: one transaction per message (one publish at a time) vs batched (group commit). */
+export async function browserEnqueue(count: number): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures }> {
+  const bundle = await build({
+    entryPoints: [fileURLToPath(new URL('../src/browser/enqueue-page.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'warning',
+  });
+  const script = bundle.outputFiles[0]!.text;
+  const server = createServer((request, response) => {
+    if (request.url === '/bench.js') return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>loading</title><script type="module" src="/bench.js"></script>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await chromium.launch(chromiumLaunchOptions());
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+    await page.waitForFunction(() => document.title === 'ready');
+    const measure = async (concurrency: number): Promise<EnqueueFigures> => {
+      const { perSecond, latenciesMs } = await page.evaluate(
+        ([n, c]) => (window as unknown as { bench: { run(n: number, c: number): Promise<{ perSecond: number; latenciesMs: number[] }> } }).bench.run(n, c),
+        [count, concurrency] as const,
+      );
+      latenciesMs.sort((a, b) => a - b);
+      return { perSecond, p99Ms: latenciesMs[Math.floor(latenciesMs.length * 0.99)] ?? 0 };
+    };
+    const oneTxPerMessage = await measure(1);
+    const batched = await measure(100);
+    return { batched, oneTxPerMessage };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+/** (g) minified + gzipped bundle: the SDK with all its dependencies, and socket.io-client alone. */
+export async function bundleSizes(): Promise<{ sdkKb: number; socketIoClientKb: number }> {
+  const gzipKb = async (contents: string) => {
+    const result = await build({ stdin: { contents, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' }, bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'warning' });
+    return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).length / 1024;
+  };
+  return {
+    sdkKb: await gzipKb(`export * from '@partyline/sdk';`),
+    socketIoClientKb: await gzipKb(`export { io } from 'socket.io-client';`),
+  };
+}
