@@ -177,7 +177,7 @@ export function createClient(options: ClientOptions): PartylineClient {
   const flusher = new Flusher({
     connection,
     outbox,
-    isLeader: () => coordinator.isLeader(),
+    isLeader: (room) => coordinator.isLeader(room),
     retryDelay: settings.retryDelay,
     ackTimeoutMs: settings.ackTimeoutMs,
     maxBatchMessages: settings.maxBatchMessages,
@@ -249,12 +249,19 @@ export function createClient(options: ClientOptions): PartylineClient {
     settings,
     assertOpen,
     async enqueue(entry: OutboxEntry): Promise<PublishHandle> {
+      assertOpen();
       try {
         await outbox.add(entry);
       } catch (error) {
         throw toPartylineError(error);
       }
-      assertOpen();
+      if (closed) {
+        // Closed while the entry was being written: it is queued (the next session sends it), so say
+        // that, and settle `sent` as closed like every other open handle.
+        const sent = Promise.reject(new PartylineError(PartylineErrorKind.Closed, 'the client closed before the message was sent; it stays queued'));
+        sent.catch(() => {});
+        return { id: entry.id, room: entry.room, status: 'pending', sent };
+      }
       let resolve!: (value: { seq: number }) => void;
       let reject!: (error: PartylineError) => void;
       const sent = new Promise<{ seq: number }>((res, rej) => ((resolve = res), (reject = rej)));
@@ -315,6 +322,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       if (room) return room;
       room = new Room(name, host, roomOptions);
       rooms.set(name, room);
+      coordinator.claim(name);
       const opened = room;
       // Messages queued by earlier sessions or other tabs: report their status here too.
       outbox.list(name).then(

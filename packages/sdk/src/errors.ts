@@ -67,12 +67,11 @@ export class PartylineError extends Error {
   }
 }
 
-const KINDS = new Set<string>(Object.values(PartylineErrorKind));
-
+/** A relay's error, including kinds a newer relay may add: its own `retryable` flag is trusted. */
 function isWireError(value: unknown): value is WireError {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Record<string, unknown>;
-  return typeof candidate.kind === 'string' && KINDS.has(candidate.kind) && typeof candidate.message === 'string';
+  return typeof candidate.kind === 'string' && typeof candidate.message === 'string';
 }
 
 /**

@@ -13,7 +13,8 @@ export type Settlement =
 export interface FlusherOptions {
   connection: Connection;
   outbox: OutboxStore;
-  isLeader(): boolean;
+  /** Whether this client sends `room`'s entries now (it opened the room and, across tabs, leads it). */
+  isLeader(room: string): boolean;
   retryDelay: RetryDelay;
   ackTimeoutMs: number;
   maxBatchMessages: number;
@@ -24,7 +25,8 @@ export interface FlusherOptions {
   onError(error: PartylineError): void;
 }
 
-type BatchOutcome = { ok: true } | { ok: false; error: PartylineError };
+/** `smaller`: the relay refused the batch as too large; send the same entries again in smaller batches. */
+type BatchOutcome = { ok: true } | { ok: false; error: PartylineError } | { ok: 'smaller' };
 
 /** Longest delay `setTimeout` accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -40,6 +42,8 @@ export class Flusher {
   #running = false;
   #again = false;
   #failures = 0;
+  /** Shrinks when a relay allows smaller batches than this client's setting. */
+  #batchSize: number;
   #backoff: ReturnType<typeof setTimeout> | undefined;
   #expiry: ReturnType<typeof setTimeout> | undefined;
   /** The expiry timer fired: the outbox must be read even while there is nothing to send. */
@@ -49,6 +53,7 @@ export class Flusher {
 
   constructor(options: FlusherOptions) {
     this.#o = options;
+    this.#batchSize = options.maxBatchMessages;
   }
 
   /**
@@ -64,6 +69,8 @@ export class Flusher {
     }
     if (this.#running) {
       this.#again = true;
+      // Reconnected or back online: if this pass ends in a retry, start the backoff over.
+      if (force) this.#failures = 0;
       return;
     }
     this.#running = true;
@@ -88,19 +95,29 @@ export class Flusher {
         this.#again = false;
         // With nothing to send to, read the outbox only for expiry (when due, or to arm the timer): a
         // publish while offline must not re-read a growing outbox every time.
-        const canSend = this.#o.connection.socket !== undefined && this.#o.isLeader();
+        const canSend = this.#o.connection.socket !== undefined;
         if (!canSend && !this.#expiryDue && this.#expiry !== undefined) return;
         this.#expiryDue = false;
-        const entries = await this.#expire(await this.#o.outbox.list());
-        const socket = this.#o.connection.socket;
-        if (this.#closed || entries.length === 0 || !socket || !this.#o.isLeader()) return;
+        // Only rooms this client opened and leads: another tab's or session's rooms may need a token
+        // this client does not have, and must neither be sent nor failed from here.
+        const entries = (await this.#expire(await this.#o.outbox.list())).filter((entry) => this.#o.isLeader(entry.room));
+        if (this.#closed || entries.length === 0 || !this.#o.connection.socket) return;
+        let retryError: PartylineError | undefined;
         for (const [room, roomEntries] of groupByRoom(entries)) {
-          for (let at = 0; at < roomEntries.length; at += this.#o.maxBatchMessages) {
-            const outcome = await this.#send(room, roomEntries.slice(at, at + this.#o.maxBatchMessages));
+          // A room that must wait does not hold up the others.
+          for (let at = 0; at < roomEntries.length; ) {
+            const size = this.#batchSize;
+            const outcome = await this.#send(room, roomEntries.slice(at, at + size));
             if (this.#closed) return;
-            if (!outcome.ok) return this.#scheduleRetry(outcome.error);
+            if (outcome.ok === 'smaller') continue;
+            if (!outcome.ok) {
+              retryError ??= outcome.error;
+              break;
+            }
+            at += size;
           }
         }
+        if (retryError) return this.#scheduleRetry(retryError);
         this.#failures = 0;
         this.#again = true; // look again: more may have been queued meanwhile
       } while (this.#again && !this.#closed);
@@ -167,6 +184,12 @@ export class Flusher {
     if (!ack || typeof ack !== 'object' || ack.ok !== true) {
       const wire = (ack as { error?: unknown } | undefined)?.error;
       const error = wire ? toPartylineError(wire) : new PartylineError(PartylineErrorKind.Internal, 'malformed publish ack', { retryable: true });
+      if (error.kind === PartylineErrorKind.PayloadTooLarge && batch.length > 1) {
+        // The batch as a whole is too large for this relay (fewer messages per batch, or bytes):
+        // each message may still be fine on its own.
+        this.#batchSize = Math.max(1, Math.floor(batch.length / 2));
+        return { ok: 'smaller' };
+      }
       if (error.retryable) {
         if (error.kind === PartylineErrorKind.TokenExpired) this.#o.connection.refreshToken();
         await this.#o.outbox.countAttempt(batch.map((entry) => entry.id));

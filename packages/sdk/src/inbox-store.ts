@@ -24,9 +24,14 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
     async commit(cursor, messages, keep) {
       const tx = (await db()).transaction(['inbox', 'cursors'], 'readwrite');
       const inbox = tx.objectStore('inbox');
-      const writes: Promise<unknown>[] = messages.map((message) => inbox.put({ ...message, room: cursor.room }));
-      writes.push(tx.objectStore('cursors').put(cursor));
+      const cursors = tx.objectStore('cursors');
       const work = async () => {
+        // Tabs share this row: never move it back, and never mix another epoch's cache into it
+        // (a tab that reset to a newer epoch wrote that epoch; this tab will reset too).
+        const stored = await cursors.get(cursor.room);
+        if (stored && stored.epoch !== cursor.epoch) return;
+        await Promise.all(messages.map((message) => inbox.put({ ...message, room: cursor.room })));
+        if (!stored || stored.lastSeq < cursor.lastSeq) await cursors.put(cursor);
         const index = inbox.index('room');
         let excess = (await index.count(cursor.room)) - keep;
         if (excess <= 0) return;
@@ -34,7 +39,7 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
           await at.delete();
         }
       };
-      await Promise.all([...writes, work(), tx.done]);
+      await Promise.all([work(), tx.done]);
     },
 
     async reset(cursor) {

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_LIMITS,
   isValidRoomName,
   LogMessageSchema,
   MessageTypeSchema,
@@ -207,7 +208,7 @@ export class Room {
    */
   async signal(type: string, body: unknown): Promise<void> {
     this.#host.assertOpen();
-    const text = encodeBody(type, body, this.#host.settings.maxBodyBytes);
+    const text = encodeBody(type, body, DEFAULT_LIMITS.maxSignalBytes);
     const socket = this.#host.connection.socket;
     if (!socket) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected; signals are not queued');
     const ack = await socket.timeout(this.#host.settings.requestTimeoutMs).emitWithAck('room:signal', { room: this.name, type, body: text }).catch((error: unknown) => {

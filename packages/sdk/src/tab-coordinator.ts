@@ -8,13 +8,16 @@ export type TabMessage =
   | { type: 'outbox:expired'; room: string; id: string };
 
 /**
- * Coordinates the tabs of one browser profile: elects the one tab that flushes the outbox
- * (Web Locks; the lock passes on when that tab closes or crashes) and relays outbox changes
- * between tabs (BroadcastChannel) so every tab shows the same pending state.
+ * Coordinates the tabs of one browser profile: per room, elects the one tab that flushes that room's
+ * outbox entries (Web Locks; the lock passes on when that tab closes or crashes), and relays outbox
+ * changes between tabs (BroadcastChannel) so every tab shows the same pending state. Leadership is
+ * per room because tabs may hold tokens for different rooms: a tab only ever sends the rooms it opened.
  */
 export interface TabCoordinator {
-  /** Whether this tab flushes the outbox now. */
-  isLeader(): boolean;
+  /** Competes, with the other tabs that opened `room`, to flush it. */
+  claim(room: string): void;
+  /** Whether this tab flushes `room` now. */
+  isLeader(room: string): boolean;
   post(message: TabMessage): void;
   close(): void;
 }
@@ -24,33 +27,23 @@ export interface TabCoordinatorOptions {
   name: string;
   /** Use the profile-wide lock and channel (false when the IndexedDB is private to this client). */
   shared: boolean;
-  onLeader(): void;
+  onLeader(room: string): void;
   onMessage(message: TabMessage): void;
 }
 
 /**
- * Where Web Locks are missing (old browsers, Node, an injected IndexedDB) every client flushes:
- * two flushers at once cost duplicate sends, never duplicate messages, because the relay
- * deduplicates by message id.
+ * Where Web Locks are missing (old browsers, Node, an injected IndexedDB) every client flushes the
+ * rooms it opened: two flushers at once cost duplicate sends, never duplicate messages, because the
+ * relay deduplicates by message id.
  */
 export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordinator {
   const locks = options.shared && typeof navigator !== 'undefined' ? navigator.locks : undefined;
   const channel = options.shared && typeof BroadcastChannel === 'function' ? new BroadcastChannel(`partyline:${options.name}`) : undefined;
-  let leader = !locks;
+  const claimed = new Set<string>();
+  const leading = new Set<string>();
+  const releases: (() => void)[] = [];
   let closed = false;
-  let release: (() => void) | undefined;
   const abort = new AbortController();
-
-  if (locks) {
-    locks
-      .request(`partyline:flusher:${options.name}`, { signal: abort.signal }, () => {
-        if (closed) return undefined;
-        leader = true;
-        options.onLeader();
-        return new Promise<void>((resolve) => (release = resolve));
-      })
-      .catch(() => {}); // aborted on close
-  }
   if (channel) {
     channel.onmessage = (event: MessageEvent<TabMessage>) => {
       if (!closed && event.data && typeof event.data === 'object') options.onMessage(event.data);
@@ -58,16 +51,33 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
   }
 
   return {
-    isLeader: () => leader && !closed,
+    claim(room) {
+      if (closed || claimed.has(room)) return;
+      claimed.add(room);
+      if (!locks) {
+        leading.add(room);
+        options.onLeader(room);
+        return;
+      }
+      locks
+        .request(`partyline:flusher:${options.name}:${room}`, { signal: abort.signal }, () => {
+          if (closed) return undefined;
+          leading.add(room);
+          options.onLeader(room);
+          return new Promise<void>((resolve) => releases.push(resolve));
+        })
+        .catch(() => {}); // aborted on close
+    },
+    isLeader: (room) => !closed && leading.has(room),
     post(message) {
       if (!closed) channel?.postMessage(message);
     },
     close() {
       if (closed) return;
       closed = true;
-      leader = false;
+      leading.clear();
       abort.abort();
-      release?.();
+      for (const release of releases) release();
       if (channel) {
         channel.onmessage = null;
         channel.close();

@@ -163,7 +163,8 @@ describe('two flushers on one outbox', () => {
     await queueing.close();
     const member = testClient({ relays: [relay.url], token: await tokenFor('bob') });
     const seen = record(member.room(name));
-    const tabs = [0, 1].map(async () => testClient({ relays: [relay.url], token: await tokenFor('alice'), indexedDB: shared, maxBatchMessages: 7 }));
+    // Each "tab" opens the room: a client sends the rooms it opened.
+    const tabs = [0, 1].map(async () => testClient({ relays: [relay.url], token: await tokenFor('alice'), indexedDB: shared, maxBatchMessages: 7 }).room(name));
     await Promise.all(tabs);
     await waitFor(() => seen.messages.length >= 50, 'all 50 at the member');
     await waitFor(async () => (await relay.relay.store.read(name, 0, 0)).headSeq >= 50, 'log complete');
@@ -336,5 +337,50 @@ describe('local inbox cache', () => {
     }, 'a new message');
     expect(seen.messages[0]!.seq).toBeGreaterThan(3);
     expect(seen.seqs()).toEqual(range(seen.messages[0]!.seq, seen.messages[0]!.seq + seen.messages.length - 1));
+  });
+});
+
+describe('rooms this client did not open', () => {
+  it('leaves another session’s queued messages for a room it cannot enter alone: neither sent nor failed', async () => {
+    const device = newDevice();
+    const dead = await startRelay();
+    const unreachable = dead.url;
+    await dead.close();
+    const x = nextRoom();
+    const y = nextRoom();
+    // Queued offline in room x by a session whose token granted x.
+    const first = testClient({ relays: [unreachable], token: await tokenFor('ana', [x]), indexedDB: device });
+    const { id } = await first.room(x).publish('chat', { text: 'for x' });
+    await first.close();
+    // A later session on the same device holds a token for y only, and opens y.
+    const second = testClient({ relays: [relay.url], token: await tokenFor('ana', [y]), indexedDB: device });
+    const statuses = record(second.room(y)).statuses;
+    await second.room(y).publish('chat', { text: 'for y' });
+    await waitFor(async () => (await relay.relay.store.read(y, 0, 0)).headSeq === 1, 'the y message sent');
+    expect((await relay.relay.store.read(x, 0, 0)).headSeq).toBe(0);
+    expect(statuses.filter((s) => s.status === 'failed')).toEqual([]);
+    await second.close();
+    // The x message is still queued, and goes out once a session with an x token opens x.
+    const third = testClient({ relays: [relay.url], token: await tokenFor('ana', [x]), indexedDB: device });
+    expect((await third.room(x).pending()).map((entry) => entry.id)).toEqual([id]);
+    await waitFor(async () => (await relay.relay.store.read(x, 0, 0)).headSeq === 1, 'the x message sent by a session that may');
+  });
+});
+
+describe('a relay that allows smaller batches', () => {
+  it('sends the queue in smaller batches instead of failing valid messages', async () => {
+    const small = await startRelay({ limits: { maxBatchMessages: 5 } });
+    try {
+      const name = nextRoom();
+      const client = testClient({ relays: [small.url], token: await tokenFor('ana'), indexedDB: newDevice() });
+      const room = client.room(name);
+      const seen = record(room);
+      await Promise.all(Array.from({ length: 12 }, (_, i) => room.publish('chat', { i })));
+      await waitFor(() => seen.statuses.filter((s) => s.status === 'sent').length === 12, 'all 12 sent');
+      expect(seen.statuses.filter((s) => s.status === 'failed')).toEqual([]);
+      expect((await small.relay.store.read(name, 0, 0)).headSeq).toBe(12);
+    } finally {
+      await small.close();
+    }
   });
 });
