@@ -10,4 +10,19 @@ bash scripts/ensure-node-modules.sh
 echo "==> [3/4] Build and typecheck"
 npx turbo run build typecheck --output-logs=errors-only
 echo "==> [4/4] Tests"
-npx turbo run test --concurrency=2 --log-order=grouped
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+npx turbo run test --concurrency=2 --log-order=grouped 2>&1 | tee "$log" || status=$?
+# One closing line for every runner together (Vitest per package, Playwright for e2e).
+sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+  /Tests +[0-9]/ || /^@partyline\/e2e:test: +[0-9]+ (passed|failed)/ {
+    line = $0
+    while (match(line, /[0-9]+ (passed|failed)/)) {
+      split(substr(line, RSTART, RLENGTH), part, " ")
+      if (part[2] == "passed") passed += part[1]; else failed += part[1]
+      line = substr(line, RSTART + RLENGTH)
+    }
+  }
+  END { printf "tests: %d passed, %d failed\n", passed, failed }'
+exit "$status"
