@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
@@ -87,15 +87,27 @@ export function createRelay(options: RelayOptions): Relay {
 
   const redisClients: (Redis | Cluster)[] = [];
   if (redisTarget) {
+    const cluster = 'clusterNodes' in redisTarget;
     const pub = connectRedis(redisTarget);
-    // The subscriber queues its SUBSCRIBE until connected (however long Redis is away) and re-subscribes after every reconnect.
-    const sub = connectRedis(redisTarget, { enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // The subscriber queues its SUBSCRIBE until connected (however long Redis is away) and re-subscribes
+    // after every reconnect. On a cluster it subscribes per shard (SSUBSCRIBE on the node owning the channel).
+    const sub = connectRedis(redisTarget, { enableOfflineQueue: true, maxRetriesPerRequest: null }, { shardedSubscribers: true });
     pub.on('error', redisErrorLogger(logger, 'adapter-pub'));
     sub.on('error', redisErrorLogger(logger, 'adapter-sub'));
     redisClients.push(pub, sub);
-    const adapterPub = catchUnawaitedFailures(pub, ['publish'], redisErrorLogger(logger, 'adapter-publish'));
-    const adapterSub = catchUnawaitedFailures(sub, ['psubscribe', 'subscribe', 'punsubscribe', 'unsubscribe'], redisErrorLogger(logger, 'adapter-subscribe'));
-    io.adapter(createAdapter(adapterPub, adapterSub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
+    const adapterSub = catchUnawaitedFailures(
+      sub,
+      ['psubscribe', 'subscribe', 'punsubscribe', 'unsubscribe', 'ssubscribe', 'sunsubscribe'],
+      redisErrorLogger(logger, 'adapter-subscribe'),
+    );
+    if (cluster) {
+      // Sharded pub/sub: a room's broadcasts go through the one node that owns its channel's slot,
+      // instead of every node of the cluster.
+      io.adapter(createShardedAdapter(pub, adapterSub, { channelPrefix: `${prefix}sio`, subscriptionMode: 'dynamic' }));
+    } else {
+      const adapterPub = catchUnawaitedFailures(pub, ['publish'], redisErrorLogger(logger, 'adapter-publish'));
+      io.adapter(createAdapter(adapterPub, adapterSub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
+    }
   }
 
   let draining = false;

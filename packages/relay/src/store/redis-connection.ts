@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /** Where a relay's Redis lives: one standalone server, or a Redis Cluster given by some of its nodes. */
 export type RedisTarget = { url: string } | { clusterNodes: string[] };
@@ -15,7 +15,7 @@ export function relayRedisOptions(overrides: RedisOptions = {}): RedisOptions {
 }
 
 /** Opens a client for the target with the relay's connection settings. */
-export function connectRedis(target: RedisTarget, overrides: RedisOptions = {}): Redis | Cluster {
+export function connectRedis(target: RedisTarget, overrides: RedisOptions = {}, clusterOverrides: ClusterOptions = {}): Redis | Cluster {
   const options = relayRedisOptions(overrides);
   if ('url' in target) return new Redis(target.url, options);
   const nodes = target.clusterNodes.map((address) => {
@@ -30,5 +30,6 @@ export function connectRedis(target: RedisTarget, overrides: RedisOptions = {}):
     retryDelayOnFailover: 200,
     retryDelayOnTryAgain: 200,
     retryDelayOnClusterDown: 200,
+    ...clusterOverrides,
   });
 }
