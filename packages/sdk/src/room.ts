@@ -291,11 +291,14 @@ export class Room {
     return this.#queue;
   }
 
-  /** @internal */
+  /**
+   * @internal No new work starts; a delivery already stored in IndexedDB is still handed to the app
+   * (its cursor has moved past it, so withholding it would skip it for good), then listeners go.
+   */
   _close(): void {
     this.#closed = true;
     this._disconnected();
-    this.#events.clear();
+    void this.#queue.finally(() => this.#events.clear());
   }
 
   #enqueue(task: () => Promise<void>): void {
@@ -435,7 +438,7 @@ export class Room {
     if (fresh.length === 0) return;
     const advanced = { ...cursor, lastSeq: next - 1 };
     await this.#host.inbox.commit(advanced, fresh, this.#host.settings.inboxLimit);
-    if (this.#closed) return;
+    // Stored means the cursor moved past these: hand them over even if the client is closing.
     this.#cursor = advanced;
     for (const message of fresh) {
       this.#host.delivered(this.name, message.id, message.seq);
