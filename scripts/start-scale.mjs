@@ -6,6 +6,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+if (process.argv.includes('--help')) {
+  console.log(`npm run start:scale — redis-server + two relay processes + the party planner pointed at both
+
+Usage: npm run start:scale        (PORT=8080 and TOKEN_SECRET=… are read from the environment)
+
+Starts everything on free ports of 127.0.0.1 and prints the app URL and the relays' pids: kill -9 one of
+them and the open tabs move to the other relay without losing anything. Ctrl-C stops everything.`);
+  process.exit(0);
+}
+
 const secret = process.env.TOKEN_SECRET ?? 'partyline-dev-secret-change-me-in-production';
 const appPort = Number(process.env.PORT ?? 8080);
 const children = [];
