@@ -27,6 +27,7 @@ import type { ConnectionIdentity } from './auth.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './options.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
+import type { RoomBroadcaster } from './room-broadcaster.js';
 import { bufferedBytes } from './socket-backlog.js';
 import { StoreUnavailableError, type AppendInput, type RoomLogStore } from './store/room-log-store.js';
 
@@ -44,11 +45,27 @@ export interface ConnectionContext {
   /** Close a connection whose unread backlog passes this many bytes. */
   maxBufferedBytes: number;
   metrics: RelayMetrics;
+  /** Broadcasts fresh messages, coalesced per room and turn. */
+  broadcaster: RoomBroadcaster;
   /** Open connections, for the sweeper and for draining. */
   connections: Set<RelayConnection>;
 }
 
 type Answer = Ack<object>;
+const NOTHING: Record<string, never> = Object.freeze({});
+
+/**
+ * Engine.IO keeps the first HTTP request (headers, URL, socket references) for a connection's whole
+ * life, and the handshake points at its headers; nothing reads them once the connection is
+ * authenticated, so an idle connection lets them go (Socket.IO's own memory-usage advice).
+ */
+function releaseHandshakeRequest(socket: RelaySocket): void {
+  (socket.conn as unknown as { request: unknown }).request = null;
+  socket.handshake.headers = NOTHING;
+  socket.handshake.query = NOTHING;
+  // The verified claims are in socket.data; the token string need not sit on every idle connection.
+  socket.handshake.auth = NOTHING;
+}
 const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvent));
 
 function fail(kind: ErrorKind, message: string, retryAfterMs?: number): { ok: false; error: WireError } {
@@ -73,6 +90,7 @@ export class RelayConnection {
     private readonly context: ConnectionContext,
   ) {
     this.requests = new TokenBucket(context.rateLimit);
+    releaseHandshakeRequest(socket);
     context.connections.add(this);
     context.metrics.connections.inc();
     socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(String(event), args));
@@ -201,7 +219,7 @@ export class RelayConnection {
 
   private async publish(payload: unknown): Promise<Ack<PublishAck>> {
     const startedAt = performance.now();
-    const { limits, store, metrics, io } = this.context;
+    const { limits, store, metrics, broadcaster } = this.context;
     const request = validate(PublishRequestSchema, payload);
     if (!request.ok) return request;
     const { room, messages } = request.value;
@@ -238,8 +256,8 @@ export class RelayConnection {
         results[index] = { id: outcome.id, error };
       }
     }
-    // Only new messages are broadcast, once per batch; duplicates were delivered the first time.
-    if (fresh.length > 0) io.to(room).emit(ServerEvent.Messages, { room, epoch, messages: fresh });
+    // Only new messages are broadcast; duplicates were delivered the first time.
+    if (fresh.length > 0) broadcaster.add(room, epoch, fresh);
     for (const result of results) if ('error' in result) metrics.errors.inc({ kind: result.error.kind });
     metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
     return { ok: true, epoch, results };

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -12,8 +12,10 @@ import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { TokenBucket } from './rate-limiter.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
+import { RoomBroadcaster } from './room-broadcaster.js';
 import { createSafeParser } from './safe-parser.js';
 import { createMemoryStore } from './store/memory-store.js';
+import { coalesceWrites } from './write-coalescing.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
@@ -78,6 +80,8 @@ export function createRelay(options: RelayOptions): Relay {
   const metrics = createRelayMetrics(() => countRooms(io));
   const store = instrumentStore(backingStore, metrics);
   const httpServer = createServer((request, response) => void serveHttp(request, response, store, metrics));
+  // Registered before Socket.IO's own upgrade handler, so every WebSocket writes coalesced.
+  httpServer.on('upgrade', (_request, socket) => coalesceWrites(socket as Socket));
   io = new Server(httpServer, {
     transports: options.transports ?? RELAY_DEFAULTS.transports,
     maxHttpBufferSize: limits.maxBatchMessages * limits.maxBodyBytes + PACKET_OVERHEAD_BYTES,
@@ -127,8 +131,6 @@ export function createRelay(options: RelayOptions): Relay {
         return next(connectError(result.error));
       }
       socket.data = result.identity;
-      // The verified claims are kept; the token string itself need not sit on every idle connection.
-      socket.handshake.auth = {};
       next();
     }, next);
   });
@@ -141,6 +143,7 @@ export function createRelay(options: RelayOptions): Relay {
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
     maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,
+    broadcaster: new RoomBroadcaster(io, limits.maxBatchMessages),
     connections: new Set<RelayConnection>(),
   };
   io.on('connection', (socket) => new RelayConnection(socket, context));
@@ -155,6 +158,7 @@ export function createRelay(options: RelayOptions): Relay {
   const server = io;
   async function close(): Promise<void> {
     clearInterval(sweeper);
+    context.broadcaster.flush();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await store.close();
     for (const client of redisClients) client.disconnect();

@@ -76,6 +76,17 @@ describe('handshake', () => {
     expect(await said).toMatchObject({ kind: ErrorKind.TokenExpired, retryable: true });
     expect(await closed).toBe('io server disconnect');
   });
+
+  it('keeps neither the token nor the handshake HTTP request on an open connection', async () => {
+    const socket = await connectClient(relay.url, await tokenFor('ana', ['*']));
+    sockets.push(socket);
+    const server = relay.relay.io.sockets.sockets.get(socket.id!)!;
+    expect(server.data.sub).toBe('ana');
+    expect(server.handshake.auth).toEqual({});
+    expect(server.handshake.headers).toEqual({});
+    expect((server.conn as unknown as { request: unknown }).request).toBeNull();
+    expectOk(await publish(socket, 'room', [{ id: 'still-works' }]));
+  });
 });
 
 describe('room grants', () => {

@@ -1,0 +1,70 @@
+import type { LogMessage } from '@partyline/protocol';
+import { describe, expect, it } from 'vitest';
+import type { RelayServer } from '../src/connection.js';
+import { RoomBroadcaster } from '../src/room-broadcaster.js';
+
+/** Records what the broadcaster hands to Socket.IO (the unit here is the coalescing, not Socket.IO). */
+function recordingServer() {
+  const sent: { room: string; event: string; payload: { epoch: string; messages: LogMessage[] } }[] = [];
+  const io = { to: (room: string) => ({ emit: (event: string, payload: never) => sent.push({ room, event, payload }) }) };
+  return { io: io as unknown as RelayServer, sent };
+}
+
+const message = (seq: number): LogMessage => ({ seq, id: `m${seq}`, type: 'chat', body: '{}', sender: 'ana', ts: 0 });
+const nextTick = () => new Promise((resolve) => process.nextTick(resolve));
+
+describe('RoomBroadcaster', () => {
+  it('sends the messages one room gets within a turn as one event, after the turn', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 100);
+    broadcaster.add('party', 'e1', [message(1)]);
+    broadcaster.add('party', 'e1', [message(2), message(3)]);
+    broadcaster.add('other', 'e9', [message(7)]);
+    expect(sent).toHaveLength(0);
+    await nextTick();
+    expect(sent.map(({ room, event, payload }) => [room, event, payload.epoch, payload.messages.map((m) => m.seq)])).toEqual([
+      ['party', 'room:messages', 'e1', [1, 2, 3]],
+      ['other', 'room:messages', 'e9', [7]],
+    ]);
+  });
+
+  it('puts a turn’s messages in seq order even when their appends finished out of order', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 100);
+    broadcaster.add('party', 'e1', [message(5)]);
+    broadcaster.add('party', 'e1', [message(3), message(4)]);
+    await nextTick();
+    expect(sent[0]!.payload.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+  });
+
+  it('never mixes epochs in one event: the older epoch’s messages leave first', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 100);
+    broadcaster.add('party', 'old', [message(41)]);
+    broadcaster.add('party', 'new', [message(1)]);
+    await nextTick();
+    expect(sent.map(({ payload }) => [payload.epoch, payload.messages.map((m) => m.seq)])).toEqual([
+      ['old', [41]],
+      ['new', [1]],
+    ]);
+  });
+
+  it('splits a turn bigger than one publish batch into events of at most that many messages', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 2);
+    broadcaster.add('party', 'e1', [message(1), message(2), message(3)]);
+    broadcaster.add('party', 'e1', [message(4), message(5)]);
+    await nextTick();
+    expect(sent.map(({ payload }) => payload.messages.map((m) => m.seq))).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('sends what is queued at once on flush (relay closing), and nothing twice', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 100);
+    broadcaster.add('party', 'e1', [message(1)]);
+    broadcaster.flush();
+    expect(sent).toHaveLength(1);
+    await nextTick();
+    expect(sent).toHaveLength(1);
+  });
+});

@@ -1,0 +1,53 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { waitFor } from '@partyline/test-support';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { coalesceWrites } from '../src/write-coalescing.js';
+
+describe('coalesceWrites', () => {
+  let server: Server | undefined;
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  });
+
+  /** A real loopback TCP pair: the sending side with coalesced writes, and what the other side reads. */
+  async function pair(): Promise<{ sender: Socket; received: () => string }> {
+    let data = '';
+    const accepted = new Promise<Socket>((resolve) => {
+      server = createServer((socket) => {
+        sockets.push(socket);
+        coalesceWrites(socket);
+        resolve(socket);
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const client = connect((server!.address() as { port: number }).port, '127.0.0.1');
+    sockets.push(client);
+    client.setEncoding('utf8').on('data', (chunk: string) => (data += chunk));
+    return { sender: await accepted, received: () => data };
+  }
+
+  it('sends the writes of one turn in one system call, in order', async () => {
+    const { sender, received } = await pair();
+    const writev = vi.spyOn(sender as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
+    const write = vi.spyOn(sender as unknown as { _write: (...args: unknown[]) => void }, '_write');
+    const callbacks: number[] = [];
+    sender.write('ack;', () => callbacks.push(1));
+    sender.write('delivery-1;', () => callbacks.push(2));
+    sender.write('delivery-2;', () => callbacks.push(3));
+    await waitFor(() => received() === 'ack;delivery-1;delivery-2;', 'all three writes');
+    expect(writev).toHaveBeenCalledTimes(1);
+    expect(write).not.toHaveBeenCalled();
+    await waitFor(() => callbacks.length === 3, 'write callbacks');
+    expect(callbacks).toEqual([1, 2, 3]);
+  });
+
+  it('does not hold back writes of a later turn', async () => {
+    const { sender, received } = await pair();
+    sender.write('first;');
+    await waitFor(() => received() === 'first;', 'first turn');
+    sender.write('second;');
+    await waitFor(() => received() === 'first;second;', 'second turn');
+  });
+});
