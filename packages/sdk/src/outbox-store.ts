@@ -1,3 +1,4 @@
+import { unwrap } from 'idb';
 import type { PartylineDatabase } from './database.js';
 
 /** One unsent message, exactly as it will be sent again after a reload. */
@@ -41,7 +42,15 @@ export function createOutboxStore(db: () => Promise<PartylineDatabase>): OutboxS
       queued = [];
       try {
         const tx = (await db()).transaction('outbox', 'readwrite');
-        await Promise.all([...group.map(({ entry }) => tx.store.add(entry)), tx.done]);
+        // Raw requests, no promise per entry: a failing add aborts the transaction, which rejects `done`.
+        const store = unwrap(tx.store);
+        try {
+          for (const { entry } of group) store.add(entry);
+        } catch (error) {
+          tx.abort(); // all or nothing: no entry of a group the caller hears failed may commit
+          throw error;
+        }
+        await tx.done;
         for (const { settle } of group) settle();
       } catch (error) {
         // The transaction aborted as a whole: none of its entries is queued, and every caller hears so.

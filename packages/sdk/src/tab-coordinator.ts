@@ -45,10 +45,22 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
   let closed = false;
   const abort = new AbortController();
   if (channel) {
-    channel.onmessage = (event: MessageEvent<TabMessage>) => {
-      if (!closed && event.data && typeof event.data === 'object') options.onMessage(event.data);
+    channel.onmessage = (event: MessageEvent<TabMessage[] | TabMessage>) => {
+      if (closed || !event.data || typeof event.data !== 'object') return;
+      // A batch from this SDK; a single message from an older one still open in another tab.
+      for (const message of Array.isArray(event.data) ? event.data : [event.data]) {
+        if (message && typeof message === 'object') options.onMessage(message);
+      }
     };
   }
+  // Messages of one turn leave as one postMessage: each is a cross-process hop, and a burst of
+  // publishes (or a flush of thousands of acks) would otherwise pay it per message.
+  let outgoing: TabMessage[] = [];
+  const sendOutgoing = () => {
+    const batch = outgoing;
+    outgoing = [];
+    if (batch.length > 0) channel?.postMessage(batch);
+  };
 
   return {
     claim(room) {
@@ -70,10 +82,12 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
     },
     isLeader: (room) => !closed && leading.has(room),
     post(message) {
-      if (!closed) channel?.postMessage(message);
+      if (closed || !channel) return;
+      if (outgoing.push(message) === 1) queueMicrotask(sendOutgoing);
     },
     close() {
       if (closed) return;
+      sendOutgoing();
       closed = true;
       leading.clear();
       abort.abort();
