@@ -15,7 +15,7 @@ export interface LoadResult {
 }
 
 /** Runs worker processes: connect all, measure for `seconds`, collect and merge their reports. */
-export async function runWorkers(plans: WorkerPlan[], seconds: number, hooks: { started?(): void; stopped?(): void } = {}): Promise<LoadResult> {
+export async function runWorkers(plans: WorkerPlan[], seconds: number, hooks: { started?(): unknown; stopped?(): unknown } = {}): Promise<LoadResult> {
   const workers: ChildProcess[] = plans.map(() => fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const next = (worker: ChildProcess, type: string) =>
     new Promise<{ type: string; report?: WorkerReport }>((resolve, reject) => {
@@ -31,11 +31,11 @@ export async function runWorkers(plans: WorkerPlan[], seconds: number, hooks: { 
   workers.forEach((worker, i) => worker.send(plans[i]!));
   await Promise.all(ready);
 
-  hooks.started?.();
+  await hooks.started?.();
   const started = performance.now();
   for (const worker of workers) worker.send('start');
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  hooks.stopped?.();
+  await hooks.stopped?.();
   const reports = workers.map((worker) => next(worker, 'report'));
   for (const worker of workers) worker.send('stop');
   const finished = await Promise.all(reports);

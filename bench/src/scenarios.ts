@@ -14,7 +14,10 @@ export interface Figures {
   p999Ms: number;
   cpuMicrosPerDelivered: number;
   rssMb: number;
+  /** RSS growth per idle connection (what the machine pays). */
   bytesPerConnection?: number;
+  /** Live JS heap growth per idle connection (steadier than RSS, which grows in chunks). */
+  heapBytesPerConnection?: number;
   errors: number;
 }
 
@@ -48,9 +51,17 @@ export async function measure(system: SystemName, redis: RedisServer, { servers:
     const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
     let cpuBefore = 0;
     let cpuAfter = 0;
+    // BENCH_CPU_PROF=<dir>: a CPU profile of each server over the measured window (open in Chrome DevTools or speedscope).
+    const profiling = Boolean(process.env.BENCH_CPU_PROF);
     const result = await runWorkers(plans(servers.map((s) => s.url), token), seconds, {
-      started: () => (cpuBefore = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0)),
-      stopped: () => (cpuAfter = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0)),
+      started: async () => {
+        if (profiling) await Promise.all(servers.map((s) => s.request('profile:start')));
+        cpuBefore = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0);
+      },
+      stopped: async () => {
+        cpuAfter = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0);
+        if (profiling) await Promise.all(servers.map((s) => s.request('profile:stop')));
+      },
     });
     const ms = (percentile: number) => result.latency.getValueAtPercentile(percentile) / 1000;
     return {
@@ -116,13 +127,19 @@ export async function idleMemory(system: SystemName, redis: RedisServer, scale: 
   const [server] = await startServers(system, 1, redis.url);
   try {
     const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
-    await server!.collectGarbage();
+    const { heapUsed: heapBefore } = await server!.request('gc');
     const before = rssBytes(server!.pid);
     let after = before;
+    let heapAfter = heapBefore;
     await runWorkers(
       split(scale.idleConnections, 2, (_, share) => ({ system, urls: [server!.url], token, connections: share, rooms: ['idle'], subscribe: false })),
       3,
-      { started: () => void server!.collectGarbage().then(() => (after = rssBytes(server!.pid))) },
+      {
+        started: async () => {
+          ({ heapUsed: heapAfter } = await server!.request('gc'));
+          after = rssBytes(server!.pid);
+        },
+      },
     );
     return {
       deliveredPerSecond: 0,
@@ -133,6 +150,7 @@ export async function idleMemory(system: SystemName, redis: RedisServer, scale: 
       cpuMicrosPerDelivered: 0,
       rssMb: after / 1024 / 1024,
       bytesPerConnection: (after - before) / scale.idleConnections,
+      heapBytesPerConnection: (heapAfter - heapBefore) / scale.idleConnections,
       errors: 0,
     };
   } finally {

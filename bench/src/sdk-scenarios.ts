@@ -61,8 +61,12 @@ export interface EnqueueFigures {
   p99Ms: number;
 }
 
-/** (f) IndexedDB enqueue in headless Chromium: one transaction per message (one publish at a time) vs batched (group commit). */
-export async function browserEnqueue(count: number): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures }> {
+/**
+ * (f) IndexedDB enqueue in headless Chromium: one transaction per message (one publish at a time) vs
+ * batched (100 in flight share transactions: group commit), each as fast as it goes; and batched at
+ * a fixed offered rate (open loop), where p99 is what an app publishing that fast sees.
+ */
+export async function browserEnqueue(count: number, offeredPerSecond: number): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures; atOfferedRate: EnqueueFigures }> {
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL('../src/browser/enqueue-page.ts', import.meta.url))],
     bundle: true,
@@ -83,17 +87,19 @@ export async function browserEnqueue(count: number): Promise<{ batched: EnqueueF
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
     await page.waitForFunction(() => document.title === 'ready');
-    const measure = async (concurrency: number): Promise<EnqueueFigures> => {
+    type Run = (n: number, x: number) => Promise<{ perSecond: number; latenciesMs: number[] }>;
+    const measure = async (mode: 'run' | 'runAtRate', x: number): Promise<EnqueueFigures> => {
       const { perSecond, latenciesMs } = await page.evaluate(
-        ([n, c]) => (window as unknown as { bench: { run(n: number, c: number): Promise<{ perSecond: number; latenciesMs: number[] }> } }).bench.run(n, c),
-        [count, concurrency] as const,
+        ([m, n, value]) => (window as unknown as { bench: Record<string, Run> }).bench[m]!(n, value),
+        [mode, count, x] as const,
       );
       latenciesMs.sort((a, b) => a - b);
       return { perSecond, p99Ms: latenciesMs[Math.floor(latenciesMs.length * 0.99)] ?? 0 };
     };
-    const oneTxPerMessage = await measure(1);
-    const batched = await measure(100);
-    return { batched, oneTxPerMessage };
+    const oneTxPerMessage = await measure('run', 1);
+    const batched = await measure('run', 100);
+    const atOfferedRate = await measure('runAtRate', offeredPerSecond);
+    return { batched, oneTxPerMessage, atOfferedRate };
   } finally {
     await browser.close();
     server.close();

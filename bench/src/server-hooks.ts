@@ -1,10 +1,38 @@
 /**
- * Preloaded into server processes by the bench (`--import`), never part of the relay: collects
- * garbage when the bench asks, so memory per connection is measured without handshake garbage.
+ * Preloaded into server processes by the bench (`--import`), never part of the relay:
+ * - `gc`: collects garbage, so memory per connection is measured without handshake garbage;
+ *   every answer carries the heap in use;
+ * - `profile:start` / `profile:stop`: a V8 CPU profile of the measured window only (not startup
+ *   or connection setup), written to $BENCH_CPU_PROF when that is set.
  */
-process.on('message', (message) => {
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+
+const profileDir = process.env.BENCH_CPU_PROF;
+let session: Session | undefined;
+
+async function handle(message: unknown): Promise<void> {
   if (message === 'gc') {
-    (globalThis as { gc?: () => void }).gc?.();
-    process.send?.('gc:done');
+    // A memory-reducing collection (as under memory pressure): also shrinks the young generation, so RSS
+    // reflects what connections hold rather than how far the allocator grew during the handshakes.
+    (globalThis as { gc?: (options?: object) => void }).gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  } else if (message === 'profile:start' && profileDir) {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  } else if (message === 'profile:stop' && session) {
+    const { profile } = await session.post('Profiler.stop');
+    const name = `${process.env.BENCH_PROFILE_LABEL ?? 'server'}-${process.pid}-${Date.now()}.cpuprofile`;
+    writeFileSync(join(profileDir!, name), JSON.stringify(profile));
+    session.disconnect();
+    session = undefined;
+  } else {
+    return;
   }
-});
+  // The heap in use comes with every answer: after `gc` it is the live heap, steadier than RSS.
+  process.send?.({ done: message, heapUsed: process.memoryUsage().heapUsed });
+}
+
+process.on('message', (message) => void handle(message));

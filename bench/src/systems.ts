@@ -9,21 +9,20 @@ export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret!';
 export interface ServerProcess {
   url: string;
   pid: number;
-  /** Full garbage collection in the server process (bench instrumentation). */
-  collectGarbage(): Promise<void>;
+  /** Bench instrumentation in the server process (see server-hooks.ts): `gc`, `profile:start`, `profile:stop`. */
+  request(command: 'gc' | 'profile:start' | 'profile:stop'): Promise<{ heapUsed: number }>;
   stop(): Promise<void>;
 }
 
 const require = createRequire(import.meta.url);
 const RELAY_CLI = require.resolve('@partyline/relay').replace(/index\.js$/, 'cli.js');
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
-const GC_ON_REQUEST = new URL('./gc-on-request.js', import.meta.url).href;
+const SERVER_HOOKS = new URL('./server-hooks.js', import.meta.url).href;
 
-async function startProcess(script: string, args: string[], port: number): Promise<ServerProcess> {
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server process (open with Chrome DevTools or speedscope).
-  const profileDir = process.env.BENCH_CPU_PROF;
-  const execArgv = ['--expose-gc', '--import', GC_ON_REQUEST, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
-  const child: ChildProcess = fork(script, args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+async function startProcess(script: string, args: string[], port: number, label: string): Promise<ServerProcess> {
+  const execArgv = ['--expose-gc', '--import', SERVER_HOOKS];
+  const env = { ...process.env, LOG_LEVEL: 'warn', BENCH_PROFILE_LABEL: label };
+  const child: ChildProcess = fork(script, args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
@@ -32,21 +31,20 @@ async function startProcess(script: string, args: string[], port: number): Promi
   return {
     url,
     pid: child.pid!,
-    collectGarbage: () =>
-      new Promise<void>((resolve) => {
-        const onMessage = (message: unknown) => {
-          if (message !== 'gc:done') return;
+    request: (command) =>
+      new Promise((resolve) => {
+        const onMessage = (message: { done?: string; heapUsed: number }) => {
+          if (message.done !== command) return;
           child.off('message', onMessage);
-          resolve();
+          resolve(message);
         };
         child.on('message', onMessage);
-        child.send('gc');
+        child.send(command);
       }),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      // A profiled process must exit on its own to write its profile.
-      child.kill(profileDir ? 'SIGTERM' : 'SIGKILL');
+      child.kill('SIGKILL');
       await exited;
     },
   };
@@ -57,11 +55,12 @@ export async function startServers(system: SystemName, count: number, redisUrl: 
   return Promise.all(
     Array.from({ length: count }, async () => {
       const port = await findFreePort();
-      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port);
+      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system);
       return startProcess(
         RELAY_CLI,
         ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--transports', 'websocket,polling'],
         port,
+        system,
       );
     }),
   );
