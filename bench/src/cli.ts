@@ -21,7 +21,11 @@ Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g]
   --help         show this help
 
 Relays, baseline servers and load generators run as separate processes; Redis is a real redis-server.
-Results: a table on stdout and bench/results/<date>.json.`;
+Results: a table on stdout and bench/results/<date>.json.
+
+Environment:
+  BENCH_CPU_PROF=<dir>   write a V8 CPU profile of every server over each measured window
+                         (open in Chrome DevTools or speedscope)`;
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, scenarios: { type: 'string' }, help: { type: 'boolean' } } });
 if (values.help) {
