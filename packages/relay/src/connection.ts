@@ -52,6 +52,7 @@ export interface ConnectionContext {
 }
 
 type Answer = Ack<object>;
+const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvent));
 const NOTHING: Record<string, never> = Object.freeze({});
 
 /**
@@ -66,7 +67,6 @@ function releaseHandshakeRequest(socket: RelaySocket): void {
   // The verified claims are in socket.data; the token string need not sit on every idle connection.
   socket.handshake.auth = NOTHING;
 }
-const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvent));
 
 function fail(kind: ErrorKind, message: string, retryAfterMs?: number): { ok: false; error: WireError } {
   return { ok: false, error: wireError(kind, message, retryAfterMs) };

@@ -22,6 +22,7 @@ import type { RoomLogStore } from './store/room-log-store.js';
 import { secretKey } from './tokens.js';
 
 export interface Relay {
+  /** The Socket.IO server. An open connection keeps no handshake HTTP request: `socket.request` is null, `socket.data` holds the verified token claims. */
   readonly io: RelayServer;
   readonly httpServer: HttpServer;
   readonly store: RoomLogStore;
