@@ -53,9 +53,12 @@ export class RoomBroadcaster {
   private emit(room: string, { epoch, messages }: PendingBroadcast): void {
     // Appends to one room may resolve out of seq order (e.g. across a Redis reconnect); members expect ascending seqs.
     if (!isAscending(messages)) messages.sort((a, b) => a.seq - b.seq);
+    if (messages.length <= this.maxMessages) {
+      this.io.to(room).emit(ServerEvent.Messages, { room, epoch, messages });
+      return;
+    }
     for (let start = 0; start < messages.length; start += this.maxMessages) {
-      const chunk = start === 0 && messages.length <= this.maxMessages ? messages : messages.slice(start, start + this.maxMessages);
-      this.io.to(room).emit(ServerEvent.Messages, { room, epoch, messages: chunk });
+      this.io.to(room).emit(ServerEvent.Messages, { room, epoch, messages: messages.slice(start, start + this.maxMessages) });
     }
   }
 }

@@ -1,8 +1,9 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 
 const corked = Symbol('partyline.corked');
 type CoalescingSocket = Socket & { [corked]?: boolean };
-const plainWrite = (socket: Socket) => Object.getPrototypeOf(socket).write as Socket['write'];
+/** The write every socket would use without us, looked up once rather than per write. */
+const socketWrite = Socket.prototype.write;
 
 function uncork(socket: CoalescingSocket): void {
   socket[corked] = false;
@@ -15,7 +16,7 @@ function coalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['writ
     this.cork();
     process.nextTick(uncork, this);
   }
-  return plainWrite(this).apply(this, args);
+  return socketWrite.apply(this, args);
 }
 
 /**
