@@ -1,6 +1,6 @@
 export { findFreePort } from './free-port.js';
 export { assertRedisInstalled, pingRedis, startRedis } from './redis-server.js';
-export type { RedisServer, RedisServerOptions } from './redis-server.js';
+export type { RedisKillOptions, RedisServer, RedisServerOptions } from './redis-server.js';
 export { waitFor } from './wait-for.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumLaunchOptions } from './chromium.js';
 export { startRedisCluster } from './redis-cluster.js';

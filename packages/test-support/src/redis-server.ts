@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,20 @@ import { waitFor } from './wait-for.js';
 export interface RedisServerOptions {
   /** Append-only file with fsync on every write, so acked messages survive kill -9. @default true */
   appendOnly?: boolean;
+  /**
+   * AOF fsync policy. With `everysec` the server also simulates what the disk really holds: once a
+   * second it notes the AOF's size (the part an fsync made durable), and `kill({ loseUnsynced: true })`
+   * cuts the file back to it — what a power loss or kernel crash does to `appendfsync everysec`
+   * (a process kill alone loses nothing: written data sits in the page cache). @default 'always'
+   */
+  fsync?: 'always' | 'everysec';
   /** Extra `redis-server` arguments, e.g. ['--cluster-enabled', 'yes']. */
   extraArgs?: string[];
+}
+
+export interface RedisKillOptions {
+  /** With `fsync: 'everysec'`: drop what reached the AOF after the last simulated fsync (up to ~1 s of acked writes). */
+  loseUnsynced?: boolean;
 }
 
 /** A real `redis-server` on 127.0.0.1, owned by the test that started it. */
@@ -20,10 +32,10 @@ export interface RedisServer {
   readonly pid: number | undefined;
   /** Sends a signal (SIGKILL for a crash, SIGSTOP/SIGCONT for a pause) without waiting. */
   signal(signal: NodeJS.Signals): void;
-  /** SIGKILL and wait for the process to be gone. */
-  kill(): Promise<void>;
+  /** SIGKILL and wait for the process to be gone; answers how many AOF bytes were dropped (`loseUnsynced`). */
+  kill(options?: RedisKillOptions): Promise<number>;
   /** Start again on the same port and data directory (AOF replays the log). */
-  restart(): Promise<void>;
+  restart(options?: RedisKillOptions): Promise<void>;
   /** Stop and delete the data directory. */
   stop(): Promise<void>;
 }
@@ -66,12 +78,21 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     '--dir', dir,
     '--save', '',
     '--appendonly', options.appendOnly === false ? 'no' : 'yes',
-    '--appendfsync', 'always',
+    '--appendfsync', options.fsync ?? 'always',
+    // A cut-back AOF ends mid-command or mid-MULTI: load what is complete, as after a real power loss.
+    '--aof-load-truncated', 'yes',
     '--protected-mode', 'no',
     '--loglevel', 'warning',
     ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
+  /** Simulated fsync: the AOF size the disk is known to hold (everysec only). */
+  let durable: { file: string; size: number } | undefined;
+  let fsyncTimer: ReturnType<typeof setInterval> | undefined;
+  const noteDurable = () => {
+    const file = currentAofFile(dir);
+    if (file) durable = { file, size: statSync(file).size };
+  };
 
   async function launch(): Promise<void> {
     const started = spawn(REDIS_BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -82,15 +103,28 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       if (exited) throw new Error(`redis-server exited at start (port ${port})`);
       return pingRedis(port);
     }, `redis-server on port ${port}`, 15_000);
+    if (options.fsync === 'everysec') {
+      noteDurable();
+      fsyncTimer = setInterval(noteDurable, 1000);
+      fsyncTimer.unref();
+    }
   }
 
-  async function kill(): Promise<void> {
+  async function kill(killOptions: RedisKillOptions = {}): Promise<number> {
+    clearInterval(fsyncTimer);
     const current = child;
-    if (!current || current.exitCode !== null || current.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      current.once('exit', () => resolve());
-      current.kill('SIGKILL');
-    });
+    if (current && current.exitCode === null && current.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        current.once('exit', () => resolve());
+        current.kill('SIGKILL');
+      });
+    }
+    if (!killOptions.loseUnsynced || !durable) return 0;
+    const file = currentAofFile(dir);
+    if (file !== durable.file) return 0; // rewritten since: the new file was fsynced whole
+    const lost = statSync(file).size - durable.size;
+    if (lost > 0) truncateSync(file, durable.size);
+    return Math.max(0, lost);
   }
 
   await launch();
@@ -104,8 +138,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       child?.kill(signal);
     },
     kill,
-    async restart() {
-      await kill();
+    async restart(killOptions) {
+      await kill(killOptions);
       await launch();
     },
     async stop() {
@@ -113,4 +147,18 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The AOF file Redis appends to now (Redis 7 multi-part AOF: the highest-numbered `.incr.aof`). */
+function currentAofFile(dir: string): string | undefined {
+  const aofDir = join(dir, 'appendonlydir');
+  let names: string[];
+  try {
+    names = readdirSync(aofDir).filter((name) => name.endsWith('.incr.aof'));
+  } catch {
+    return undefined;
+  }
+  const number = (name: string) => Number(/\.(\d+)\.incr\.aof$/.exec(name)?.[1] ?? -1);
+  const newest = names.sort((a, b) => number(a) - number(b)).at(-1);
+  return newest === undefined ? undefined : join(aofDir, newest);
 }
