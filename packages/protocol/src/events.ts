@@ -1,7 +1,8 @@
 import * as v from 'valibot';
 import type { AckCallback } from './ack.js';
 import type { WireError } from './errors.js';
-import type { LogMessage, RoomPage } from './message.js';
+import { LogLinkSchema, LogMessageSchema, type RoomPage } from './message.js';
+import { MessageTypeSchema, RoomNameSchema } from './names.js';
 import type {
   JoinRequest,
   LeaveRequest,
@@ -48,18 +49,26 @@ export interface ClientToServerEvents {
   'room:signal': (request: SignalRequest, ack?: AckCallback<object>) => void;
 }
 
-export interface RoomMessagesEvent {
-  room: string;
-  epoch: string;
-  messages: LogMessage[];
-}
+/**
+ * New messages of a room, ascending by seq. `links` name the message before each appended batch
+ * (when the log still holds it), so a member can tell live messages that continue its history from
+ * ones of a log that lost its tail and reused those sequences.
+ */
+export const RoomMessagesEventSchema = v.object({
+  room: RoomNameSchema,
+  epoch: v.string(),
+  messages: v.array(LogMessageSchema),
+  links: v.optional(v.array(LogLinkSchema)),
+});
+export type RoomMessagesEvent = v.InferOutput<typeof RoomMessagesEventSchema>;
 
-export interface RoomSignalEvent {
-  room: string;
-  sender: string;
-  type: string;
-  body: string;
-}
+export const RoomSignalEventSchema = v.object({
+  room: RoomNameSchema,
+  sender: v.string(),
+  type: MessageTypeSchema,
+  body: v.string(),
+});
+export type RoomSignalEvent = v.InferOutput<typeof RoomSignalEventSchema>;
 
 export interface ServerToClientEvents {
   'room:messages': (event: RoomMessagesEvent) => void;

@@ -1,7 +1,7 @@
 export type { Ack, AckCallback } from './ack.js';
 export { ErrorKind, ErrorKindSchema, RETRYABLE_KINDS, WireErrorSchema, wireError } from './errors.js';
 export type { WireError } from './errors.js';
-export { ClientEvent, HandshakeAuthSchema, ServerEvent } from './events.js';
+export { ClientEvent, HandshakeAuthSchema, RoomMessagesEventSchema, RoomSignalEventSchema, ServerEvent } from './events.js';
 export type {
   ClientToServerEvents,
   HandshakeAuth,
@@ -16,8 +16,8 @@ export type {
 export { isRoomGranted, TokenClaimsSchema } from './grants.js';
 export type { TokenClaims } from './grants.js';
 export { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from './limits.js';
-export { LogMessageSchema, OutgoingMessageSchema, RoomPageSchema } from './message.js';
-export type { LogMessage, OutgoingMessage, RoomPage } from './message.js';
+export { LogLinkSchema, LogMessageSchema, OutgoingMessageSchema, RoomPageSchema } from './message.js';
+export type { LogLink, LogMessage, OutgoingMessage, RoomPage } from './message.js';
 export {
   isValidRoomName,
   MESSAGE_ID_PATTERN,

@@ -38,5 +38,17 @@ export const RoomPageSchema = v.object({
   messages: v.array(LogMessageSchema),
   /** More messages after the last one returned are already in the log. */
   hasMore: v.boolean(),
+  /**
+   * Set when the request carried a position (`epoch`, `sinceId`) in this epoch that the log no
+   * longer holds: it ends before `since`, or holds another message at `since`.
+   */
+  diverged: v.optional(v.boolean()),
 });
 export type RoomPage = v.InferOutput<typeof RoomPageSchema>;
+
+/**
+ * The id of the log message at `seq`: `room:messages` carries one for the message before each
+ * appended batch, so members can check that live messages continue the history they have.
+ */
+export const LogLinkSchema = v.object({ seq: SeqSchema, id: MessageIdSchema });
+export type LogLink = v.InferOutput<typeof LogLinkSchema>;

@@ -3,6 +3,17 @@ import { WireErrorSchema } from './errors.js';
 import { OutgoingMessageSchema } from './message.js';
 import { MessageIdSchema, MessageTypeSchema, RoomNameSchema, SeqSchema } from './names.js';
 
+/**
+ * The client's position in a room log, sent with `since` so the relay can tell whether the log still
+ * holds what the client has (positioned recovery): the log's `epoch` and the id of message `since`.
+ * When the epoch matches but the log ends before `since` or holds another message there, the page
+ * says `diverged` (e.g. a store lost its unsynced tail and handed those sequences out again).
+ */
+const PositionFields = {
+  epoch: v.optional(v.pipe(v.string(), v.maxLength(128))),
+  sinceId: v.optional(MessageIdSchema),
+};
+
 /** `room:join` — subscribe to live messages, optionally catching up on everything after `since`. */
 export const JoinRequestSchema = v.object({
   room: RoomNameSchema,
@@ -10,6 +21,7 @@ export const JoinRequestSchema = v.object({
   since: v.optional(SeqSchema),
   /** Page size for the catch-up in the ack (capped by the relay). */
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  ...PositionFields,
 });
 export type JoinRequest = v.InferOutput<typeof JoinRequestSchema>;
 
@@ -18,6 +30,7 @@ export const ReadRequestSchema = v.object({
   room: RoomNameSchema,
   since: SeqSchema,
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  ...PositionFields,
 });
 export type ReadRequest = v.InferOutput<typeof ReadRequestSchema>;
 

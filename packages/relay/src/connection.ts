@@ -15,6 +15,7 @@ import {
   type ClientToServerEvents,
   type JoinAck,
   type LogMessage,
+  type RoomPage,
   type PublishAck,
   type ReadAck,
   type PublishResult,
@@ -29,7 +30,7 @@ import type { RelayLimits } from './options.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
 import { bufferedBytes } from './socket-backlog.js';
-import { StoreUnavailableError, type AppendInput, type RoomLogStore } from './store/room-log-store.js';
+import { StoreUnavailableError, type AppendInput, type RoomLogStore, type StoredPage } from './store/room-log-store.js';
 
 export type RelayServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ConnectionIdentity>;
 export type RelaySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ConnectionIdentity>;
@@ -193,8 +194,8 @@ export class RelayConnection {
     // clients drop repeats by seq) — never in neither.
     await this.socket.join(room);
     try {
-      if (since === undefined) return { ok: true, ...(await this.context.store.read(room, 0, 0)), hasMore: false };
-      return { ok: true, ...(await this.context.store.read(room, since, this.pageSize(limit))) };
+      if (since === undefined) return { ok: true, ...positioned(await this.context.store.read(room, 0, 0), request.value), hasMore: false };
+      return { ok: true, ...positioned(await this.context.store.read(room, since, this.pageSize(limit)), request.value) };
     } catch (error) {
       await this.socket.leave(room);
       throw error;
@@ -207,7 +208,7 @@ export class RelayConnection {
     const { room, since, limit } = request.value;
     const refused = this.admit(room, 1);
     if (refused) return refused;
-    return { ok: true, ...(await this.context.store.read(room, since, this.pageSize(limit))) };
+    return { ok: true, ...positioned(await this.context.store.read(room, since, this.pageSize(limit)), request.value) };
   }
 
   private async leave(payload: unknown): Promise<Answer> {
@@ -242,7 +243,7 @@ export class RelayConnection {
       }
     });
 
-    const { epoch, outcomes } = await store.append(room, accepted);
+    const { epoch, outcomes, previousId } = await store.append(room, accepted);
     const fresh: LogMessage[] = [];
     for (const [i, outcome] of outcomes.entries()) {
       const index = acceptedAt[i]!;
@@ -257,7 +258,7 @@ export class RelayConnection {
       }
     }
     // Only new messages are broadcast; duplicates were delivered the first time.
-    if (fresh.length > 0) broadcaster.add(room, epoch, fresh);
+    if (fresh.length > 0) broadcaster.add(room, epoch, fresh, previousId);
     for (const result of results) if ('error' in result) metrics.errors.inc({ kind: result.error.kind });
     metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
     return { ok: true, epoch, results };
@@ -285,4 +286,17 @@ export class RelayConnection {
     this.logger().error({ err: error }, 'request failed');
     return wireError(ErrorKind.Internal, 'internal relay error');
   }
+}
+
+/**
+ * Positioned recovery: the page for a request that says where the client stands (`epoch`, and the
+ * id of message `since`). In the same epoch, a log that ends before `since` or holds another message
+ * there lost what the client has (an unsynced tail, an asynchronous failover) and handed those
+ * sequences out again: the page says `diverged` instead of continuing a history the client never had.
+ */
+export function positioned({ sinceId, ...page }: StoredPage, request: { since?: number | undefined; epoch?: string | undefined; sinceId?: string | undefined }): RoomPage {
+  const since = request.since ?? 0;
+  if (request.epoch !== page.epoch || since === 0) return page;
+  const lost = since > page.headSeq || (request.sinceId !== undefined && sinceId !== undefined && sinceId !== request.sinceId);
+  return lost ? { ...page, diverged: true } : page;
 }

@@ -1,9 +1,11 @@
-import { ServerEvent, type LogMessage } from '@partyline/protocol';
+import { ServerEvent, type LogLink, type LogMessage } from '@partyline/protocol';
 import type { RelayServer } from './connection.js';
 
 interface PendingBroadcast {
   epoch: string;
   messages: LogMessage[];
+  /** The message before each appended batch, when known. */
+  links: LogLink[];
 }
 
 /**
@@ -23,8 +25,8 @@ export class RoomBroadcaster {
     private readonly maxMessages: number,
   ) {}
 
-  /** Queues fresh messages of a room (in the order the log gave them seqs). */
-  add(room: string, epoch: string, messages: LogMessage[]): void {
+  /** Queues fresh messages of a room (in the order the log gave them seqs) and the id of the message before them. */
+  add(room: string, epoch: string, messages: LogMessage[], previousId?: string): void {
     let batch = this.pending.get(room);
     if (batch && batch.epoch !== epoch) {
       // The log was reset between two appends of this turn: the old epoch's messages go first, alone.
@@ -32,10 +34,12 @@ export class RoomBroadcaster {
       batch = undefined;
     }
     if (!batch) {
-      batch = { epoch, messages: [] };
+      batch = { epoch, messages: [], links: [] };
       this.pending.set(room, batch);
     }
     for (const message of messages) batch.messages.push(message);
+    const first = messages[0];
+    if (previousId !== undefined && first && first.seq > 1) batch.links.push({ seq: first.seq - 1, id: previousId });
     if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flush);
@@ -50,15 +54,22 @@ export class RoomBroadcaster {
     for (const [room, batch] of batches) this.emit(room, batch);
   };
 
-  private emit(room: string, { epoch, messages }: PendingBroadcast): void {
+  private emit(room: string, { epoch, messages, links }: PendingBroadcast): void {
     // Appends to one room may resolve out of seq order (e.g. across a Redis reconnect); members expect ascending seqs.
     if (!isAscending(messages)) messages.sort((a, b) => a.seq - b.seq);
     if (messages.length <= this.maxMessages) {
-      this.io.to(room).emit(ServerEvent.Messages, { room, epoch, messages });
+      this.io.to(room).emit(ServerEvent.Messages, links.length > 0 ? { room, epoch, messages, links } : { room, epoch, messages });
       return;
     }
     for (let start = 0; start < messages.length; start += this.maxMessages) {
-      this.io.to(room).emit(ServerEvent.Messages, { room, epoch, messages: messages.slice(start, start + this.maxMessages) });
+      const chunk = messages.slice(start, start + this.maxMessages);
+      // Each chunk is an event of its own: it carries the links into it, and the one from the chunk before.
+      const from = chunk[0]!.seq - 1;
+      const to = chunk.at(-1)!.seq;
+      const chunkLinks = links.filter((link) => link.seq >= from && link.seq < to);
+      const before = messages[start - 1];
+      if (before && before.seq === from && !chunkLinks.some((link) => link.seq === from)) chunkLinks.push({ seq: from, id: before.id });
+      this.io.to(room).emit(ServerEvent.Messages, chunkLinks.length > 0 ? { room, epoch, messages: chunk, links: chunkLinks } : { room, epoch, messages: chunk });
     }
   }
 }

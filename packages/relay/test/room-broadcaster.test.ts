@@ -1,11 +1,11 @@
-import type { LogMessage } from '@partyline/protocol';
+import type { LogLink, LogMessage } from '@partyline/protocol';
 import { describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/connection.js';
 import { RoomBroadcaster } from '../src/room-broadcaster.js';
 
 /** Records what the broadcaster hands to Socket.IO (the unit here is the coalescing, not Socket.IO). */
 function recordingServer() {
-  const sent: { room: string; event: string; payload: { epoch: string; messages: LogMessage[] } }[] = [];
+  const sent: { room: string; event: string; payload: { epoch: string; messages: LogMessage[]; links?: LogLink[] } }[] = [];
   const io = { to: (room: string) => ({ emit: (event: string, payload: never) => sent.push({ room, event, payload }) }) };
   return { io: io as unknown as RelayServer, sent };
 }
@@ -35,6 +35,25 @@ describe('RoomBroadcaster', () => {
     broadcaster.add('party', 'e1', [message(3), message(4)]);
     await nextTick();
     expect(sent[0]!.payload.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+  });
+
+  it('carries the link before each appended batch, also into every chunk of a split turn', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 2);
+    broadcaster.add('party', 'e1', [message(4), message(5)], 'm3');
+    broadcaster.add('party', 'e1', [message(8)], 'm7');
+    await nextTick();
+    expect(sent.map(({ payload }) => [payload.messages.map((m) => m.seq), payload.links])).toEqual([
+      [[4, 5], [{ seq: 3, id: 'm3' }]],
+      [[8], [{ seq: 7, id: 'm7' }]],
+    ]);
+    sent.length = 0;
+    broadcaster.add('party', 'e1', [message(9), message(10), message(11)], 'm8');
+    await nextTick();
+    expect(sent.map(({ payload }) => [payload.messages.map((m) => m.seq), payload.links])).toEqual([
+      [[9, 10], [{ seq: 8, id: 'm8' }]],
+      [[11], [{ seq: 10, id: 'm10' }]],
+    ]);
   });
 
   it('never mixes epochs in one event: the older epoch’s messages leave first', async () => {

@@ -8,7 +8,8 @@ import { createInboxStore } from './inbox-store.js';
 import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
 import { createOutboxStore, type OutboxEntry } from './outbox-store.js';
 import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
-import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions } from './room.js';
+import { createMessageId } from './message-id.js';
+import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
 import { createTabCoordinator, type TabCoordinator, type TabMessage } from './tab-coordinator.js';
 
 export interface ClientOptions {
@@ -16,6 +17,14 @@ export interface ClientOptions {
   relays: readonly string[];
   /** Access token, or an async function that fetches one; the function is asked again whenever the token expired. Required. */
   token: TokenSource;
+  /**
+   * Who this client acts for: the `sub` of its tokens. Every message is queued bound to it, and only a
+   * client of the same identity sends it — another account signed in later in the same browser
+   * profile never sends the first one's messages (they wait for their owner, or expire, reported).
+   * Pass it whenever the app knows its user before a token is fetched (offline after a reload).
+   * @default the `sub` of the latest token; messages queued before any token was known are sent by whoever connects first
+   */
+  user?: string;
   /**
    * The IndexedDB to keep outbox and inbox in. In Node inject one, e.g. `new IDBFactory()` from fake-indexeddb
    * (idb also needs the IndexedDB classes as globals there: `import 'fake-indexeddb/auto'`).
@@ -42,8 +51,14 @@ export interface ClientOptions {
   maxBodyBytes?: number;
   /** Catch-up page size. @default 500 */
   pageSize?: number;
-  /** Messages kept per room in the local inbox cache (`room.history()`). @default 500 */
+  /**
+   * Messages kept per room in the profile's cache, which `room.history()` answers from. Unlimited keeps
+   * each tab's view whole from seq 1 across reloads; a limit keeps the newest ones, and a tab's view
+   * then starts at the oldest message still cached. @default Infinity
+   */
   inboxLimit?: number;
+  /** How long a tab waits for a room another tab is flushing before taking the flush over (that tab may be stuck). @default 3000 */
+  flushTakeoverMs?: number;
   /** How long live messages after a gap wait for the missing ones before the gap is read from the log. @default 100 */
   gapFillDelayMs?: number;
   /** Clock for outbox timestamps and expiry. @default Date.now */
@@ -59,7 +74,8 @@ export const CLIENT_DEFAULTS = {
   maxBatchMessages: DEFAULT_LIMITS.maxBatchMessages,
   maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
   pageSize: DEFAULT_LIMITS.maxPageSize,
-  inboxLimit: 500,
+  inboxLimit: Infinity,
+  flushTakeoverMs: 3000,
   gapFillDelayMs: 100,
 } as const;
 
@@ -69,6 +85,11 @@ export interface ClientEvents {
   state: { state: ConnectionState; previous: ConnectionState };
   /** Something went wrong that the SDK handles by itself (a relay unreachable, a refused token, storage trouble); for logs and UI hints. */
   error: { error: PartylineError };
+  /**
+   * An outbox entry of any room left the outbox — `sent`, `failed` or `expired` — whether or not a
+   * room object is open for it (here or in another tab of the profile): expiry is never silent.
+   */
+  status: StatusContext;
 }
 
 export interface PartylineClient {
@@ -157,6 +178,7 @@ export function createClient(options: ClientOptions): PartylineClient {
   const rooms = new Map<string, Room>();
   const tracked = new Map<string, Tracked>();
   let closed = false;
+  let cacheFailureReported = false;
 
   const connection = new Connection({
     relays: options.relays,
@@ -170,20 +192,26 @@ export function createClient(options: ClientOptions): PartylineClient {
     name: settings.dbName,
     // Only the page's own IndexedDB is shared by the tabs of a profile.
     shared: options.indexedDB === undefined,
-    onLeader: () => flusher.wake(true),
+    stealAfterMs: settings.flushTakeoverMs,
+    now: settings.now,
     onMessage: (message) => onTabMessage(message),
   });
+  const identity = () => options.user ?? connection.identity;
 
   const flusher = new Flusher({
     connection,
     outbox,
-    isLeader: (room) => coordinator.isLeader(room),
+    opened: (room) => rooms.has(room),
+    lead: (room, task) => coordinator.lead(room, task),
+    identity,
+    busyRetryMs: Math.min(1000, settings.flushTakeoverMs),
     retryDelay: settings.retryDelay,
     ackTimeoutMs: settings.ackTimeoutMs,
     maxBatchMessages: settings.maxBatchMessages,
     retentionMs: settings.outboxRetentionMs,
     now: settings.now,
     onSettled(settlement) {
+      reportSettled(settlement);
       settle(settlement);
       coordinator.post(
         settlement.status === 'sent'
@@ -195,6 +223,13 @@ export function createClient(options: ClientOptions): PartylineClient {
     },
     onError: (error) => events.emit('error', { error }),
   });
+
+  /** Tells the app (client-level, any room) that an outbox entry left the outbox. */
+  function reportSettled(settlement: Settlement): void {
+    events.emit('status', settlement.status === 'sent'
+      ? { room: settlement.room, id: settlement.id, status: 'sent', seq: settlement.seq }
+      : { room: settlement.room, id: settlement.id, status: settlement.status, error: settlement.error });
+  }
 
   /** Reports one of our messages' final status once, in this tab. */
   function settle(settlement: Settlement): void {
@@ -227,15 +262,17 @@ export function createClient(options: ClientOptions): PartylineClient {
         flusher.wake();
         break;
       case 'outbox:sent':
-        settle({ status: 'sent', room: message.room, id: message.id, seq: message.seq });
-        break;
+        return fromOtherTab({ status: 'sent', room: message.room, id: message.id, seq: message.seq });
       case 'outbox:failed':
-        settle({ status: 'failed', room: message.room, id: message.id, error: toPartylineError({ ...message.error, retryable: false }) });
-        break;
+        return fromOtherTab({ status: 'failed', room: message.room, id: message.id, error: toPartylineError({ ...message.error, retryable: false }) });
       case 'outbox:expired':
-        settle({ status: 'expired', room: message.room, id: message.id, error: new PartylineError(PartylineErrorKind.Expired, 'not delivered within the outbox retention', { retryable: false }) });
-        break;
+        return fromOtherTab({ status: 'expired', room: message.room, id: message.id, error: new PartylineError(PartylineErrorKind.Expired, 'not delivered within the outbox retention', { retryable: false }) });
     }
+  }
+
+  function fromOtherTab(settlement: Settlement): void {
+    reportSettled(settlement);
+    settle(settlement);
   }
 
   const assertOpen = () => {
@@ -248,8 +285,10 @@ export function createClient(options: ClientOptions): PartylineClient {
     inbox,
     settings,
     assertOpen,
-    async enqueue(entry: OutboxEntry): Promise<PublishHandle> {
+    async enqueue(type, room, body): Promise<PublishHandle> {
       assertOpen();
+      const sender = identity();
+      const entry: OutboxEntry = { id: createMessageId(), room, type, body, createdAt: settings.now(), attempts: 0, ...(sender !== undefined ? { sender } : {}) };
       try {
         await outbox.add(entry);
       } catch (error) {
@@ -283,6 +322,13 @@ export function createClient(options: ClientOptions): PartylineClient {
     delivered(room, id, seq) {
       settle({ status: 'sent', room, id, seq });
     },
+    cacheFailed(error) {
+      // Reported once per client: a full disk would otherwise repeat it for every delivery.
+      if (cacheFailureReported) return;
+      cacheFailureReported = true;
+      const failure = toPartylineError(error);
+      events.emit('error', { error: new PartylineError(PartylineErrorKind.Storage, `the inbox cache cannot be written (${failure.message}); delivery goes on, history() may miss messages`, { retryable: false, cause: error }) });
+    },
     forget(room) {
       rooms.delete(room);
     },
@@ -291,11 +337,12 @@ export function createClient(options: ClientOptions): PartylineClient {
   connection.on('state', (context) => events.emit('state', context));
   connection.on('error', ({ error }) => events.emit('error', { error }));
   connection.on('connect', ({ socket }) => {
-    socket.on('room:messages', (event) => {
-      if (event && typeof event === 'object') rooms.get(event.room)?._messages(event);
+    // Each room validates what it gets; an event that is not even an object names no room.
+    socket.on('room:messages', (event: unknown) => {
+      if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._messages(event);
     });
-    socket.on('room:signal', (event) => {
-      if (event && typeof event === 'object') rooms.get(event.room)?._signal(event);
+    socket.on('room:signal', (event: unknown) => {
+      if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._signal(event);
     });
     for (const room of rooms.values()) room._connected();
     flusher.wake(true);
@@ -322,7 +369,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       if (room) return room;
       room = new Room(name, host, roomOptions);
       rooms.set(name, room);
-      coordinator.claim(name);
+      flusher.wake(); // its queued entries (earlier sessions, other tabs) may be sendable now
       const opened = room;
       // Messages queued by earlier sessions or other tabs: report their status here too.
       outbox.list(name).then(

@@ -43,13 +43,25 @@ export class Connection extends Emitter<ConnectionEvents> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #token: string | undefined;
+  #identity: string | undefined;
   #closed = false;
   #unsubscribeOnline: (() => void) | undefined;
 
   constructor(options: ConnectionOptions) {
     super();
     this.#options = options;
-    if (typeof options.token === 'string') this.#token = options.token;
+    if (typeof options.token === 'string') this.#useToken(options.token);
+  }
+
+  /** The `sub` of the latest token (kept after it expires): whom this client speaks for. */
+  get identity(): string | undefined {
+    return this.#identity;
+  }
+
+  #useToken(token: string): string {
+    this.#token = token;
+    this.#identity = tokenSubject(token) ?? this.#identity;
+    return token;
   }
 
   get state(): ConnectionState {
@@ -117,7 +129,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.#socket = pending;
     let token: string;
     try {
-      token = this.#token ?? (this.#token = await (this.#options.token as () => Promise<string>)());
+      token = this.#token ?? this.#useToken(await (this.#options.token as () => Promise<string>)());
     } catch (error) {
       if (this.#socket === pending) this.#socket = undefined;
       this.emit('error', { error: toPartylineError(error) });
@@ -209,5 +221,18 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (wasConnected) this.emit('disconnect', { relay, reason });
     if (reason === 'offline') this.#setState('offline');
     else if (!this.#closed) this.#retry();
+  }
+}
+
+/** The `sub` claim of a JWT, read without verifying it (the relay verifies; this only names the owner of queued messages). */
+export function tokenSubject(token: string): string | undefined {
+  try {
+    const payload = token.split('.')[1];
+    if (!payload) return undefined;
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const sub = (JSON.parse(json) as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
   }
 }

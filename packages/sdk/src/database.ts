@@ -2,11 +2,17 @@ import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import type { LogMessage } from '@partyline/protocol';
 import type { OutboxEntry } from './outbox-store.js';
 
-/** A room's read position: the log's epoch and the last sequence handed to the app. */
+/**
+ * How far the profile's shared cache of a room goes: the log's epoch, the last cached sequence and
+ * its id, and the history `branch` within the epoch (see ViewPosition). Cursors written by older SDK
+ * versions lack `lastId` and `branch` (read as unknown and '').
+ */
 export interface RoomCursor {
   room: string;
   epoch: string;
   lastSeq: number;
+  lastId?: string;
+  branch?: string;
 }
 
 /** A received message as cached locally (body still the raw JSON text). */

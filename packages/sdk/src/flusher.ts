@@ -13,8 +13,14 @@ export type Settlement =
 export interface FlusherOptions {
   connection: Connection;
   outbox: OutboxStore;
-  /** Whether this client sends `room`'s entries now (it opened the room and, across tabs, leads it). */
-  isLeader(room: string): boolean;
+  /** Whether this client sends `room`'s entries at all (it opened the room, so it holds a token for it). */
+  opened(room: string): boolean;
+  /** Runs one room's sends as that room's only flusher across tabs; false when another tab flushes it now. */
+  lead(room: string, task: () => Promise<void>): Promise<boolean>;
+  /** Whom this client sends for: entries queued under another identity wait for theirs. */
+  identity(): string | undefined;
+  /** How soon to look again at a room another tab was flushing. */
+  busyRetryMs: number;
   retryDelay: RetryDelay;
   ackTimeoutMs: number;
   maxBatchMessages: number;
@@ -98,28 +104,41 @@ export class Flusher {
         const canSend = this.#o.connection.socket !== undefined;
         if (!canSend && !this.#expiryDue && this.#expiry !== undefined) return;
         this.#expiryDue = false;
-        // Only rooms this client opened and leads: another tab's or session's rooms may need a token
-        // this client does not have, and must neither be sent nor failed from here.
-        const entries = (await this.#expire(await this.#o.outbox.list())).filter((entry) => this.#o.isLeader(entry.room));
+        // Only rooms this client opened, and only entries queued under its identity: another tab's,
+        // session's or account's entries may need a token this client does not have (or must not
+        // use), and must neither be sent nor failed from here.
+        const identity = this.#o.identity();
+        const entries = (await this.#expire(await this.#o.outbox.list())).filter(
+          (entry) => this.#o.opened(entry.room) && (entry.sender === undefined || entry.sender === identity),
+        );
         if (this.#closed || entries.length === 0 || !this.#o.connection.socket) return;
         let retryError: PartylineError | undefined;
+        let busy = false;
+        let sent = false;
         for (const [room, roomEntries] of groupByRoom(entries)) {
           // A room that must wait does not hold up the others.
-          for (let at = 0; at < roomEntries.length; ) {
-            const size = this.#batchSize;
-            const outcome = await this.#send(room, roomEntries.slice(at, at + size));
-            if (this.#closed) return;
-            if (outcome.ok === 'smaller') continue;
-            if (!outcome.ok) {
-              retryError ??= outcome.error;
-              break;
+          const led = await this.#o.lead(room, async () => {
+            for (let at = 0; at < roomEntries.length; ) {
+              const size = this.#batchSize;
+              const outcome = await this.#send(room, roomEntries.slice(at, at + size));
+              if (this.#closed) return;
+              if (outcome.ok === 'smaller') continue;
+              if (!outcome.ok) {
+                retryError ??= outcome.error;
+                return;
+              }
+              sent = true;
+              at += size;
             }
-            at += size;
-          }
+          });
+          if (this.#closed) return;
+          if (!led) busy = true;
         }
         if (retryError) return this.#scheduleRetry(retryError);
         this.#failures = 0;
-        this.#again = true; // look again: more may have been queued meanwhile
+        if (busy) this.#scheduleBusyRetry();
+        // Look again: more may have been queued meanwhile.
+        if (sent) this.#again = true;
       } while (this.#again && !this.#closed);
     } catch (error) {
       // Storage trouble: report it and try again later rather than spin.
@@ -127,6 +146,15 @@ export class Flusher {
       this.#o.onError(failure);
       this.#scheduleRetry(failure);
     }
+  }
+
+  /** Another tab was flushing a room: look again soon (it may finish, or be stuck and taken over). */
+  #scheduleBusyRetry(): void {
+    if (this.#closed || this.#backoff) return;
+    this.#backoff = setTimeout(() => {
+      this.#backoff = undefined;
+      this.wake();
+    }, this.#o.busyRetryMs);
   }
 
   #scheduleRetry(error: PartylineError): void {

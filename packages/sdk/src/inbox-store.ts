@@ -1,19 +1,35 @@
 import type { LogMessage } from '@partyline/protocol';
 import type { PartylineDatabase, RoomCursor, StoredMessage } from './database.js';
 
-/** The local inbox: each room's cursor plus a bounded cache of its latest messages. */
+/** Which history a tab follows: the log's epoch and the cache's branch within it. */
+export interface CacheLineage {
+  epoch: string;
+  branch: string;
+}
+
+/**
+ * The profile's shared inbox cache: per room a cursor plus the messages up to it. Tabs share it, so
+ * every write is guarded: never mix two epochs or two branches, never move the cursor back, and only
+ * move it over messages that are really stored (a cache with holes would hand a later tab a gap).
+ */
 export interface InboxStore {
   cursor(room: string): Promise<RoomCursor | undefined>;
   /**
-   * Stores delivered messages and the new cursor in one transaction, then trims the room's cache
-   * to `keep` messages — so a crash can never move the cursor past a message that was not stored.
+   * Stores messages that continue a view from seq `from` (none: a hole the log's retention made) and
+   * moves the cursor to `cursor` if it stood within [from, cursor.lastSeq) in the same lineage; then
+   * keeps at most `keep` messages of the room. One transaction.
    */
-  commit(cursor: RoomCursor, messages: readonly LogMessage[], keep: number): Promise<void>;
-  /** Forgets a room's cached history (its log was lost) and stores the new cursor. */
-  reset(cursor: RoomCursor): Promise<void>;
-  /** The cached messages of a room in sequence order. */
-  history(room: string): Promise<StoredMessage[]>;
+  commit(cursor: RoomCursor, from: number, messages: readonly LogMessage[], keep: number): Promise<void>;
+  /**
+   * Starts a room's cache over (the log was lost or diverged) if the stored cursor still follows
+   * `expected`; answers the cursor stored afterwards (another tab's, when it reset first).
+   */
+  reset(expected: CacheLineage | undefined, next: RoomCursor): Promise<RoomCursor>;
+  /** The cached messages with seq in [fromSeq, toSeq], if the cache follows `lineage`; else none. */
+  history(room: string, lineage: CacheLineage, fromSeq: number, toSeq: number): Promise<StoredMessage[]>;
 }
+
+const follows = (stored: RoomCursor, lineage: CacheLineage) => stored.epoch === lineage.epoch && (stored.branch ?? '') === lineage.branch;
 
 export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxStore {
   return {
@@ -21,40 +37,48 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
       return (await db()).get('cursors', room);
     },
 
-    async commit(cursor, messages, keep) {
+    async commit(cursor, from, messages, keep) {
       const tx = (await db()).transaction(['inbox', 'cursors'], 'readwrite');
       const inbox = tx.objectStore('inbox');
       const cursors = tx.objectStore('cursors');
       const work = async () => {
-        // Tabs share this row: never move it back, and never mix another epoch's cache into it
-        // (a tab that reset to a newer epoch wrote that epoch; this tab will reset too).
         const stored = await cursors.get(cursor.room);
-        if (stored && stored.epoch !== cursor.epoch) return;
+        if (stored && !follows(stored, { epoch: cursor.epoch, branch: cursor.branch ?? '' })) return;
         await Promise.all(messages.map((message) => inbox.put({ ...message, room: cursor.room })));
-        if (!stored || stored.lastSeq < cursor.lastSeq) await cursors.put(cursor);
+        if (!stored || (stored.lastSeq >= from && stored.lastSeq < cursor.lastSeq)) await cursors.put(cursor);
+        if (keep === Infinity) return;
         const index = inbox.index('room');
         let excess = (await index.count(cursor.room)) - keep;
-        if (excess <= 0) return;
-        for (let at = await index.openCursor(cursor.room); at && excess > 0; at = await at.continue(), excess--) {
+        for (let at = excess > 0 ? await index.openCursor(cursor.room) : null; at && excess > 0; at = await at.continue(), excess--) {
           await at.delete();
         }
       };
       await Promise.all([work(), tx.done]);
     },
 
-    async reset(cursor) {
+    async reset(expected, next) {
       const tx = (await db()).transaction(['inbox', 'cursors'], 'readwrite');
-      const work = async () => {
-        for (let at = await tx.objectStore('inbox').index('room').openCursor(cursor.room); at; at = await at.continue()) {
-          await at.delete();
-        }
-        await tx.objectStore('cursors').put(cursor);
+      const work = async (): Promise<RoomCursor> => {
+        const stored = await tx.objectStore('cursors').get(next.room);
+        if (stored && (!expected || !follows(stored, expected))) return stored;
+        const range = IDBKeyRange.bound([next.room, 0], [next.room, Number.MAX_SAFE_INTEGER]);
+        await tx.objectStore('inbox').delete(range);
+        await tx.objectStore('cursors').put(next);
+        return next;
       };
-      await Promise.all([work(), tx.done]);
+      const [after] = await Promise.all([work(), tx.done]);
+      return after;
     },
 
-    async history(room) {
-      return (await db()).getAllFromIndex('inbox', 'room', room);
+    async history(room, lineage, fromSeq, toSeq) {
+      if (toSeq < fromSeq) return [];
+      const tx = (await db()).transaction(['inbox', 'cursors'], 'readonly');
+      const [stored, messages] = await Promise.all([
+        tx.objectStore('cursors').get(room),
+        tx.objectStore('inbox').getAll(IDBKeyRange.bound([room, fromSeq], [room, toSeq])),
+        tx.done,
+      ]);
+      return stored && follows(stored, lineage) ? messages : [];
     },
   };
 }

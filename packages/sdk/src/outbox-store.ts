@@ -13,6 +13,11 @@ export interface OutboxEntry {
   createdAt: number;
   /** Failed send attempts so far. */
   attempts: number;
+  /**
+   * The identity (token `sub`) it was queued under, when known: only a client of that identity sends
+   * it, so another account signed in later in the same profile never speaks for this one.
+   */
+  sender?: string;
 }
 
 /**

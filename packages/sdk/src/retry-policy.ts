@@ -28,8 +28,12 @@ export function exponentialBackoff(options: BackoffOptions = {}): RetryDelay {
   };
 }
 
-/** The delay to wait: the policy's, but never shorter than what the relay asked for. */
+/** The longest wait a relay can ask for: a buggy or hostile `retryAfterMs` never parks a client for days (or overflows a timer). */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** The delay to wait: the policy's, but never shorter than what the relay asked for (at most {@link MAX_RETRY_AFTER_MS}). */
 export function retryDelayFor(policy: RetryDelay, attempt: number, retryAfterMs?: number): number {
   const delay = Math.max(0, policy(attempt));
-  return retryAfterMs === undefined ? delay : Math.max(delay, retryAfterMs);
+  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs)) return delay;
+  return Math.max(delay, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
 }

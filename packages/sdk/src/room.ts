@@ -1,24 +1,24 @@
 import {
   DEFAULT_LIMITS,
   isValidRoomName,
-  LogMessageSchema,
   MessageTypeSchema,
+  RoomMessagesEventSchema,
   RoomPageSchema,
+  RoomSignalEventSchema,
   utf8ByteLength,
   validate,
   type LogMessage,
-  type RoomMessagesEvent,
   type RoomPage,
-  type RoomSignalEvent,
 } from '@partyline/protocol';
-import type { Connection } from './connection.js';
+import type { Connection, PartylineSocket } from './connection.js';
 import type { RoomCursor } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
 import type { InboxStore } from './inbox-store.js';
 import { createMessageId } from './message-id.js';
-import type { OutboxEntry, OutboxStore } from './outbox-store.js';
+import type { OutboxStore } from './outbox-store.js';
 import { retryDelayFor, type RetryDelay } from './retry-policy.js';
+import { contradicts, continuing, decidePage, liveEntries, positionRequest, type LiveEntry, type PositionRequest, type ViewPosition } from './view-position.js';
 
 /** A message of a room's log as the app receives it. */
 export interface RoomMessage<Body = unknown> {
@@ -50,13 +50,19 @@ export interface StatusContext {
 }
 
 /**
- * The room's history could not be continued: `epoch_changed` — the relay's log was lost and
- * restarted (the local cache of the old log is cleared, delivery restarts at seq 1 of the new one);
- * `trimmed` — messages `fromSeq`..`toSeq` were dropped from the log before this client read them.
+ * The room's history could not be continued as it was:
+ * - `epoch_changed`: the relay's log was lost and began again (new epoch);
+ * - `diverged`: the log no longer holds messages this tab was handed (a store lost its unsynced tail
+ *   and gave those sequences to new messages); `toSeq` is the last seq the tab had.
+ * For both the view starts over: drop what the app built from this room; the events that follow
+ * deliver the log again from its first retained message.
+ * - `trimmed`: messages `fromSeq`..`toSeq` left the log (retention) before this tab read them; the view
+ *   continues after them.
+ * A reset is emitted before it is stored: after a crash in between, it is emitted again.
  */
 export interface ResetContext {
   room: string;
-  reason: 'epoch_changed' | 'trimmed';
+  reason: 'epoch_changed' | 'diverged' | 'trimmed';
   epoch: string;
   previousEpoch?: string;
   fromSeq?: number;
@@ -106,13 +112,27 @@ export interface PublishHandle {
   readonly sent: Promise<{ seq: number }>;
 }
 
+/** A position the app stored itself, with the side effects it made up to it (see `RoomOptions.from`). */
+export interface AppPosition {
+  epoch: string;
+  /** The last seq the app handled. */
+  seq: number;
+  /** That message's id, so the relay can tell whether its log still holds it. */
+  id?: string;
+}
+
 export interface RoomOptions {
   /**
-   * Where a room this device never read starts: `beginning` delivers the whole retained log,
-   * `now` only what is published after joining. Later sessions always continue where they stopped.
+   * Where this tab's view of the room starts when the profile has no cache of it yet: `beginning`
+   * delivers the whole retained log from seq 1, `now` only what is published after joining. Once the
+   * profile has a cache, every tab's view starts at what the cache holds (`history()`) and continues.
+   *
+   * An {@link AppPosition} makes the position the app's own: the view starts right after it, whatever
+   * the cache holds (`history()` answers nothing; the SDK does not cache such a room's view), so an
+   * app can commit its side effects and the seq together and resume from exactly there.
    * @default 'beginning'
    */
-  from?: 'beginning' | 'now';
+  from?: 'beginning' | 'now' | AppPosition;
 }
 
 /** What a room needs from its client (internal). */
@@ -130,33 +150,64 @@ export interface RoomHost {
     now(): number;
   };
   assertOpen(): void;
-  enqueue(entry: OutboxEntry): Promise<PublishHandle>;
+  enqueue(type: string, room: string, body: string): Promise<PublishHandle>;
   delivered(room: string, id: string, seq: number): void;
+  /** The shared cache could not be written (quota, storage trouble): delivery goes on without it. */
+  cacheFailed(error: unknown): void;
   forget(room: string): void;
 }
+
+/** How many of the latest handed messages a room remembers the ids of (to check live messages against). */
+const RECENT_IDS = 1024;
+
+/** Resets (epoch changes, divergences) this close together mean a relay or store is flapping: back off. */
+const RESET_STORM = { count: 3, withinMs: 60_000 };
 
 /**
  * One room: publish into its log, receive its log exactly once and in order, see your own
  * messages' status. Get it with `client.room(name)`.
  *
+ * **Receive contract.** Each tab has its own view of the room: what `history()` returned at open,
+ * then every `message` event — one gap-free, duplicate-free run in log order, from seq 1 (or from
+ * where the view started, see {@link RoomOptions.from}), whatever other tabs of the profile do,
+ * across reloads and crashes (the next session's `history()` holds what was handed before).
+ * `history()` always answers the view so far: call it right after opening the room (listen to
+ * `message` in the same turn, or right after it resolves) — events continue exactly after it. A
+ * `reset` is the only way the run breaks, and it says why.
+ *
  * @example
  * const room = client.room('party:abc');
  * room.on('message', (m) => render(m.seq, m.sender, m.body));
- * room.on('status', (s) => markMessage(s.id, s.status));
+ * for (const m of await room.history()) render(m.seq, m.sender, m.body);
+ * room.on('reset', ({ reason }) => reason !== 'trimmed' && clearScreen());
  * const handle = await room.publish('chat', { text: 'I bring the cake' });
  * const { seq } = await handle.sent;
  */
 export class Room {
   readonly name: string;
   readonly #host: RoomHost;
-  readonly #from: 'beginning' | 'now';
+  readonly #from: 'beginning' | 'now' | AppPosition;
   readonly #events = new Emitter<RoomEvents>();
-  #cursor: RoomCursor | undefined;
-  #queue: Promise<void> = Promise.resolve();
-  readonly #buffer = new Map<number, LogMessage>();
+  /** This tab's view: undefined until opened (from the shared cache, or the app's position). */
+  #view: ViewPosition | undefined;
+  /** The first seq of the view that `history()` answers from (the cache's part of it). */
+  #viewStart = 1;
+  /** No cache for this view: the app owns its position. */
+  #appOwned = false;
+  /** Serialises local steps (open, apply a page, live messages, history snapshots); never waits on the network. */
+  #local: Promise<unknown> = Promise.resolve();
+  /** Live messages beyond the view, waiting for the ones before them. */
+  readonly #buffer = new Map<number, LiveEntry>();
+  #pumping = false;
+  #pumpAgain = false;
+  /** The next request must be a join (a new connection). */
+  #joinDue = false;
   #gapTimer: ReturnType<typeof setTimeout> | undefined;
   #resyncTimer: ReturnType<typeof setTimeout> | undefined;
   #resyncAttempt = 0;
+  readonly #recentResets: number[] = [];
+  /** Ids of the latest messages handed to the app, to spot live messages of a log that reused their seqs. */
+  readonly #recentIds = new Map<number, string>();
   #closed = false;
 
   /** @internal use `client.room(name)` */
@@ -164,7 +215,13 @@ export class Room {
     if (!isValidRoomName(name)) throw new PartylineError(PartylineErrorKind.InvalidRoom, `invalid room name ${JSON.stringify(name)}`, { retryable: false });
     this.name = name;
     this.#host = host;
-    this.#from = options.from ?? 'beginning';
+    const from = options.from ?? 'beginning';
+    if (typeof from === 'object' && (typeof from.epoch !== 'string' || !Number.isSafeInteger(from.seq) || from.seq < 0)) {
+      throw new PartylineError(PartylineErrorKind.BadRequest, 'from: an app position needs { epoch: string, seq: integer ≥ 0, id? }', { retryable: false });
+    }
+    this.#from = from;
+    // Open first: the view is fixed before any event or history() answer.
+    void this.#step(() => this.#open());
   }
 
   /**
@@ -194,9 +251,7 @@ export class Room {
   async publish(type: string, body: unknown): Promise<PublishHandle> {
     this.#host.assertOpen();
     if (this.#closed) throw new PartylineError(PartylineErrorKind.Closed, `left room ${this.name}`);
-    const text = encodeBody(type, body, this.#host.settings.maxBodyBytes);
-    const entry: OutboxEntry = { id: createMessageId(), room: this.name, type, body: text, createdAt: this.#host.settings.now(), attempts: 0 };
-    return this.#host.enqueue(entry);
+    return this.#host.enqueue(type, this.name, encodeBody(type, body, this.#host.settings.maxBodyBytes));
   }
 
   /**
@@ -218,12 +273,26 @@ export class Room {
   }
 
   /**
-   * The locally cached messages of this room (the latest `inboxLimit`), in seq order. Works offline
-   * and right after a reload, before any connection.
+   * This tab's view so far, in seq order: on the first call, what the profile's cache holds (works
+   * offline and right after a reload); later, everything handed since too (as far as the cache
+   * keeps, see `inboxLimit`). The next `message` event continues exactly after the last message
+   * answered — no overlap, no gap.
+   *
+   * @example
+   * const room = client.room('party:abc');
+   * room.on('message', show);
+   * (await room.history()).forEach(show); // then the events continue it
    */
   async history(): Promise<RoomMessage[]> {
     this.#host.assertOpen();
-    return (await this.#host.inbox.history(this.name)).map((message) => toRoomMessage(this.name, message));
+    return this.#step(async () => {
+      const view = this.#view;
+      if (!view || view.epoch === undefined || this.#appOwned) return [];
+      const cached = await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, this.#viewStart, view.lastSeq);
+      // Let the caller's continuation run before this room hands out the next event.
+      await nextMacrotask();
+      return cached.map((message) => toRoomMessage(this.name, message));
+    });
   }
 
   /** This room's messages still in the outbox (from this tab, other tabs and earlier sessions), in publish order. */
@@ -257,7 +326,8 @@ export class Room {
   /** @internal a connection came up: join and catch up */
   _connected(): void {
     this.#buffer.clear();
-    this.#enqueue(() => this.#sync());
+    this.#joinDue = true;
+    void this.#pump();
   }
 
   /** @internal */
@@ -268,27 +338,25 @@ export class Room {
     this.#gapTimer = this.#resyncTimer = undefined;
   }
 
-  /** @internal live messages from the relay */
-  _messages(event: RoomMessagesEvent): void {
-    const messages: LogMessage[] = [];
-    if (Array.isArray(event.messages)) {
-      for (const raw of event.messages) {
-        const checked = validate(LogMessageSchema, raw);
-        if (checked.ok) messages.push(checked.value);
-      }
-    }
-    const epoch = typeof event.epoch === 'string' ? event.epoch : '';
-    this.#enqueue(() => this.#live(epoch, messages));
+  /** @internal live messages from the relay (validated; an undecodable event is dropped — the log fills any gap) */
+  _messages(raw: unknown): void {
+    const event = validate(RoomMessagesEventSchema, raw);
+    if (!event.ok) return;
+    const entries = liveEntries(event.value.epoch, event.value.messages, event.value.links);
+    void this.#step(() => this.#live(entries));
   }
 
   /** @internal */
-  _signal(event: RoomSignalEvent): void {
-    this.#events.emit('signal', { room: this.name, sender: event.sender, type: event.type, body: parseBody(event.body) });
+  _signal(raw: unknown): void {
+    const event = validate(RoomSignalEventSchema, raw);
+    if (!event.ok) return;
+    const { sender, type, body } = event.value;
+    this.#events.emit('signal', { room: this.name, sender, type, body: parseBody(body) });
   }
 
   /** @internal resolves when queued inbound work is done */
-  _idle(): Promise<void> {
-    return this.#queue;
+  async _idle(): Promise<void> {
+    await this.#local.catch(() => {});
   }
 
   /**
@@ -298,11 +366,233 @@ export class Room {
   _close(): void {
     this.#closed = true;
     this._disconnected();
-    void this.#queue.finally(() => this.#events.clear());
+    void this.#local.finally(() => this.#events.clear());
   }
 
-  #enqueue(task: () => Promise<void>): void {
-    this.#queue = this.#queue.then(() => (this.#closed ? undefined : task())).catch((error: unknown) => this.#failed(error));
+  /** Runs a local step after the ones before it; its failure is its caller's (and never blocks the next). */
+  #step<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#local.then(task, task);
+    this.#local = run.catch(() => {});
+    return run;
+  }
+
+  async #open(): Promise<void> {
+    if (this.#view) return;
+    const from = this.#from;
+    if (typeof from === 'object') {
+      this.#appOwned = true;
+      this.#viewStart = from.seq + 1;
+      this.#view = { epoch: from.epoch, lastSeq: from.seq, lastId: from.id, branch: '' };
+      return;
+    }
+    let stored: RoomCursor | undefined;
+    try {
+      stored = await this.#host.inbox.cursor(this.name);
+    } catch (error) {
+      this.#host.cacheFailed(error); // no cache: the view starts from the log
+    }
+    this.#view = stored
+      ? { epoch: stored.epoch, lastSeq: stored.lastSeq, lastId: stored.lastId, branch: stored.branch ?? '' }
+      : { epoch: undefined, lastSeq: 0, lastId: undefined, branch: '' };
+  }
+
+  /**
+   * The catch-up loop: join (on a new connection) or read from the view's position, apply each page
+   * as a local step, page on while the log has more; then deliver what waited. One loop per room;
+   * a request for more while it runs makes it go round again.
+   */
+  async #pump(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        await this.#step(() => this.#open());
+        for (let more = true; more; ) {
+          const socket = this.#host.connection.socket;
+          if (!socket || this.#closed) return;
+          more = await this.#fetchAndApply(socket);
+        }
+        await this.#step(() => this.#drain());
+        this.#resyncAttempt = 0;
+      } while (this.#pumpAgain && !this.#closed);
+    } catch (error) {
+      this.#failed(error);
+    } finally {
+      this.#pumping = false;
+      if (this.#pumpAgain && !this.#closed && !this.#resyncTimer) void this.#pump();
+    }
+  }
+
+  /** One request and its page; answers whether to read on. */
+  async #fetchAndApply(socket: PartylineSocket): Promise<boolean> {
+    const view = this.#view!;
+    const join = this.#joinDue;
+    const limit = this.#host.settings.pageSize;
+    const timeout = this.#host.settings.requestTimeoutMs;
+    // A room this profile never read, opened `from: 'now'`: join at the head.
+    const atHead = join && view.epoch === undefined && this.#from === 'now';
+    const position = positionRequest(view);
+    const ack = atHead
+      ? await socket.timeout(timeout).emitWithAck('room:join', { room: this.name, limit })
+      : await socket.timeout(timeout).emitWithAck(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position });
+    if (socket !== this.#host.connection.socket) return false; // that connection is gone; the next one joins
+    if (join) this.#joinDue = false;
+    const page = checkPage(ack, this.name);
+    return this.#step(() => (atHead && this.#view!.epoch === undefined ? this.#startAtHead(page) : this.#applyPage(page, position)));
+  }
+
+  async #startAtHead(page: RoomPage): Promise<boolean> {
+    const view: ViewPosition = { epoch: page.epoch, lastSeq: page.headSeq, lastId: undefined, branch: '' };
+    this.#viewStart = page.headSeq + 1;
+    await this.#commit(view, 0, []);
+    this.#view = view;
+    return false;
+  }
+
+  /** Applies one page to the view; answers whether the log must be read on (more pages, or a restart). */
+  async #applyPage(page: RoomPage, request: PositionRequest): Promise<boolean> {
+    const view = this.#view!;
+    const decision = decidePage(view, page, request);
+    if (decision.kind === 'restart') {
+      await this.#restart(decision.reason, page.epoch, view);
+      return !this.#resetStorm();
+    }
+    if (view.epoch === undefined) this.#view = { ...view, epoch: page.epoch };
+    if (decision.trimmed) {
+      const { fromSeq, toSeq } = decision.trimmed;
+      // Emitted before it is stored: a crash in between tells it again rather than never.
+      this.#events.emit('reset', { room: this.name, reason: 'trimmed', epoch: page.epoch, fromSeq, toSeq });
+      const skipped: ViewPosition = { ...this.#view!, lastSeq: toSeq, lastId: undefined };
+      await this.#commit(skipped, fromSeq - 1, []);
+      this.#view = skipped;
+    }
+    const before = this.#view!.lastSeq;
+    await this.#deliver(decision.messages);
+    return page.hasMore && this.#view!.lastSeq > before;
+  }
+
+  /** The log is not the view's history any more: say so, start the cache over (guarded), restart the view at 0. */
+  async #restart(reason: 'epoch_changed' | 'diverged', epoch: string, view: ViewPosition): Promise<void> {
+    this.#buffer.clear();
+    this.#recentIds.clear();
+    this.#recentResets.push(this.#host.settings.now());
+    this.#events.emit('reset', {
+      room: this.name,
+      reason,
+      epoch,
+      ...(view.epoch !== undefined && view.epoch !== epoch ? { previousEpoch: view.epoch } : {}),
+      ...(reason === 'diverged' ? { toSeq: view.lastSeq } : {}),
+    });
+    let next: ViewPosition = { epoch, lastSeq: 0, lastId: undefined, branch: reason === 'diverged' ? createMessageId() : '' };
+    if (!this.#appOwned) {
+      try {
+        const stored = await this.#host.inbox.reset(view.epoch === undefined ? undefined : { epoch: view.epoch, branch: view.branch }, { room: this.name, epoch, lastSeq: 0, branch: next.branch });
+        // Another tab started over first: follow its branch (its cache is the new history's).
+        if (stored.epoch === epoch) next = { ...next, branch: stored.branch ?? '' };
+      } catch (error) {
+        this.#host.cacheFailed(error);
+      }
+    }
+    this.#view = next;
+    this.#viewStart = 1;
+  }
+
+  /** True (and a delayed re-read scheduled) when resets come too fast to be anything but a flapping relay or store. */
+  #resetStorm(): boolean {
+    const now = this.#host.settings.now();
+    while (this.#recentResets.length > 0 && this.#recentResets[0]! < now - RESET_STORM.withinMs) this.#recentResets.shift();
+    if (this.#recentResets.length < RESET_STORM.count) return false;
+    this.#scheduleResync(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt));
+    return true;
+  }
+
+  async #live(entries: LiveEntry[]): Promise<void> {
+    const view = this.#view;
+    if (!view || this.#closed) return;
+    for (const entry of entries) {
+      if (view.epoch !== undefined && entry.epoch !== view.epoch) {
+        // Another log: a positioned read finds out what changed and says so.
+        return this.#readSoon(0);
+      }
+      if (contradicts(view, entry, this.#idAt)) return this.#readSoon(0);
+      if (entry.message.seq > view.lastSeq) this.#buffer.set(entry.message.seq, entry);
+    }
+    await this.#drain();
+  }
+
+  readonly #idAt = (seq: number): string | undefined => (seq === this.#view?.lastSeq ? this.#view.lastId : this.#recentIds.get(seq));
+
+  /** Delivers the buffered run that continues the view; a remaining gap is read from the log soon. */
+  async #drain(): Promise<void> {
+    const view = this.#view;
+    if (!view || view.epoch === undefined) return;
+    const run: LogMessage[] = [];
+    let last = { seq: view.lastSeq, id: view.lastId };
+    for (let entry = this.#buffer.get(last.seq + 1); entry; entry = this.#buffer.get(last.seq + 1)) {
+      if (entry.epoch !== view.epoch) break;
+      if (entry.previousId !== undefined && last.id !== undefined && entry.previousId !== last.id) {
+        // It continues another history than the view's: let a positioned read decide.
+        this.#buffer.clear();
+        this.#readSoon(0);
+        break;
+      }
+      run.push(entry.message);
+      last = { seq: entry.message.seq, id: entry.message.id };
+    }
+    for (const seq of this.#buffer.keys()) if (seq <= last.seq) this.#buffer.delete(seq);
+    await this.#deliver(run);
+    if (this.#buffer.size === 0) {
+      clearTimeout(this.#gapTimer);
+      this.#gapTimer = undefined;
+    } else if (!this.#gapTimer) {
+      // Live messages from different relays may overtake each other: wait briefly, then read the gap.
+      this.#readSoon(this.#host.settings.gapFillDelayMs);
+    }
+  }
+
+  #readSoon(delayMs: number): void {
+    if (this.#gapTimer || this.#closed) return;
+    this.#gapTimer = setTimeout(() => {
+      this.#gapTimer = undefined;
+      void this.#pump();
+    }, delayMs);
+  }
+
+  /** Stores (best effort) then hands to the app messages that continue the view exactly. */
+  async #deliver(messages: readonly LogMessage[]): Promise<void> {
+    const view = this.#view!;
+    const fresh = continuing(view.lastSeq, messages);
+    const last = fresh.at(-1);
+    if (!last || view.epoch === undefined) return;
+    const advanced: ViewPosition = { ...view, lastSeq: last.seq, lastId: last.id };
+    await this.#commit(advanced, view.lastSeq, fresh);
+    // Stored means the cursor moved past these: hand them over even if the client is closing.
+    this.#view = advanced;
+    for (const message of fresh) this.#recentIds.set(message.seq, message.id);
+    for (const seq of this.#recentIds.keys()) {
+      if (this.#recentIds.size <= RECENT_IDS) break;
+      this.#recentIds.delete(seq);
+    }
+    for (const message of fresh) {
+      this.#host.delivered(this.name, message.id, message.seq);
+      this.#events.emit('message', toRoomMessage(this.name, message));
+    }
+  }
+
+  /** Writes the shared cache; failing storage (quota) never stops delivery — the cache is optional. */
+  async #commit(view: ViewPosition, from: number, messages: readonly LogMessage[]): Promise<void> {
+    if (this.#appOwned || view.epoch === undefined) return;
+    const cursor: RoomCursor = { room: this.name, epoch: view.epoch, lastSeq: view.lastSeq, branch: view.branch, ...(view.lastId !== undefined ? { lastId: view.lastId } : {}) };
+    try {
+      await this.#host.inbox.commit(cursor, from, messages, this.#host.settings.inboxLimit);
+    } catch (error) {
+      this.#host.cacheFailed(error);
+    }
   }
 
   #failed(raw: unknown): void {
@@ -314,137 +604,22 @@ export class Room {
       return;
     }
     // Still connected (a timeout, an unavailable store): try again later. Otherwise the next connect syncs.
-    if (!this.#host.connection.socket || this.#resyncTimer) return;
-    const delay = retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt, error.retryAfterMs);
+    if (!this.#host.connection.socket) return;
+    this.#scheduleResync(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt, error.retryAfterMs));
+  }
+
+  #scheduleResync(delay: number): void {
+    if (this.#resyncTimer || this.#closed) return;
     this.#resyncTimer = setTimeout(() => {
       this.#resyncTimer = undefined;
-      this.#enqueue(() => this.#sync());
+      void this.#pump();
     }, delay);
   }
+}
 
-  async #sync(): Promise<void> {
-    this.#cursor ??= await this.#host.inbox.cursor(this.name);
-    const since = this.#cursor ? this.#cursor.lastSeq : this.#from === 'now' ? undefined : 0;
-    const socket = this.#host.connection.socket;
-    if (!socket) return;
-    const request = { room: this.name, limit: this.#host.settings.pageSize, ...(since !== undefined ? { since } : {}) };
-    const ack = await socket.timeout(this.#host.settings.requestTimeoutMs).emitWithAck('room:join', request);
-    await this.#applyPages(checkPage(ack, this.name), since);
-    this.#resyncAttempt = 0;
-  }
-
-  async #read(since: number): Promise<RoomPage> {
-    const socket = this.#host.connection.socket;
-    if (!socket) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected');
-    const ack = await socket.timeout(this.#host.settings.requestTimeoutMs).emitWithAck('room:read', { room: this.name, since, limit: this.#host.settings.pageSize });
-    return checkPage(ack, this.name);
-  }
-
-  /** Applies a page and keeps reading until the log is exhausted, then delivers what waited in the buffer. */
-  async #applyPages(first: RoomPage, requestedSince: number | undefined): Promise<void> {
-    let page = first;
-    for (;;) {
-      const before = this.#cursor?.lastSeq;
-      const reread = await this.#applyPage(page, requestedSince);
-      const progressed = this.#cursor?.lastSeq !== before;
-      if (!reread && (!page.hasMore || !progressed)) break;
-      requestedSince = this.#cursor!.lastSeq;
-      page = await this.#read(requestedSince);
-    }
-    await this.#drain();
-  }
-
-  /** Answers true when the log must be read again from the (new) cursor. */
-  async #applyPage(page: RoomPage, requestedSince: number | undefined): Promise<boolean> {
-    let cursor = this.#cursor;
-    if (!cursor) {
-      if (requestedSince === undefined) {
-        // `from: 'now'`: start after the current head.
-        this.#cursor = { room: this.name, epoch: page.epoch, lastSeq: page.headSeq };
-        await this.#host.inbox.commit(this.#cursor, [], this.#host.settings.inboxLimit);
-        return false;
-      }
-      // A room this device never read: the log starts where its retention starts.
-      cursor = this.#cursor = { room: this.name, epoch: page.epoch, lastSeq: Math.max(requestedSince, page.firstSeq - 1) };
-    }
-    if (cursor.epoch !== page.epoch) {
-      const next = { room: this.name, epoch: page.epoch, lastSeq: 0 };
-      await this.#host.inbox.reset(next);
-      this.#cursor = next;
-      this.#buffer.clear();
-      this.#events.emit('reset', { room: this.name, reason: 'epoch_changed', epoch: page.epoch, previousEpoch: cursor.epoch });
-      return true;
-    }
-    if (page.firstSeq > cursor.lastSeq + 1) {
-      const fromSeq = cursor.lastSeq + 1;
-      const toSeq = page.firstSeq - 1;
-      this.#cursor = { ...cursor, lastSeq: toSeq };
-      await this.#host.inbox.commit(this.#cursor, [], this.#host.settings.inboxLimit);
-      this.#events.emit('reset', { room: this.name, reason: 'trimmed', epoch: page.epoch, fromSeq, toSeq });
-    }
-    await this.#deliver(page.messages);
-    return false;
-  }
-
-  async #live(epoch: string, messages: LogMessage[]): Promise<void> {
-    const cursor = this.#cursor;
-    if (!cursor) return; // not caught up yet: the running sync reads these from the log
-    if (epoch !== cursor.epoch) {
-      // The log was replaced: re-read from the cursor, which detects and reports the new epoch.
-      const since = cursor.lastSeq;
-      return this.#applyPages(await this.#read(since), since);
-    }
-    for (const message of messages) if (message.seq > cursor.lastSeq) this.#buffer.set(message.seq, message);
-    await this.#drain();
-  }
-
-  /** Delivers the buffered run that continues the cursor; a remaining gap is filled from the log soon. */
-  async #drain(): Promise<void> {
-    const cursor = this.#cursor;
-    if (!cursor) return;
-    const run: LogMessage[] = [];
-    for (let seq = cursor.lastSeq + 1, next = this.#buffer.get(seq); next; next = this.#buffer.get(++seq)) run.push(next);
-    const upTo = cursor.lastSeq + run.length;
-    for (const seq of this.#buffer.keys()) if (seq <= upTo) this.#buffer.delete(seq);
-    await this.#deliver(run);
-    if (this.#buffer.size === 0) {
-      clearTimeout(this.#gapTimer);
-      this.#gapTimer = undefined;
-    } else if (!this.#gapTimer) {
-      // Live messages from different relays may overtake each other: wait briefly, then read the gap.
-      this.#gapTimer = setTimeout(() => {
-        this.#gapTimer = undefined;
-        this.#enqueue(async () => {
-          if (this.#buffer.size === 0 || !this.#cursor) return;
-          const since = this.#cursor.lastSeq;
-          await this.#applyPages(await this.#read(since), since);
-        });
-      }, this.#host.settings.gapFillDelayMs);
-    }
-  }
-
-  /** Stores then hands to the app the messages that continue the cursor exactly; the rest are dropped. */
-  async #deliver(messages: readonly LogMessage[]): Promise<void> {
-    const cursor = this.#cursor;
-    if (!cursor || messages.length === 0) return;
-    const fresh: LogMessage[] = [];
-    let next = cursor.lastSeq + 1;
-    for (const message of messages) {
-      if (message.seq < next) continue;
-      if (message.seq !== next) break;
-      fresh.push(message);
-      next++;
-    }
-    if (fresh.length === 0) return;
-    const advanced = { ...cursor, lastSeq: next - 1 };
-    await this.#host.inbox.commit(advanced, fresh, this.#host.settings.inboxLimit);
-    // Stored means the cursor moved past these: hand them over even if the client is closing.
-    this.#cursor = advanced;
-    for (const message of fresh) {
-      this.#host.delivered(this.name, message.id, message.seq);
-      this.#events.emit('message', toRoomMessage(this.name, message));
-    }
-  }
+/** Resolves after the current task: promise continuations waiting on the caller run first. */
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function checkPage(ack: unknown, room: string): RoomPage {
@@ -454,7 +629,6 @@ function checkPage(ack: unknown, room: string): RoomPage {
   if (!page.ok || page.value.room !== room) throw new PartylineError(PartylineErrorKind.Internal, `malformed page from relay: ${page.ok ? 'wrong room' : page.error.message}`, { retryable: true });
   return page.value;
 }
-
 function encodeBody(type: string, body: unknown, maxBodyBytes: number): string {
   const checked = validate(MessageTypeSchema, type);
   if (!checked.ok) throw new PartylineError(PartylineErrorKind.BadRequest, `invalid message type ${JSON.stringify(type)}`, { retryable: false });

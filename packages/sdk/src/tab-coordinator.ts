@@ -8,16 +8,20 @@ export type TabMessage =
   | { type: 'outbox:expired'; room: string; id: string };
 
 /**
- * Coordinates the tabs of one browser profile: per room, elects the one tab that flushes that room's
- * outbox entries (Web Locks; the lock passes on when that tab closes or crashes), and relays outbox
- * changes between tabs (BroadcastChannel) so every tab shows the same pending state. Leadership is
- * per room because tabs may hold tokens for different rooms: a tab only ever sends the rooms it opened.
+ * Coordinates the tabs of one browser profile: per room, at most one tab flushes that room's outbox
+ * entries at a time (Web Locks), and outbox changes travel between tabs (BroadcastChannel) so every
+ * tab shows the same pending state. The lock is taken per flush pass, only by a tab that is connected
+ * and about to send, and released when the pass ends: a tab that cannot send (offline, no token,
+ * frozen, its relay cut) never holds the others back. A pass stuck on an ack that never comes is
+ * taken over (`steal`) once another tab has waited `stealAfterMs`. Leadership is per room because
+ * tabs may hold tokens for different rooms: a tab only ever sends the rooms it opened.
  */
 export interface TabCoordinator {
-  /** Competes, with the other tabs that opened `room`, to flush it. */
-  claim(room: string): void;
-  /** Whether this tab flushes `room` now. */
-  isLeader(room: string): boolean;
+  /**
+   * Runs `task` as the one flusher of `room` in this profile; answers false without running it when
+   * another tab flushes `room` now (try again soon: after `stealAfterMs` of waiting it is taken over).
+   */
+  lead(room: string, task: () => Promise<void>): Promise<boolean>;
   post(message: TabMessage): void;
   close(): void;
 }
@@ -27,7 +31,9 @@ export interface TabCoordinatorOptions {
   name: string;
   /** Use the profile-wide lock and channel (false when the IndexedDB is private to this client). */
   shared: boolean;
-  onLeader(room: string): void;
+  /** How long a tab waits for a busy room before taking its flush over. */
+  stealAfterMs: number;
+  now(): number;
   onMessage(message: TabMessage): void;
 }
 
@@ -39,11 +45,9 @@ export interface TabCoordinatorOptions {
 export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordinator {
   const locks = options.shared && typeof navigator !== 'undefined' ? navigator.locks : undefined;
   const channel = options.shared && typeof BroadcastChannel === 'function' ? new BroadcastChannel(`partyline:${options.name}`) : undefined;
-  const claimed = new Set<string>();
-  const leading = new Set<string>();
-  const releases: (() => void)[] = [];
+  /** Rooms another tab was flushing when this one wanted to, and since when. */
+  const busySince = new Map<string, number>();
   let closed = false;
-  const abort = new AbortController();
   if (channel) {
     channel.onmessage = (event: MessageEvent<TabMessage[] | TabMessage>) => {
       if (closed || !event.data || typeof event.data !== 'object') return;
@@ -63,24 +67,30 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
   };
 
   return {
-    claim(room) {
-      if (closed || claimed.has(room)) return;
-      claimed.add(room);
+    async lead(room, task) {
+      if (closed) return false;
       if (!locks) {
-        leading.add(room);
-        options.onLeader(room);
-        return;
+        await task();
+        return true;
       }
-      locks
-        .request(`partyline:flusher:${options.name}:${room}`, { signal: abort.signal }, () => {
-          if (closed) return undefined;
-          leading.add(room);
-          options.onLeader(room);
-          return new Promise<void>((resolve) => releases.push(resolve));
-        })
-        .catch(() => {}); // aborted on close
+      const waiting = busySince.get(room);
+      const steal = waiting !== undefined && options.now() - waiting >= options.stealAfterMs;
+      let running: Promise<void> | undefined;
+      const request = locks.request(`partyline:flusher:${options.name}:${room}`, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
+        if (!lock || closed) return undefined;
+        running = task();
+        return running;
+      });
+      // Taken over by another tab, the request rejects while the task still runs: wait for the task.
+      await request.catch(() => {});
+      if (!running) {
+        if (waiting === undefined) busySince.set(room, options.now());
+        return false;
+      }
+      busySince.delete(room);
+      await running;
+      return true;
     },
-    isLeader: (room) => !closed && leading.has(room),
     post(message) {
       if (closed || !channel) return;
       if (outgoing.push(message) === 1) queueMicrotask(sendOutgoing);
@@ -89,9 +99,6 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
       if (closed) return;
       sendOutgoing();
       closed = true;
-      leading.clear();
-      abort.abort();
-      for (const release of releases) release();
       if (channel) {
         channel.onmessage = null;
         channel.close();

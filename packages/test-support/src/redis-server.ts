@@ -16,6 +16,8 @@ export interface RedisServerOptions {
    * (a process kill alone loses nothing: written data sits in the page cache). @default 'always'
    */
   fsync?: 'always' | 'everysec';
+  /** With `fsync: 'everysec'`: how often the simulated fsync runs (a test may prefer to call `markDurable` itself). @default 1000 */
+  fsyncEveryMs?: number;
   /** Extra `redis-server` arguments, e.g. ['--cluster-enabled', 'yes']. */
   extraArgs?: string[];
 }
@@ -30,6 +32,8 @@ export interface RedisServer {
   readonly port: number;
   readonly url: string;
   readonly pid: number | undefined;
+  /** With `fsync: 'everysec'`: the simulated fsync, now — what the AOF holds so far survives `loseUnsynced`. */
+  markDurable(): void;
   /** Sends a signal (SIGKILL for a crash, SIGSTOP/SIGCONT for a pause) without waiting. */
   signal(signal: NodeJS.Signals): void;
   /** SIGKILL and wait for the process to be gone; answers how many AOF bytes were dropped (`loseUnsynced`). */
@@ -105,7 +109,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     }, `redis-server on port ${port}`, 15_000);
     if (options.fsync === 'everysec') {
       noteDurable();
-      fsyncTimer = setInterval(noteDurable, 1000);
+      fsyncTimer = setInterval(noteDurable, options.fsyncEveryMs ?? 1000);
       fsyncTimer.unref();
     }
   }
@@ -134,6 +138,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     get pid() {
       return child?.pid;
     },
+    markDurable: noteDurable,
     signal(signal) {
       child?.kill(signal);
     },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage, type RoomPage } from '@partyline/protocol';
-import type { AppendBatchResult, AppendInput, AppendOutcome, RoomLogStore, RoomLogStoreOptions } from './room-log-store.js';
+import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage } from '@partyline/protocol';
+import type { AppendBatchResult, AppendInput, AppendOutcome, RoomLogStore, RoomLogStoreOptions, StoredPage } from './room-log-store.js';
 
 interface MemoryRoom {
   epoch: string;
@@ -54,6 +54,8 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       const ts = now();
       const outcomes: AppendOutcome[] = [];
       forgetOldIds(room, ts);
+      const head = room.log.at(-1);
+      const previousId = head && head.seq === room.headSeq ? head.id : undefined;
       for (const input of messages) {
         const seen = room.seen.get(input.id);
         if (seen) {
@@ -68,17 +70,18 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
         outcomes.push({ status: 'appended', message });
       }
       trimLog(room, ts);
-      return { epoch: room.epoch, outcomes };
+      return { epoch: room.epoch, outcomes, ...(previousId !== undefined ? { previousId } : {}) };
     },
 
-    async read(name: string, since: number, limit: number): Promise<RoomPage> {
+    async read(name: string, since: number, limit: number): Promise<StoredPage> {
       const room = roomOf(name);
       trimLog(room, now());
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const start = Math.max(0, since + 1 - firstSeq);
       const messages = room.log.slice(start, start + limit);
       const lastSeq = messages.at(-1)?.seq ?? since;
-      return { room: name, epoch: room.epoch, firstSeq, headSeq: room.headSeq, messages, hasMore: lastSeq < room.headSeq };
+      const sinceId = since >= firstSeq ? room.log[since - firstSeq]?.id : undefined;
+      return { room: name, epoch: room.epoch, firstSeq, headSeq: room.headSeq, messages, hasMore: lastSeq < room.headSeq, ...(sinceId !== undefined ? { sinceId } : {}) };
     },
 
     async ping() {},

@@ -31,14 +31,18 @@ end
  * KEYS: meta, log, write bucket, then every dedup bucket to look in.
  * ARGV: now, epoch candidate, write-bucket expiry (ms), max messages (0 = none),
  *       oldest ts to keep (0 = none), sender, n, then n × (id, type, body).
- * Returns: { epoch, status1, seq1, status2, seq2, ... } with status 0 new, 1 duplicate, 2 conflict.
+ * Returns: { epoch, previous id, status1, seq1, status2, seq2, ... } with status 0 new, 1 duplicate,
+ * 2 conflict; previous id is the id of the head message before the batch ('' when none is retained).
  */
 export const APPEND_SCRIPT = `${PRELUDE}
 local meta, log, write_bucket = KEYS[1], KEYS[2], KEYS[3]
 local now, sender, n = ARGV[1], ARGV[6], tonumber(ARGV[7])
 local epoch = ensure_epoch(meta, ARGV[2])
 local seq = tonumber(redis.call('HGET', meta, 'seq'))
-local out = { epoch }
+local previous = ''
+local head = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+if head and tonumber(string.match(head[1], '^(%d+)')) == seq then previous = field(head[2], 'i') or '' end
+local out = { epoch, previous }
 local added = 0
 for i = 0, n - 1 do
   local id, typ, body = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
@@ -88,7 +92,8 @@ return out
 
 /**
  * KEYS: meta, log. ARGV: since, limit, epoch candidate.
- * Returns: { epoch, firstSeq, headSeq, entries } where entries are raw XRANGE results.
+ * Returns: { epoch, firstSeq, headSeq, entries, sinceId } where entries are raw XRANGE results and
+ * sinceId is the id of message \`since\` ('' when the log does not hold it).
  */
 export const READ_SCRIPT = `${PRELUDE}
 local meta, log = KEYS[1], KEYS[2]
@@ -102,5 +107,11 @@ local entries = {}
 if limit > 0 and since < head then
   entries = redis.call('XRANGE', log, string.format('%d', since + 1) .. '-0', '+', 'COUNT', limit)
 end
-return { epoch, first_seq, head, entries }
+local since_id = ''
+if since > 0 then
+  local at = string.format('%d', since) .. '-0'
+  local entry = redis.call('XRANGE', log, at, at)[1]
+  if entry then since_id = field(entry[2], 'i') or '' end
+end
+return { epoch, first_seq, head, entries, since_id }
 `;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage, type RoomPage } from '@partyline/protocol';
+import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage } from '@partyline/protocol';
 import { Cluster, ReplyError } from 'ioredis';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { APPEND_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
@@ -10,6 +10,7 @@ import {
   type AppendOutcome,
   type RoomLogStore,
   type RoomLogStoreOptions,
+  type StoredPage,
 } from './room-log-store.js';
 
 export type RedisStoreOptions = RoomLogStoreOptions &
@@ -39,7 +40,7 @@ const REDIRECTION = /^(MOVED|ASK) /;
 
 interface ScriptCommands {
   plAppend(...args: (string | number)[]): Promise<unknown[]>;
-  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[]]>;
+  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string]>;
 }
 type RawEntry = [string, string[]];
 
@@ -126,23 +127,24 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
       }
       const reply = await call(() => (ackReplicas > 0 ? appendAndWait(args) : scripts.plAppend(...args)));
       const outcomes: AppendOutcome[] = messages.map((message, i) => {
-        const status = reply[1 + i * 2] as number;
-        const seq = reply[2 + i * 2] as number;
+        const status = reply[2 + i * 2] as number;
+        const seq = reply[3 + i * 2] as number;
         if (status === 0) {
           return { status: 'appended', message: { seq, id: message.id, type: message.type, body: message.body, sender, ts: at } };
         }
         return { status: status === 1 ? 'duplicate' : 'conflict', id: message.id, seq };
       });
-      return { epoch: reply[0] as string, outcomes };
+      const previousId = reply[1] as string;
+      return { epoch: reply[0] as string, outcomes, ...(previousId ? { previousId } : {}) };
     },
 
-    async read(room: string, since: number, limit: number): Promise<RoomPage> {
-      const [epoch, firstSeq, headSeq, entries] = await call(() =>
+    async read(room: string, since: number, limit: number): Promise<StoredPage> {
+      const [epoch, firstSeq, headSeq, entries, sinceId] = await call(() =>
         scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, epochCandidate()),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;
-      return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq };
+      return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq, ...(sinceId ? { sinceId } : {}) };
     },
 
     async ping() {

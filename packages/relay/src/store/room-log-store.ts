@@ -22,7 +22,12 @@ export type AppendOutcome =
 export interface AppendBatchResult {
   epoch: string;
   outcomes: AppendOutcome[];
+  /** Id of the head message before this batch, when the log still holds it (a link for live members). */
+  previousId?: string;
 }
+
+/** A page as the store reads it: the wire page plus the id of message `since`, when retained. */
+export type StoredPage = RoomPage & { sinceId?: string };
 
 /** How long a room log keeps messages; unset fields mean no limit of that kind. */
 export interface LogRetention {
@@ -51,8 +56,8 @@ export interface RoomLogStore {
   readonly kind: 'memory' | 'redis';
   /** Appends a batch to one room, deduplicating by message id. */
   append(room: string, messages: readonly AppendInput[]): Promise<AppendBatchResult>;
-  /** Up to `limit` messages with seq > `since`, with the room's epoch and bounds. */
-  read(room: string, since: number, limit: number): Promise<RoomPage>;
+  /** Up to `limit` messages with seq > `since`, with the room's epoch and bounds, and the id at `since`. */
+  read(room: string, since: number, limit: number): Promise<StoredPage>;
   /** Resolves when the store is reachable, rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -79,6 +79,17 @@ export function describeRoomLogStore(name: string, factory: () => Promise<StoreF
       expect((await store.read('r', 7, 3)).messages).toEqual([]);
     });
 
+    it('names the message at `since` (for positioned recovery) and the head before each appended batch (live links)', async () => {
+      const first = await store.append('r', [message('a'), message('b')]);
+      expect(first.previousId).toBeUndefined();
+      const second = await store.append('r', [message('b'), message('c')]);
+      expect(second.previousId).toBe('b');
+      expect((await store.read('r', 2, 10)).sinceId).toBe('b');
+      expect((await store.read('r', 3, 10)).sinceId).toBe('c');
+      expect((await store.read('r', 0, 10)).sinceId).toBeUndefined();
+      expect((await store.read('r', 9, 10)).sinceId).toBeUndefined();
+    });
+
     it('gives an empty room a stable epoch and bounds', async () => {
       const empty = await store.read('fresh', 0, 10);
       expect(empty).toMatchObject({ firstSeq: 1, headSeq: 0, messages: [], hasMore: false });

@@ -12,12 +12,15 @@ const params = new URLSearchParams(location.search);
 const relays = (params.get('relays') ?? '').split(',').filter(Boolean);
 const roomName = params.get('room') ?? 'room';
 const sub = params.get('sub') ?? 'someone';
+// `tokenFails`: a tab whose token endpoint is broken (it can never connect, or send).
+const tokenFails = params.has('tokenFails');
 let tokenRequests = 0;
 
 const client: PartylineClient = createClient({
   relays,
   token: async () => {
     tokenRequests++;
+    if (tokenFails) throw new Error('token endpoint down (test)');
     const response = await fetch(`/token?sub=${encodeURIComponent(sub)}`);
     if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
     return response.text();
@@ -30,7 +33,16 @@ const received: Received[] = [];
 const statuses: { id: string; status: string; seq?: number }[] = [];
 const resets: unknown[] = [];
 const states: string[] = [];
-room.on('message', ({ seq, id, sender, body }) => received.push({ seq, id, sender, body }));
+/** This tab's app view as the receive contract defines it: history() at open, then every message event. */
+const view = { history: [] as { seq: number; id: string }[], events: [] as { seq: number; id: string }[], opened: false };
+room.on('message', ({ seq, id, sender, body }) => {
+  received.push({ seq, id, sender, body });
+  view.events.push({ seq, id });
+});
+const opened = room.history().then((messages) => {
+  view.history = messages.map(({ seq, id }) => ({ seq, id }));
+  view.opened = true;
+});
 room.on('status', ({ id, status, seq }) => statuses.push(seq === undefined ? { id, status } : { id, status, seq }));
 room.on('reset', (reset) => resets.push(reset));
 client.on('state', ({ state }) => states.push(state));
@@ -42,6 +54,7 @@ const harness = {
   client,
   room,
   received,
+  view,
   statuses,
   resets,
   states,
@@ -58,4 +71,4 @@ const harness = {
   historyIds: async () => (await room.history()).map((message) => message.id),
 };
 (window as unknown as { pl: typeof harness }).pl = harness;
-document.title = 'ready';
+void opened.then(() => (document.title = 'ready'));

@@ -92,6 +92,8 @@ export interface PageOptions {
   room: string;
   sub: string;
   pageSize?: number;
+  /** The tab's token function throws: it never connects. */
+  tokenFails?: boolean;
 }
 
 export async function openPage(context: BrowserContext, site: TestSite, options: PageOptions): Promise<Page> {
@@ -99,6 +101,7 @@ export async function openPage(context: BrowserContext, site: TestSite, options:
   page.on('pageerror', (error) => console.error(`[page ${options.sub}] ${error.message}`));
   const query = new URLSearchParams({ relays: options.relays.join(','), room: options.room, sub: options.sub });
   if (options.pageSize) query.set('pageSize', String(options.pageSize));
+  if (options.tokenFails) query.set('tokenFails', '1');
   await page.goto(`${site.url}/?${query}`);
   await page.waitForFunction(() => document.title === 'ready');
   return page;
@@ -123,4 +126,17 @@ export async function waitForCount(page: Page, count: number, what: string, time
 
 export async function stateOf(page: Page): Promise<string> {
   return page.evaluate(() => (window as unknown as { pl: { state(): string } }).pl.state());
+}
+
+export interface AppView {
+  history: { seq: number; id: string }[];
+  events: { seq: number; id: string }[];
+}
+
+/** The tab's app view: what `history()` answered at open, then its `message` events. */
+export async function appView(page: Page): Promise<AppView> {
+  return page.evaluate(() => {
+    const { view } = (window as unknown as { pl: { view: AppView } }).pl;
+    return { history: view.history.slice(), events: view.events.slice() };
+  });
 }

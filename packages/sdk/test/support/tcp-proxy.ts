@@ -9,6 +9,8 @@ export interface TcpProxy {
   readonly port: number;
   readonly url: string;
   sever(): void;
+  /** Keeps every connection open but forwards nothing either way (a dead path that no one closes), until `restore`. */
+  stall(): void;
   restore(): void;
   /** Sends new connections elsewhere (e.g. to a restarted relay). */
   setTarget(port: number): void;
@@ -22,6 +24,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let target = targetPort;
   let severed = false;
+  let stalled = false;
   let dropper: ((text: string) => boolean) | undefined;
   let framesSeen = 0;
   const pairs = new Set<[Socket, Socket]>();
@@ -38,7 +41,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
-    client.on('data', (chunk) => upstream.write(chunk));
+    client.on('data', (chunk) => {
+      if (!stalled) upstream.write(chunk);
+    });
 
     // Server → client: pass the HTTP upgrade through, then forward WebSocket frames one by one.
     let handshakeDone = false;
@@ -60,7 +65,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           framesSeen++;
           if (dropper?.(frame.text)) continue;
         }
-        client.write(frame.raw);
+        if (!stalled) client.write(frame.raw);
       }
     });
   });
@@ -82,8 +87,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       severed = true;
       severAll();
     },
+    stall() {
+      stalled = true;
+    },
     restore() {
       severed = false;
+      stalled = false;
     },
     setTarget(next) {
       target = next;
