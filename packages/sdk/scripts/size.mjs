@@ -3,7 +3,8 @@ import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
-const BUDGET_KB = 25;
+// 25 → 26 KB with per-tab views, positioned recovery and validated server events (issue "Exactly once to every tab's app").
+const BUDGET_KB = 26;
 const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 const result = await build({
   entryPoints: [entry],

@@ -202,8 +202,9 @@ export class Room {
   #pumpAgain = false;
   /** The next request must be a join (a new connection). */
   #joinDue = false;
-  #gapTimer: ReturnType<typeof setTimeout> | undefined;
-  #resyncTimer: ReturnType<typeof setTimeout> | undefined;
+  /** One timer for every later read: a gap to fill, a retry after a failure, a pause after a reset storm. */
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumpDue = 0;
   #resyncAttempt = 0;
   readonly #recentResets: number[] = [];
   /** Ids of the latest messages handed to the app, to spot live messages of a log that reused their seqs. */
@@ -333,9 +334,8 @@ export class Room {
   /** @internal */
   _disconnected(): void {
     this.#buffer.clear();
-    clearTimeout(this.#gapTimer);
-    clearTimeout(this.#resyncTimer);
-    this.#gapTimer = this.#resyncTimer = undefined;
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
   }
 
   /** @internal live messages from the relay (validated; an undecodable event is dropped — the log fills any gap) */
@@ -424,7 +424,7 @@ export class Room {
       this.#failed(error);
     } finally {
       this.#pumping = false;
-      if (this.#pumpAgain && !this.#closed && !this.#resyncTimer) void this.#pump();
+      if (this.#pumpAgain && !this.#closed && !this.#pumpTimer) void this.#pump();
     }
   }
 
@@ -507,7 +507,7 @@ export class Room {
     const now = this.#host.settings.now();
     while (this.#recentResets.length > 0 && this.#recentResets[0]! < now - RESET_STORM.withinMs) this.#recentResets.shift();
     if (this.#recentResets.length < RESET_STORM.count) return false;
-    this.#scheduleResync(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt));
+    this.#pumpLater(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt));
     return true;
   }
 
@@ -517,9 +517,9 @@ export class Room {
     for (const entry of entries) {
       if (view.epoch !== undefined && entry.epoch !== view.epoch) {
         // Another log: a positioned read finds out what changed and says so.
-        return this.#readSoon(0);
+        return this.#pumpLater(0);
       }
-      if (contradicts(view, entry, this.#idAt)) return this.#readSoon(0);
+      if (contradicts(view, entry, this.#idAt)) return this.#pumpLater(0);
       if (entry.message.seq > view.lastSeq) this.#buffer.set(entry.message.seq, entry);
     }
     await this.#drain();
@@ -538,7 +538,7 @@ export class Room {
       if (entry.previousId !== undefined && last.id !== undefined && entry.previousId !== last.id) {
         // It continues another history than the view's: let a positioned read decide.
         this.#buffer.clear();
-        this.#readSoon(0);
+        this.#pumpLater(0);
         break;
       }
       run.push(entry.message);
@@ -546,19 +546,19 @@ export class Room {
     }
     for (const seq of this.#buffer.keys()) if (seq <= last.seq) this.#buffer.delete(seq);
     await this.#deliver(run);
-    if (this.#buffer.size === 0) {
-      clearTimeout(this.#gapTimer);
-      this.#gapTimer = undefined;
-    } else if (!this.#gapTimer) {
-      // Live messages from different relays may overtake each other: wait briefly, then read the gap.
-      this.#readSoon(this.#host.settings.gapFillDelayMs);
-    }
+    // Live messages from different relays may overtake each other: wait briefly, then read the gap.
+    if (this.#buffer.size > 0) this.#pumpLater(this.#host.settings.gapFillDelayMs);
   }
 
-  #readSoon(delayMs: number): void {
-    if (this.#gapTimer || this.#closed) return;
-    this.#gapTimer = setTimeout(() => {
-      this.#gapTimer = undefined;
+  /** Reads from the log after `delayMs` (or sooner, if a read is already due sooner). */
+  #pumpLater(delayMs: number): void {
+    if (this.#closed) return;
+    const due = Date.now() + delayMs;
+    if (this.#pumpTimer && this.#pumpDue <= due) return;
+    clearTimeout(this.#pumpTimer);
+    this.#pumpDue = due;
+    this.#pumpTimer = setTimeout(() => {
+      this.#pumpTimer = undefined;
       void this.#pump();
     }, delayMs);
   }
@@ -605,15 +605,7 @@ export class Room {
     }
     // Still connected (a timeout, an unavailable store): try again later. Otherwise the next connect syncs.
     if (!this.#host.connection.socket) return;
-    this.#scheduleResync(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt, error.retryAfterMs));
-  }
-
-  #scheduleResync(delay: number): void {
-    if (this.#resyncTimer || this.#closed) return;
-    this.#resyncTimer = setTimeout(() => {
-      this.#resyncTimer = undefined;
-      void this.#pump();
-    }, delay);
+    this.#pumpLater(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt, error.retryAfterMs));
   }
 }
 
