@@ -61,6 +61,21 @@ async function cutOff(context: import('playwright-core').BrowserContext, proxy: 
   for (const page of pages) await waitFor(async () => (await stateOf(page)) === 'offline', 'page offline', 10_000, 50);
 }
 
+/**
+ * Publishes one last message from Node and waits until `page` has it: delivery is in log order, so
+ * everything before it — and any duplicate of it — has been handed to the page's app by then.
+ * Answers what the app got before the sentinel.
+ */
+async function untilSentinel(room: string, page: Page, count: number) {
+  const client = testClient({ relays: [relayB.url], token: await tokenFor('sentinel') });
+  await (await client.room(room).publish('sentinel', {})).sent;
+  await waitFor(async () => (await received(page)).some((message) => JSON.stringify(message.body) === '{}'), 'the sentinel', 30_000, 50);
+  const got = await received(page);
+  expect(got.at(-1)!.body).toEqual({});
+  expect(got).toHaveLength(count + 1);
+  return got.slice(0, -1);
+}
+
 async function reconnect(context: import('playwright-core').BrowserContext, proxy: TcpProxy): Promise<void> {
   proxy.restore();
   await context.setOffline(false);
@@ -93,8 +108,7 @@ describe('in Chromium, two relays over Redis', () => {
 
     await reconnect(senderProfile, proxyA);
     await waitForCount(member, 13, 'all thirteen at the member');
-    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
-    const got = await received(member);
+    const got = await untilSentinel(room, member, 13);
     expect(got.map((message) => message.seq)).toEqual(range(1, 13));
     expect(got.map((message) => message.id)).toEqual([...before, ...offline1, ...offline2]);
     expect(got.map((message) => message.body)).toEqual([
@@ -103,10 +117,10 @@ describe('in Chromium, two relays over Redis', () => {
       ...range(1, 5).map((i) => ({ tag: 'offline-2', i })),
     ]);
     // The reloaded sender sees its own messages once, continuing after what it had before the reload.
-    await waitForCount(sender, 10, 'own messages back at the sender');
-    expect((await received(sender)).map((message) => message.seq)).toEqual(range(4, 13));
+    await waitForCount(sender, 11, 'own messages and the sentinel back at the sender');
+    expect((await received(sender)).map((message) => message.seq)).toEqual(range(4, 14));
     await waitFor(async () => (await pl(sender, (p) => p.pendingIds())).length === 0, 'sender outbox empty');
-    expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(13);
+    expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(14);
   });
 
   it('two tabs of one profile, both offline, then online: each message once; each tab shows the other tab\'s pending messages', async () => {
@@ -128,8 +142,7 @@ describe('in Chromium, two relays over Redis', () => {
 
     await reconnect(profile, proxyA);
     await waitForCount(member, 40, 'forty messages at the member');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const got = await received(member);
+    const got = await untilSentinel(room, member, 40);
     expect(got.map((message) => message.seq)).toEqual(range(1, 40));
     expect(new Set(got.map((message) => message.id))).toEqual(new Set([...from1, ...from2]));
     // Each tab's messages keep their publish order within the room's one order.
@@ -140,7 +153,7 @@ describe('in Chromium, two relays over Redis', () => {
     for (const tab of [tab1, tab2]) {
       await waitFor(async () => (await pl(tab, (p) => p.statuses.filter((s) => s.status === 'sent').length)) === 40, 'sent status for all 40 in each tab');
     }
-    expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(40);
+    expect((await relayB.relay.store.read(room, 0, 100)).headSeq).toBe(41);
   });
 
   it('a member offline while others post 500 gets all 500 in order after reconnecting', async () => {
@@ -159,8 +172,7 @@ describe('in Chromium, two relays over Redis', () => {
 
     await reconnect(memberProfile, proxyB);
     await waitForCount(member, 500, '500 messages at the member', 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const got = await received(member);
+    const got = await untilSentinel(room, member, 500);
     expect(got.map((message) => message.seq)).toEqual(range(1, 500));
     expect(new Set(got.map((message) => message.id))).toEqual(new Set(handles.map((handle) => handle.id)));
   });
@@ -181,8 +193,7 @@ describe('in Chromium, two relays over Redis', () => {
 
     await reconnect(profile, proxyA);
     await waitForCount(member, 10, 'the queued messages at the member');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const got = await received(member);
+    const got = await untilSentinel(room, member, 10);
     expect(got.map((message) => message.id)).toEqual(queued);
     expect(got.map((message) => message.seq)).toEqual(range(1, 10));
     expect(site.tokensIssued.get(sub)).toBeGreaterThanOrEqual(2);
@@ -206,12 +217,11 @@ describe('in Chromium, two relays over Redis', () => {
       await doomed.kill();
 
       await waitForCount(member, 600, 'all 600 at the member after failover', 60_000);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const got = await received(member);
+      const got = await untilSentinel(room, member, 600);
       expect(got.map((message) => message.seq)).toEqual(range(1, 600));
       expect(got.map((message) => message.id)).toEqual(ids);
       await waitFor(async () => (await pl(sender, (p) => p.pendingIds())).length === 0, 'sender outbox empty');
-      expect((await relayB.relay.store.read(room, 0, 1000)).headSeq).toBe(600);
+      expect((await relayB.relay.store.read(room, 0, 1000)).headSeq).toBe(601);
     } finally {
       await doomed.kill();
     }

@@ -168,10 +168,12 @@ describe('two flushers on one outbox', () => {
     await Promise.all(tabs);
     await waitFor(() => seen.messages.length >= 50, 'all 50 at the member');
     await waitFor(async () => (await relay.relay.store.read(name, 0, 0)).headSeq >= 50, 'log complete');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(seen.messages.map((message) => message.id)).toEqual(ids);
-    expect(seen.seqs()).toEqual(range(1, 50));
-    expect((await relay.relay.store.read(name, 0, 0)).headSeq).toBe(50);
+    // A sentinel after the 50: once the member has it, any duplicate would have been handed before it.
+    const sentinel = await testClient({ relays: [relay.url], token: await tokenFor('carol') }).room(name).publish('sentinel', {});
+    await waitFor(() => seen.messages.some((message) => message.id === sentinel.id), 'the sentinel at the member');
+    expect(seen.messages.map((message) => message.id)).toEqual([...ids, sentinel.id]);
+    expect(seen.seqs()).toEqual(range(1, 51));
+    expect((await relay.relay.store.read(name, 0, 0)).headSeq).toBe(51);
   });
 });
 
