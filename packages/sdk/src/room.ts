@@ -437,10 +437,16 @@ export class Room {
     // A room this profile never read, opened `from: 'now'`: join at the head.
     const atHead = join && view.epoch === undefined && this.#from === 'now';
     const position = positionRequest(view);
-    const ack = atHead
-      ? await socket.timeout(timeout).emitWithAck('room:join', { room: this.name, limit })
-      : await socket.timeout(timeout).emitWithAck(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position });
-    if (socket !== this.#host.connection.socket) return false; // that connection is gone; the next one joins
+    let ack: unknown;
+    try {
+      ack = atHead
+        ? await socket.timeout(timeout).emitWithAck('room:join', { room: this.name, limit })
+        : await socket.timeout(timeout).emitWithAck(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position });
+    } catch (error) {
+      if (socket !== this.#host.connection.socket) return false; // that connection is gone; the next one joins at once
+      throw error;
+    }
+    if (socket !== this.#host.connection.socket) return false;
     if (join) this.#joinDue = false;
     const page = checkPage(ack, this.name);
     return this.#step(() => (atHead && this.#view!.epoch === undefined ? this.#startAtHead(page) : this.#applyPage(page, position)));

@@ -342,6 +342,36 @@ describe('local inbox cache', () => {
   });
 });
 
+describe('a position the app owns', () => {
+  it('starts the view right after it, whatever the cache holds, and says diverged when the log holds another message there', async () => {
+    const name = nextRoom();
+    const sender = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const handles = [];
+    for (let i = 1; i <= 5; i++) handles.push(await sender.room(name).publish('chat', { i }));
+    await Promise.all(handles.map((handle) => handle.sent));
+    const { epoch } = await relay.relay.store.read(name, 0, 0);
+
+    // The app stored (epoch, 3, id of 3) with its side effects: the view continues at 4.
+    const resumed = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const room = resumed.room(name, { from: { epoch, seq: 3, id: handles[2]!.id } });
+    const seen = record(room);
+    expect(await room.history()).toEqual([]);
+    await waitFor(() => seen.messages.length === 2, 'seq 4 and 5');
+    expect(seen.seqs()).toEqual([4, 5]);
+
+    // A stored position naming another message at seq 3 is a history the log does not hold.
+    const stale = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const staleRoom = stale.room(name, { from: { epoch, seq: 3, id: 'not-what-the-log-has' } });
+    const staleSeen = record(staleRoom);
+    const resets: unknown[] = [];
+    staleRoom.on('reset', (reset) => resets.push(reset));
+    await waitFor(() => staleSeen.messages.length === 5, 'the whole log after the reset');
+    expect(resets).toEqual([expect.objectContaining({ reason: 'diverged', toSeq: 3 })]);
+    expect(staleSeen.seqs()).toEqual([1, 2, 3, 4, 5]);
+    expect(() => resumed.room(nextRoom(), { from: { epoch, seq: -1 } })).toThrow(/app position/);
+  });
+});
+
 describe('rooms this client did not open', () => {
   it('leaves another session’s queued messages for a room it cannot enter alone: neither sent nor failed', async () => {
     const device = newDevice();
