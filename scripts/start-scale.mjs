@@ -1,5 +1,6 @@
 // Starts redis-server + two relays + the party planner, each as its own process, on free ports of
 // 127.0.0.1 (the app on PORT, default 8080). Stops them all on Ctrl-C or when one of them dies.
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,7 +17,8 @@ them and the open tabs move to the other relay without losing anything. Ctrl-C s
   process.exit(0);
 }
 
-const secret = process.env.TOKEN_SECRET ?? 'partyline-dev-secret-change-me-in-production';
+// No public default: a random secret per run, shared with the processes started here.
+const secret = process.env.TOKEN_SECRET ?? randomBytes(32).toString('base64url');
 const appPort = Number(process.env.PORT ?? 8080);
 const children = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'partyline-redis-'));
