@@ -13,8 +13,8 @@ export type {
   RoomSignalEvent,
   ServerToClientEvents,
 } from './events.js';
-export { isRoomGranted, TokenClaimsSchema } from './grants.js';
-export type { TokenClaims } from './grants.js';
+export { ALL_CAPABILITIES, Capability, grantsOf, isAllowed, RoomGrantSchema, TokenClaimsSchema } from './grants.js';
+export type { RoomGrant, TokenClaims } from './grants.js';
 export { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from './limits.js';
 export { LogLinkSchema, LogMessageSchema, OutgoingMessageSchema, RoomPageSchema } from './message.js';
 export type { LogLink, LogMessage, OutgoingMessage, RoomPage } from './message.js';

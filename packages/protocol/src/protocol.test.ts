@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   ErrorKind,
-  isRoomGranted,
+  grantsOf,
+  isAllowed,
+  TokenClaimsSchema,
   isValidRoomName,
   PublishRequestSchema,
   utf8ByteLength,
@@ -24,13 +26,27 @@ describe('utf8ByteLength', () => {
 });
 
 describe('room grants', () => {
+  const full = (rooms: string[]) => grantsOf({ rooms });
   it('matches exact names and trailing-star prefixes only', () => {
-    expect(isRoomGranted(['party:abc'], 'party:abc')).toBe(true);
-    expect(isRoomGranted(['party:abc'], 'party:abcd')).toBe(false);
-    expect(isRoomGranted(['party:*'], 'party:xyz')).toBe(true);
-    expect(isRoomGranted(['party:*'], 'other')).toBe(false);
-    expect(isRoomGranted(['*'], 'anything')).toBe(true);
-    expect(isRoomGranted([], 'party:abc')).toBe(false);
+    expect(isAllowed(full(['party:abc']), 'party:abc', 'publish')).toBe(true);
+    expect(isAllowed(full(['party:abc']), 'party:abcd', 'read')).toBe(false);
+    expect(isAllowed(full(['party:*']), 'party:xyz', 'read')).toBe(true);
+    expect(isAllowed(full(['party:*']), 'other', 'read')).toBe(false);
+    expect(isAllowed(full(['*']), 'anything', 'signal')).toBe(true);
+    expect(isAllowed(full([]), 'party:abc', 'read')).toBe(false);
+  });
+
+  it('gives `rooms` every capability and `grants` only the ones named', () => {
+    const viewer = grantsOf({ rooms: ['party:mine'], grants: [{ room: 'party:*', can: ['read'] }] });
+    expect(isAllowed(viewer, 'party:other', 'read')).toBe(true);
+    expect(isAllowed(viewer, 'party:other', 'publish')).toBe(false);
+    expect(isAllowed(viewer, 'party:mine', 'publish')).toBe(true);
+  });
+
+  it('claims grant rooms one way or the other, with known capabilities only', () => {
+    expect(validate(TokenClaimsSchema, { sub: 'a', exp: 1, grants: [{ room: 'r', can: ['read'] }] }).ok).toBe(true);
+    expect(validate(TokenClaimsSchema, { sub: 'a', exp: 1 }).ok).toBe(false);
+    expect(validate(TokenClaimsSchema, { sub: 'a', exp: 1, grants: [{ room: 'r', can: ['admin'] }] }).ok).toBe(false);
   });
 
   it('room names exclude braces and stars', () => {

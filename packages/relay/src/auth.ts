@@ -4,15 +4,16 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   validate,
   wireError,
-  type TokenClaims,
+  type RoomGrant,
   type WireError,
 } from '@partyline/protocol';
-import { verifyAccessToken } from './tokens.js';
+import { verifyAccessToken, type TokenPolicy } from './tokens.js';
 
 /** What the relay knows about a connection once its handshake passed. */
 export interface ConnectionIdentity {
   sub: string;
-  grants: string[];
+  /** What the token allows, per room pattern. */
+  grants: RoomGrant[];
   /** Token expiry, epoch milliseconds. */
   expiresAt: number;
 }
@@ -20,7 +21,7 @@ export interface ConnectionIdentity {
 /** Checks a Socket.IO handshake's `auth` field: protocol version, then the token. */
 export async function authenticateHandshake(
   auth: unknown,
-  key: Uint8Array,
+  policy: TokenPolicy,
 ): Promise<{ ok: true; identity: ConnectionIdentity } | { ok: false; error: WireError }> {
   const handshake = validate(HandshakeAuthSchema, auth);
   if (!handshake.ok) {
@@ -31,13 +32,9 @@ export async function authenticateHandshake(
     const supported = SUPPORTED_PROTOCOL_VERSIONS.join(', ');
     return { ok: false, error: wireError(ErrorKind.UnsupportedProtocol, `protocol ${protocol} not supported (supported: ${supported})`) };
   }
-  const check = await verifyAccessToken(token, key);
+  const check = await verifyAccessToken(token, policy);
   if (!check.ok) return check;
-  return { ok: true, identity: identityOf(check.claims) };
-}
-
-function identityOf(claims: TokenClaims): ConnectionIdentity {
-  return { sub: claims.sub, grants: claims.rooms, expiresAt: claims.exp * 1000 };
+  return { ok: true, identity: { sub: check.claims.sub, grants: check.grants, expiresAt: check.claims.exp * 1000 } };
 }
 
 /** A Socket.IO middleware error: clients see `message` and the typed error in `err.data`. */

@@ -16,7 +16,12 @@ const OPTION_SPECS = [
   { flag: 'redis-url', env: 'REDIS_URL', kind: 'string', help: 'Redis for the shared room log and adapter; unset = in-memory, single relay' },
   { flag: 'redis-cluster', env: 'REDIS_CLUSTER', kind: 'string', help: 'Redis Cluster nodes host:port,host:port (instead of --redis-url)' },
   { flag: 'ack-replicas', env: 'ACK_REPLICAS', kind: 'integer', help: 'Ack publishes only once N replicas hold them (Redis WAIT)', defaultText: '0' },
-  { flag: 'token-secret', env: 'TOKEN_SECRET', kind: 'string', help: 'HS256 secret for access tokens, at least 32 bytes (required)' },
+  { flag: 'token-secret', env: 'TOKEN_SECRET', kind: 'string', help: 'HS256 secret for access tokens, at least 32 bytes (this or a JWKS is required)' },
+  { flag: 'jwks-file', env: 'JWKS_FILE', kind: 'string', help: 'JWKS file with public keys for RS256/ES256/EdDSA tokens (re-read on an unknown kid)' },
+  { flag: 'jwks-url', env: 'JWKS_URL', kind: 'string', help: 'JWKS URL instead of a file (cached; refetched on an unknown kid)' },
+  { flag: 'token-issuer', env: 'TOKEN_ISSUER', kind: 'string', help: 'Accept only tokens with this iss', defaultText: 'any' },
+  { flag: 'token-audience', env: 'TOKEN_AUDIENCE', kind: 'string', help: 'Accept only tokens with this aud', defaultText: 'any' },
+  { flag: 'max-token-age', env: 'MAX_TOKEN_AGE', kind: 'integer', help: 'Refuse tokens living longer than N seconds (exp − iat)', defaultText: '86400 (24 h)' },
   { flag: 'redis-key-prefix', env: 'REDIS_KEY_PREFIX', kind: 'string', help: 'Prefix of Redis keys and channels', defaultText: 'pl:' },
   { flag: 'max-body-bytes', env: 'MAX_BODY_BYTES', kind: 'integer', help: 'Largest message body in bytes', defaultText: '65536' },
   { flag: 'max-batch', env: 'MAX_BATCH', kind: 'integer', help: 'Most messages per publish batch', defaultText: '100' },
@@ -91,15 +96,29 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   };
 
   const tokenSecret = read('token-secret');
-  if (!tokenSecret) throw new ConfigError('a token secret is required: --token-secret or TOKEN_SECRET (at least 32 bytes)');
-  if (new TextEncoder().encode(tokenSecret).length < 32) throw new ConfigError('the token secret must be at least 32 bytes');
+  const jwksFile = read('jwks-file');
+  const jwksUrl = read('jwks-url');
+  if (!tokenSecret && !jwksFile && !jwksUrl) {
+    throw new ConfigError('tokens need a key: --token-secret / TOKEN_SECRET (HS256, at least 32 bytes) or --jwks-file / --jwks-url (RS256, ES256, EdDSA)');
+  }
+  if (tokenSecret && new TextEncoder().encode(tokenSecret).length < 32) throw new ConfigError('the token secret must be at least 32 bytes');
+  if (jwksFile && jwksUrl) throw new ConfigError('set --jwks-file or --jwks-url, not both');
 
   const transports = (read('transports') ?? 'websocket,polling').split(',').map((item) => item.trim());
   for (const transport of transports) {
     if (transport !== 'websocket' && transport !== 'polling') throw new ConfigError(`unknown transport ${JSON.stringify(transport)}`);
   }
 
-  const relay: RelayOptions = { tokenSecret, transports: transports as ('websocket' | 'polling')[] };
+  const relay: RelayOptions = { transports: transports as ('websocket' | 'polling')[] };
+  if (tokenSecret) relay.tokenSecret = tokenSecret;
+  if (jwksFile) relay.jwks = { file: jwksFile };
+  if (jwksUrl) relay.jwks = { url: jwksUrl };
+  const issuer = read('token-issuer');
+  if (issuer) relay.tokenIssuer = issuer;
+  const audience = read('token-audience');
+  if (audience) relay.tokenAudience = audience;
+  const maxTokenAge = integer('max-token-age');
+  if (maxTokenAge !== undefined) relay.maxTokenAgeSeconds = maxTokenAge;
   const redisUrl = read('redis-url');
   if (redisUrl) relay.redisUrl = redisUrl;
   const cluster = read('redis-cluster');

@@ -1,7 +1,8 @@
 import {
   ClientEvent,
   ErrorKind,
-  isRoomGranted,
+  Capability,
+  isAllowed,
   JoinRequestSchema,
   LeaveRequestSchema,
   PublishRequestSchema,
@@ -172,8 +173,8 @@ export class RelayConnection {
   }
 
   /** Grant and rate limit, shared by every room request. */
-  private admit(room: string, cost: number): { ok: false; error: WireError } | undefined {
-    if (!isRoomGranted(this.socket.data.grants, room)) return fail(ErrorKind.Forbidden, `token does not grant room ${room}`);
+  private admit(room: string, capability: Capability, cost: number): { ok: false; error: WireError } | undefined {
+    if (!isAllowed(this.socket.data.grants, room, capability)) return fail(ErrorKind.Forbidden, `token does not allow ${capability} in room ${room}`);
     const waitMs = this.requests.take(cost);
     if (waitMs > 0) return fail(ErrorKind.RateLimited, 'too many messages on this connection', waitMs);
     return undefined;
@@ -188,7 +189,7 @@ export class RelayConnection {
     const request = validate(JoinRequestSchema, payload);
     if (!request.ok) return request;
     const { room, since, limit } = request.value;
-    const refused = this.admit(room, 1);
+    const refused = this.admit(room, Capability.Read, 1);
     if (refused) return refused;
     // Join before reading: a message appended meanwhile is in the page or arrives live (or both;
     // clients drop repeats by seq) — never in neither.
@@ -206,7 +207,7 @@ export class RelayConnection {
     const request = validate(ReadRequestSchema, payload);
     if (!request.ok) return request;
     const { room, since, limit } = request.value;
-    const refused = this.admit(room, 1);
+    const refused = this.admit(room, Capability.Read, 1);
     if (refused) return refused;
     return { ok: true, ...positioned(await this.context.store.read(room, since, this.pageSize(limit)), request.value) };
   }
@@ -227,7 +228,7 @@ export class RelayConnection {
     if (messages.length > limits.maxBatchMessages) {
       return fail(ErrorKind.PayloadTooLarge, `batch of ${messages.length} messages exceeds ${limits.maxBatchMessages}`);
     }
-    const refused = this.admit(room, messages.length);
+    const refused = this.admit(room, Capability.Publish, messages.length);
     if (refused) return refused;
 
     const results: PublishResult[] = [];
@@ -269,7 +270,7 @@ export class RelayConnection {
     const request = validate(SignalRequestSchema, payload);
     if (!request.ok) return request;
     const { room, type, body } = request.value;
-    if (!isRoomGranted(this.socket.data.grants, room)) return fail(ErrorKind.Forbidden, `token does not grant room ${room}`);
+    if (!isAllowed(this.socket.data.grants, room, Capability.Signal)) return fail(ErrorKind.Forbidden, `token does not allow signal in room ${room}`);
     if (utf8ByteLength(body) > limits.maxSignalBytes) return fail(ErrorKind.PayloadTooLarge, `signal body exceeds ${limits.maxSignalBytes} bytes`);
     this.signals ??= new TokenBucket(this.context.signalRateLimit);
     const waitMs = this.signals.take(1);

@@ -2,6 +2,7 @@ import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol'
 import type { Logger } from 'pino';
 import type { RateLimit } from './rate-limiter.js';
 import type { LogRetention, RoomLogStore } from './store/room-log-store.js';
+import type { JwksSource } from './tokens.js';
 
 export interface RelayLimits {
   /** Largest message body in UTF-8 bytes. @default 65536 */
@@ -15,8 +16,16 @@ export interface RelayLimits {
 }
 
 export interface RelayOptions {
-  /** HS256 secret that access tokens are signed with (at least 32 bytes). Required. */
-  tokenSecret: string | Uint8Array;
+  /** HS256 secret that access tokens are signed with (at least 32 bytes). Required unless `jwks` is set. */
+  tokenSecret?: string | Uint8Array;
+  /** Public keys (a JWKS file or URL) for RS256 / ES256 / EdDSA tokens, chosen by `kid`; with or without `tokenSecret`. */
+  jwks?: JwksSource;
+  /** Accept only tokens with this `iss`. @default any */
+  tokenIssuer?: string;
+  /** Accept only tokens with this `aud`. @default any */
+  tokenAudience?: string;
+  /** Refuse tokens that live longer than this (`exp` − `iat`), so a leaked token cannot be good for years. @default 86400 (24 h) */
+  maxTokenAgeSeconds?: number;
   /** Standalone Redis for the room log and the Socket.IO adapter. @default none: in-memory log, single relay */
   redisUrl?: string;
   /** Redis Cluster nodes (`host:port`, a few are enough) instead of `redisUrl`. */
@@ -53,6 +62,7 @@ export interface RelayOptions {
 
 export const RELAY_DEFAULTS = {
   redisKeyPrefix: 'pl:',
+  maxTokenAgeSeconds: 86_400,
   limits: { ...DEFAULT_LIMITS } satisfies RelayLimits,
   rateLimit: { perSecond: 1000, burst: 5000 } satisfies RateLimit,
   signalRateLimit: { perSecond: 20, burst: 40 } satisfies RateLimit,

@@ -19,7 +19,7 @@ import { coalesceWrites } from './write-coalescing.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
-import { secretKey } from './tokens.js';
+import { jwksKeys, secretKey, type TokenPolicy } from './tokens.js';
 
 export interface Relay {
   /** The Socket.IO server. An open connection keeps no handshake HTTP request: `socket.request` is null, `socket.data` holds the verified token claims. */
@@ -49,7 +49,14 @@ export interface Relay {
  * const { url } = await relay.listen(8080, '0.0.0.0');
  */
 export function createRelay(options: RelayOptions): Relay {
-  const key = secretKey(options.tokenSecret);
+  if (options.tokenSecret === undefined && options.jwks === undefined) throw new RangeError('set tokenSecret (HS256) or jwks (asymmetric keys), or both');
+  const tokenPolicy: TokenPolicy = {
+    ...(options.tokenSecret !== undefined ? { secret: secretKey(options.tokenSecret) } : {}),
+    ...(options.jwks ? { keys: jwksKeys(options.jwks) } : {}),
+    ...(options.tokenIssuer !== undefined ? { issuer: options.tokenIssuer } : {}),
+    ...(options.tokenAudience !== undefined ? { audience: options.tokenAudience } : {}),
+    maxTokenAgeSeconds: options.maxTokenAgeSeconds ?? RELAY_DEFAULTS.maxTokenAgeSeconds,
+  };
   const logger = options.logger ?? createLogger();
   const limits: RelayLimits = { ...RELAY_DEFAULTS.limits, ...options.limits };
   const rateLimit = options.rateLimit ?? RELAY_DEFAULTS.rateLimit;
@@ -125,7 +132,7 @@ export function createRelay(options: RelayOptions): Relay {
       metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
       return next(connectError(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', waitMs)));
     }
-    authenticateHandshake(socket.handshake.auth, key).then((result) => {
+    authenticateHandshake(socket.handshake.auth, tokenPolicy).then((result) => {
       if (!result.ok) {
         metrics.handshakeRefusals.inc({ kind: result.error.kind });
         logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');

@@ -1,5 +1,6 @@
-import { ErrorKind, TokenClaimsSchema, validate, wireError, type TokenClaims, type WireError } from '@partyline/protocol';
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { readFileSync } from 'node:fs';
+import { ErrorKind, grantsOf, TokenClaimsSchema, validate, wireError, type RoomGrant, type TokenClaims, type WireError } from '@partyline/protocol';
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 
 /** Encodes a shared secret for HS256. Refuses secrets too short to resist guessing. */
 export function secretKey(secret: string | Uint8Array): Uint8Array {
@@ -11,20 +12,23 @@ export function secretKey(secret: string | Uint8Array): Uint8Array {
 export interface SignTokenInput {
   /** Who the token speaks for; the relay stamps it on every message as `sender`. */
   sub: string;
-  /** Granted rooms: exact names, or prefixes ending in `*`. */
-  rooms: string[];
+  /** Rooms granted with every capability: exact names, or prefixes ending in `*`. */
+  rooms?: string[];
+  /** Chosen capabilities per room pattern, e.g. `[{ room: 'party:*', can: ['read'] }]` for a viewer. */
+  grants?: RoomGrant[];
   /** Lifetime in seconds. @default 3600 */
   ttlSeconds?: number;
 }
 
 /**
- * Mints an access token (JWT, HS256) — for app servers and tests.
+ * Mints an access token (JWT, HS256) — for app servers and tests. Apps with asymmetric keys sign
+ * their own (RS256, ES256, EdDSA) and give the relay their JWKS.
  *
  * @example
  * const token = await signAccessToken({ sub: 'ana', rooms: ['party:abc'] }, process.env.TOKEN_SECRET!);
  */
 export async function signAccessToken(input: SignTokenInput, secret: string | Uint8Array): Promise<string> {
-  return new SignJWT({ rooms: input.rooms })
+  return new SignJWT({ ...(input.rooms ? { rooms: input.rooms } : {}), ...(input.grants ? { grants: input.grants } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(input.sub)
     .setIssuedAt()
@@ -32,15 +36,49 @@ export async function signAccessToken(input: SignTokenInput, secret: string | Ui
     .sign(secretKey(secret));
 }
 
-export type TokenCheck = { ok: true; claims: TokenClaims } | { ok: false; error: WireError };
+/** How a relay checks tokens. */
+export interface TokenPolicy {
+  /** HS256 shared secret (development, or apps that share one). */
+  secret?: Uint8Array;
+  /** Public keys for RS256 / ES256 / EdDSA tokens, chosen by `kid`. */
+  keys?: JWTVerifyGetKey;
+  /** Required `iss`, when set. */
+  issuer?: string;
+  /** Required `aud`, when set. */
+  audience?: string;
+  /** Longest token lifetime accepted (`exp` − `iat`, or − now without `iat`), in seconds. */
+  maxTokenAgeSeconds: number;
+}
 
-/** Verifies a token: HS256 only (so `alg: none` and algorithm swaps fail), signature, `exp` required. */
-export async function verifyAccessToken(token: string, key: Uint8Array): Promise<TokenCheck> {
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export type TokenCheck = { ok: true; claims: TokenClaims; grants: RoomGrant[] } | { ok: false; error: WireError };
+
+/**
+ * Verifies a token: HS256 against the secret, or an asymmetric algorithm against the JWKS (never
+ * `alg: none`, never an algorithm swap), signature, `exp` required, issuer/audience when configured,
+ * and a lifetime no longer than the policy's maximum.
+ */
+export async function verifyAccessToken(token: string, policy: TokenPolicy | Uint8Array): Promise<TokenCheck> {
+  const rules: TokenPolicy = policy instanceof Uint8Array ? { secret: policy, maxTokenAgeSeconds: Number.POSITIVE_INFINITY } : policy;
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
+    const { alg } = decodeProtectedHeader(token);
+    const options = {
+      requiredClaims: ['sub', 'exp'],
+      ...(rules.issuer !== undefined ? { issuer: rules.issuer } : {}),
+      ...(rules.audience !== undefined ? { audience: rules.audience } : {}),
+    };
+    let payload;
+    if (alg === 'HS256' && rules.secret) ({ payload } = await jwtVerify(token, rules.secret, { ...options, algorithms: ['HS256'] }));
+    else if (alg !== undefined && ASYMMETRIC.includes(alg) && rules.keys) ({ payload } = await jwtVerify(token, rules.keys, { ...options, algorithms: ASYMMETRIC }));
+    else return { ok: false, error: wireError(ErrorKind.Unauthorized, `token algorithm ${JSON.stringify(alg ?? 'none')} not allowed here`) };
     const claims = validate(TokenClaimsSchema, payload);
     if (!claims.ok) return { ok: false, error: wireError(ErrorKind.Unauthorized, `token claims: ${claims.error.message}`) };
-    return { ok: true, claims: claims.value };
+    const lifetime = claims.value.exp - (claims.value.iat ?? Math.floor(Date.now() / 1000));
+    if (lifetime > rules.maxTokenAgeSeconds) {
+      return { ok: false, error: wireError(ErrorKind.Unauthorized, `token lifetime ${lifetime} s exceeds the relay's maximum of ${rules.maxTokenAgeSeconds} s`) };
+    }
+    return { ok: true, claims: claims.value, grants: grantsOf(claims.value) };
   } catch (error) {
     if (error instanceof errors.JWTExpired) return { ok: false, error: wireError(ErrorKind.TokenExpired, 'token expired') };
     return { ok: false, error: wireError(ErrorKind.Unauthorized, tokenFailureReason(error)) };
@@ -48,9 +86,35 @@ export async function verifyAccessToken(token: string, key: Uint8Array): Promise
 }
 
 function tokenFailureReason(error: unknown): string {
-  if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed (HS256 only)';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature invalid';
+  if (error instanceof errors.JWKSNoMatchingKey) return 'token key id (kid) unknown to this relay';
   if (error instanceof errors.JWTClaimValidationFailed) return `token claim invalid: ${error.claim}`;
   if (error instanceof errors.JOSEError) return `token malformed: ${error.message}`;
   return 'token malformed';
+}
+
+/** Where a relay finds the public keys of asymmetric tokens. */
+export type JwksSource = { file: string } | { url: string };
+
+/**
+ * The keys of a JWKS, cached. A URL is refetched by jose when a token names an unknown `kid` (at most
+ * every 30 s) and every 10 min; a file is read again on an unknown `kid` (at most every 10 s). Keys
+ * rotate without touching open connections: tokens are checked when a connection is made.
+ */
+export function jwksKeys(source: JwksSource): JWTVerifyGetKey {
+  if ('url' in source) return createRemoteJWKSet(new URL(source.url), { cacheMaxAge: 600_000, cooldownDuration: 30_000 });
+  const load = () => createLocalJWKSet(JSON.parse(readFileSync(source.file, 'utf8')) as JSONWebKeySet);
+  let keys = load();
+  let loadedAt = Date.now();
+  return async (header, token) => {
+    try {
+      return await keys(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey) || Date.now() - loadedAt < 10_000) throw error;
+      keys = load();
+      loadedAt = Date.now();
+      return keys(header, token);
+    }
+  };
 }

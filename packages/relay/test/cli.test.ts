@@ -16,7 +16,7 @@ describe('partyline-relay CLI', () => {
   });
 
   it.each([
-    [['--port', '8080'], {}, 'token secret is required'],
+    [['--port', '8080'], {}, 'tokens need a key: --token-secret'],
     [['--token-secret', 'short'], {}, 'at least 32 bytes'],
     [['--bogus'], { TOKEN_SECRET: TEST_SECRET }, "Unknown option '--bogus'"],
     [['--port', 'eighty'], { TOKEN_SECRET: TEST_SECRET }, '--port must be a non-negative integer'],

@@ -319,8 +319,10 @@ export function createClient(options: ClientOptions): PartylineClient {
         sent,
       };
     },
-    delivered(room, id, seq) {
-      settle({ status: 'sent', room, id, seq });
+    delivered(room, id, sender, seq) {
+      // Ids are the sender's own: another member's message with the same id is not ours.
+      const self = identity();
+      if (self === undefined || self === sender) settle({ status: 'sent', room, id, seq });
     },
     cacheFailed(error) {
       // Reported once per client: a full disk would otherwise repeat it for every delivery.

@@ -151,7 +151,8 @@ export interface RoomHost {
   };
   assertOpen(): void;
   enqueue(type: string, room: string, body: string): Promise<PublishHandle>;
-  delivered(room: string, id: string, seq: number): void;
+  /** A message reached this tab through the log: if it is one of ours (same id and sender), it is sent. */
+  delivered(room: string, id: string, sender: string, seq: number): void;
   /** The shared cache could not be written (quota, storage trouble): delivery goes on without it. */
   cacheFailed(error: unknown): void;
   forget(room: string): void;
@@ -585,7 +586,7 @@ export class Room {
       this.#recentIds.delete(seq);
     }
     for (const message of fresh) {
-      this.#host.delivered(this.name, message.id, message.seq);
+      this.#host.delivered(this.name, message.id, message.sender, message.seq);
       this.#events.emit('message', toRoomMessage(this.name, message));
     }
   }

@@ -7,7 +7,7 @@ interface MemoryRoom {
   headSeq: number;
   /** Retained messages; `log[i].seq === log[0].seq + i`. */
   log: LogMessage[];
-  /** Message id → seq and time first seen; a Map iterates in insertion order, i.e. oldest first. */
+  /** `id|sender` → seq and time first seen (keyed by sender: nobody claims another's id); a Map iterates in insertion order, i.e. oldest first. */
   seen: Map<string, { seq: number; at: number }>;
 }
 
@@ -57,7 +57,8 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       const head = room.log.at(-1);
       const previousId = head && head.seq === room.headSeq ? head.id : undefined;
       for (const input of messages) {
-        const seen = room.seen.get(input.id);
+        const key = `${input.id}|${input.sender}`;
+        const seen = room.seen.get(key);
         if (seen) {
           const first = room.log[seen.seq - (room.log[0]?.seq ?? 0)];
           const same = !first || first.seq !== seen.seq || (first.type === input.type && first.body === input.body);
@@ -66,7 +67,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
         }
         const message: LogMessage = { seq: ++room.headSeq, id: input.id, type: input.type, body: input.body, sender: input.sender, ts };
         room.log.push(message);
-        room.seen.set(input.id, { seq: message.seq, at: ts });
+        room.seen.set(key, { seq: message.seq, at: ts });
         outcomes.push({ status: 'appended', message });
       }
       trimLog(room, ts);

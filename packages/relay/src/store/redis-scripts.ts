@@ -5,8 +5,9 @@
  * Keys of a room `R` (prefix `pl:`):
  * - `pl:{R}:meta`      hash: `epoch` (random id of this log's lifetime), `seq` (last sequence)
  * - `pl:{R}:log`       stream: entry id `<seq>-0`, fields i (id), t (type), b (body), s (sender), ts
- * - `pl:{R}:dd:<n>`    hash: message id → seq, for dedup; one per time bucket n, expiring after the
- *                      dedup retention, so a record costs one hash field instead of one key.
+ * - `pl:{R}:dd:<n>`    hash: `<message id>|<sender>` → seq, for dedup; one per time bucket n, expiring
+ *                      after the dedup retention, so a record costs one hash field instead of one key.
+ *                      Keyed by sender too: one member can never claim (or answer for) another's id.
  */
 
 /** Shared helpers: create the epoch on first use; read a field of a flat stream entry. */
@@ -48,7 +49,7 @@ for i = 0, n - 1 do
   local id, typ, body = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
   local first = false
   for k = 3, #KEYS do
-    first = redis.call('HGET', KEYS[k], id)
+    first = redis.call('HGET', KEYS[k], id .. '|' .. sender)
     if first then break end
   end
   if first then
@@ -61,7 +62,7 @@ for i = 0, n - 1 do
     seq = seq + 1
     local s = string.format('%d', seq)
     redis.call('XADD', log, s .. '-0', 'i', id, 't', typ, 'b', body, 's', sender, 'ts', now)
-    redis.call('HSET', write_bucket, id, s)
+    redis.call('HSET', write_bucket, id .. '|' .. sender, s)
     added = added + 1
     out[#out + 1] = 0
     out[#out + 1] = seq

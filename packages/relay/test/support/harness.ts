@@ -25,9 +25,9 @@ export interface RunningRelay {
   url: string;
 }
 
-/** Starts a relay on 127.0.0.1, port 0, quiet unless LOG_LEVEL is set. */
+/** Starts a relay on 127.0.0.1, port 0, quiet unless LOG_LEVEL is set; HS256 with TEST_SECRET unless `jwks` is given. */
 export async function startRelay(options: Partial<RelayOptions> = {}): Promise<RunningRelay> {
-  const relay = createRelay({ tokenSecret: TEST_SECRET, logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }), ...options });
+  const relay = createRelay({ ...(options.jwks ? {} : { tokenSecret: TEST_SECRET }), logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }), ...options });
   const { url } = await relay.listen(0);
   return { relay, url };
 }

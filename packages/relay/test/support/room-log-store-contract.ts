@@ -54,6 +54,15 @@ export function describeRoomLogStore(name: string, factory: () => Promise<StoreF
       expect((await store.read('r', 0, 10)).headSeq).toBe(2);
     });
 
+    it('keys dedup by sender too: another member reusing an id gets its own message, never the first one’s seq', async () => {
+      const ana = await store.append('r', [message('shared-id', 'from ana')]);
+      const mallory = await store.append('r', [{ id: 'shared-id', type: 'chat', body: 'from mallory', sender: 'mallory' }]);
+      expect(ana.outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 1, sender: 'ana' } });
+      expect(mallory.outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 2, sender: 'mallory' } });
+      // Each sender's resend still lands on its own first result.
+      expect((await store.append('r', [message('shared-id', 'from ana')])).outcomes).toEqual([{ status: 'duplicate', id: 'shared-id', seq: 1 }]);
+    });
+
     it('reports a reused id with a different body as a conflict and appends nothing', async () => {
       await store.append('r', [message('a', 'original')]);
       const reused = await store.append('r', [message('a', 'tampered')]);
