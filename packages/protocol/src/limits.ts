@@ -4,6 +4,10 @@ export const DEFAULT_LIMITS = {
   maxBodyBytes: 64 * 1024,
   /** Most messages in one publish batch. @default 100 */
   maxBatchMessages: 100,
+  /** Most bytes in one publish batch (ids, types and bodies): what one frame may cost a relay after auth. @default 1048576 */
+  maxBatchBytes: 1024 * 1024,
+  /** Largest frame a relay reads before the connection is authenticated. @default 16384 */
+  maxPreAuthFrameBytes: 16 * 1024,
   /** Largest page a read or join returns. @default 500 */
   maxPageSize: 500,
   /** Largest signal body, in UTF-8 bytes. @default 4096 */

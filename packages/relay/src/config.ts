@@ -25,14 +25,16 @@ const OPTION_SPECS = [
   { flag: 'redis-key-prefix', env: 'REDIS_KEY_PREFIX', kind: 'string', help: 'Prefix of Redis keys and channels', defaultText: 'pl:' },
   { flag: 'max-body-bytes', env: 'MAX_BODY_BYTES', kind: 'integer', help: 'Largest message body in bytes', defaultText: '65536' },
   { flag: 'max-batch', env: 'MAX_BATCH', kind: 'integer', help: 'Most messages per publish batch', defaultText: '100' },
+  { flag: 'max-batch-bytes', env: 'MAX_BATCH_BYTES', kind: 'integer', help: 'Most bytes per publish batch (the largest frame read after auth)', defaultText: '1048576' },
   { flag: 'rate-limit', env: 'RATE_LIMIT', kind: 'integer', help: 'Messages per second per connection', defaultText: '1000' },
   { flag: 'rate-burst', env: 'RATE_BURST', kind: 'integer', help: 'Burst allowance per connection', defaultText: '5000' },
-  { flag: 'connect-rate', env: 'CONNECT_RATE', kind: 'integer', help: 'New connections per second accepted (burst 2×); more get rate_limited', defaultText: '500' },
+  { flag: 'connect-rate', env: 'CONNECT_RATE', kind: 'integer', help: 'Authenticated new connections per second (burst 2×); more get rate_limited', defaultText: '500' },
+  { flag: 'connect-rate-per-address', env: 'CONNECT_RATE_PER_ADDRESS', kind: 'integer', help: 'New connection handshakes per second from one address (burst 5×)', defaultText: '200' },
   { flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'integer', help: 'On SIGTERM, move clients away and exit within this time', defaultText: '10000' },
   { flag: 'dedup-retention-hours', env: 'DEDUP_RETENTION_HOURS', kind: 'integer', help: 'How long message ids are remembered', defaultText: '168 (7 days)' },
   { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most about N messages per room log', defaultText: 'unlimited' },
   { flag: 'retention-hours', env: 'RETENTION_HOURS', kind: 'integer', help: 'Drop room log messages older than N hours', defaultText: 'unlimited' },
-  { flag: 'transports', env: 'TRANSPORTS', kind: 'string', help: 'Comma list of websocket,polling (polling needs sticky sessions behind a balancer)', defaultText: 'websocket,polling' },
+  { flag: 'transports', env: 'TRANSPORTS', kind: 'string', help: 'Comma list of websocket,polling (polling is opt-in: sticky sessions, 1 MiB pre-auth frames)', defaultText: 'websocket' },
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'trace, debug, info, warn, error', defaultText: 'info' },
   { flag: 'help', env: '', kind: 'boolean', help: 'Show this help' },
 ] as const satisfies readonly OptionSpec[];
@@ -104,7 +106,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (tokenSecret && new TextEncoder().encode(tokenSecret).length < 32) throw new ConfigError('the token secret must be at least 32 bytes');
   if (jwksFile && jwksUrl) throw new ConfigError('set --jwks-file or --jwks-url, not both');
 
-  const transports = (read('transports') ?? 'websocket,polling').split(',').map((item) => item.trim());
+  const transports = (read('transports') ?? 'websocket').split(',').map((item) => item.trim());
   for (const transport of transports) {
     if (transport !== 'websocket' && transport !== 'polling') throw new ConfigError(`unknown transport ${JSON.stringify(transport)}`);
   }
@@ -133,15 +135,19 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (prefix) relay.redisKeyPrefix = prefix;
   const maxBodyBytes = integer('max-body-bytes');
   const maxBatchMessages = integer('max-batch');
+  const maxBatchBytes = integer('max-batch-bytes');
   relay.limits = {
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(maxBatchMessages !== undefined ? { maxBatchMessages } : {}),
+    ...(maxBatchBytes !== undefined ? { maxBatchBytes } : {}),
   };
   const perSecond = integer('rate-limit');
   const burst = integer('rate-burst');
   if (perSecond !== undefined || burst !== undefined) relay.rateLimit = { perSecond: perSecond ?? 1000, burst: burst ?? 5000 };
   const connectRate = integer('connect-rate');
   if (connectRate !== undefined) relay.connectRateLimit = { perSecond: connectRate, burst: connectRate * 2 };
+  const perAddress = integer('connect-rate-per-address');
+  if (perAddress !== undefined) relay.connectRateLimitPerAddress = { perSecond: perAddress, burst: perAddress * 5 };
   const dedupHours = integer('dedup-retention-hours');
   if (dedupHours !== undefined) relay.dedupRetentionMs = dedupHours * 3_600_000;
   const maxMessages = integer('retention-messages');

@@ -222,12 +222,17 @@ export class RelayConnection {
   private async publish(payload: unknown): Promise<Ack<PublishAck>> {
     const startedAt = performance.now();
     const { limits, store, metrics, broadcaster } = this.context;
+    // Size before schema: an oversized batch is refused without validating every message in it.
+    const count = (payload as { messages?: unknown } | null)?.messages;
+    if (Array.isArray(count) && count.length > limits.maxBatchMessages) {
+      return fail(ErrorKind.PayloadTooLarge, `batch of ${count.length} messages exceeds ${limits.maxBatchMessages}`);
+    }
     const request = validate(PublishRequestSchema, payload);
     if (!request.ok) return request;
     const { room, messages } = request.value;
-    if (messages.length > limits.maxBatchMessages) {
-      return fail(ErrorKind.PayloadTooLarge, `batch of ${messages.length} messages exceeds ${limits.maxBatchMessages}`);
-    }
+    let bytes = 0;
+    for (const message of messages) bytes += utf8ByteLength(message.body) + message.id.length + message.type.length;
+    if (bytes > limits.maxBatchBytes) return fail(ErrorKind.PayloadTooLarge, `batch of ${bytes} bytes exceeds ${limits.maxBatchBytes}`);
     const refused = this.admit(room, Capability.Publish, messages.length);
     if (refused) return refused;
 

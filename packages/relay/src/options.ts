@@ -9,6 +9,10 @@ export interface RelayLimits {
   maxBodyBytes: number;
   /** Most messages in one publish batch. @default 100 */
   maxBatchMessages: number;
+  /** Most bytes in one publish batch; also the largest frame read after auth (plus packet overhead). @default 1048576 */
+  maxBatchBytes: number;
+  /** Largest frame read before a connection's token is accepted. @default 16384 */
+  maxPreAuthFrameBytes: number;
   /** Largest catch-up page. @default 500 */
   maxPageSize: number;
   /** Largest signal body in UTF-8 bytes. @default 4096 */
@@ -48,12 +52,16 @@ export interface RelayOptions {
   dedupRetentionMs?: number;
   /** Room log retention. @default unlimited */
   retention?: LogRetention;
-  /** Engine.IO transports accepted. Behind a load balancer without sticky sessions use only `websocket`. @default ['websocket', 'polling'] */
+  /** Engine.IO transports accepted. Long-polling is opt-in: it needs sticky sessions behind a balancer, and its pre-auth frames are bounded only by `maxBatchBytes`. @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
   /** CORS origins allowed for the polling transport and the handshake. @default true (reflect any origin) */
   corsOrigin?: string | string[] | boolean;
-  /** New connections per second the relay accepts (reconnect storms get `rate_limited` + retryAfterMs). @default { perSecond: 500, burst: 1000 } */
+  /** Authenticated new connections per second the relay accepts (reconnect storms get `rate_limited` + retryAfterMs). @default { perSecond: 500, burst: 1000 } */
   connectRateLimit?: RateLimit;
+  /** New connection handshakes (WebSocket or polling) per second from one address, checked before anything else. @default { perSecond: 200, burst: 1000 } */
+  connectRateLimitPerAddress?: RateLimit;
+  /** How long a new connection may take to present its token. @default 5000 */
+  connectTimeoutMs?: number;
   /** Close a connection whose unread backlog passes this many bytes (it catches up from the log). @default 8 MiB */
   maxBufferedBytes?: number;
   /** How long `listen()` waits for the store before starting anyway (then answering `unavailable`). @default 10000 */
@@ -67,10 +75,12 @@ export const RELAY_DEFAULTS = {
   rateLimit: { perSecond: 1000, burst: 5000 } satisfies RateLimit,
   signalRateLimit: { perSecond: 20, burst: 40 } satisfies RateLimit,
   dedupRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
-  transports: ['websocket', 'polling'] as ('websocket' | 'polling')[],
+  transports: ['websocket'] as ('websocket' | 'polling')[],
   corsOrigin: true as string | string[] | boolean,
   storeStartupTimeoutMs: 10_000,
   connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
+  connectRateLimitPerAddress: { perSecond: 200, burst: 1000 } satisfies RateLimit,
+  connectTimeoutMs: 5_000,
   maxBufferedBytes: 8 * 1024 * 1024,
   /** How often every connection is checked for token expiry and slow reading. */
   sweepIntervalMs: 1_000,

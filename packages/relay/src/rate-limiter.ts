@@ -31,3 +31,33 @@ export class TokenBucket {
     return ((Math.min(cost, burst) - this.tokens) / perSecond) * 1000;
   }
 }
+
+/**
+ * Token buckets by key (a client address): one peer spending its own allowance cannot spend anyone
+ * else's. Bounded: past `maxKeys` the oldest tenth is forgotten (a forgotten key starts full again,
+ * which only ever errs towards letting a real client in).
+ */
+export class KeyedBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly maxKeys = 50_000,
+  ) {}
+
+  take(key: string, cost: number): number {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size >= this.maxKeys) {
+        let drop = Math.ceil(this.maxKeys / 10);
+        for (const old of this.buckets.keys()) {
+          this.buckets.delete(old);
+          if (--drop === 0) break;
+        }
+      }
+      bucket = new TokenBucket(this.limit);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take(cost);
+  }
+}

@@ -4,12 +4,14 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
-import { ErrorKind, wireError } from '@partyline/protocol';
+import { ErrorKind, wireError, type WireError } from '@partyline/protocol';
 import { authenticateHandshake, connectError } from './auth.js';
 import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { TokenBucket } from './rate-limiter.js';
+import { KeyedBuckets, TokenBucket } from './rate-limiter.js';
+import { peerAddress, setFrameLimit } from './admission.js';
+import { textOnlyParser } from './text-only-parser.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { RoomBroadcaster } from './room-broadcaster.js';
@@ -20,6 +22,9 @@ import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
 import { jwksKeys, secretKey, type TokenPolicy } from './tokens.js';
+
+/** Where an engine connection's one namespace CONNECT stands. */
+const CONNECT_STATE = Symbol('partyline.connectState');
 
 export interface Relay {
   /** The Socket.IO server. An open connection keeps no handshake HTTP request: `socket.request` is null, `socket.data` holds the verified token claims. */
@@ -90,12 +95,29 @@ export function createRelay(options: RelayOptions): Relay {
   const httpServer = createServer((request, response) => void serveHttp(request, response, store, metrics));
   // Registered before Socket.IO's own upgrade handler, so every WebSocket writes coalesced.
   httpServer.on('upgrade', (_request, socket) => coalesceWrites(socket as Socket));
+  const maxFrameBytes = limits.maxBatchBytes + PACKET_OVERHEAD_BYTES;
+  // Limits before trust: per address, new engine sessions (WebSocket or polling handshakes) are
+  // counted before anything else is done for them.
+  const handshakesByAddress = new KeyedBuckets(options.connectRateLimitPerAddress ?? RELAY_DEFAULTS.connectRateLimitPerAddress);
   io = new Server(httpServer, {
     transports: options.transports ?? RELAY_DEFAULTS.transports,
-    maxHttpBufferSize: limits.maxBatchMessages * limits.maxBodyBytes + PACKET_OVERHEAD_BYTES,
+    maxHttpBufferSize: maxFrameBytes,
+    connectTimeout: options.connectTimeoutMs ?? RELAY_DEFAULTS.connectTimeoutMs,
     serveClient: false,
     cors: { origin: options.corsOrigin ?? RELAY_DEFAULTS.corsOrigin },
+    // No binary attachments: the protocol is text, and buffered attachments were memory for the asking.
+    parser: textOnlyParser,
+    allowRequest(request, callback) {
+      const isNewSession = !request.url?.includes('sid=');
+      if (isNewSession && handshakesByAddress.take(peerAddress(request), 1) > 0) {
+        metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
+        return callback('too many new connections from this address; retry later', false);
+      }
+      callback(null, true);
+    },
   });
+  // Until its token is accepted, a connection reads only small frames (see setFrameLimit).
+  io.engine.on('connection', (engineSocket: unknown) => setFrameLimit(engineSocket, limits.maxPreAuthFrameBytes));
 
   const redisClients: (Redis | Cluster)[] = [];
   if (redisTarget) {
@@ -125,20 +147,32 @@ export function createRelay(options: RelayOptions): Relay {
   let draining = false;
   const connectRate = new TokenBucket(options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit);
   io.use((socket, next) => {
-    // Cheap refusals first: a reconnect storm must not cost a token verification per attempt.
-    if (draining) return next(connectError(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay')));
-    const waitMs = connectRate.take(1);
-    if (waitMs > 0) {
-      metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
-      return next(connectError(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', waitMs)));
-    }
+    // Every refusal closes the connection (after the error is sent): one socket cannot repeat
+    // CONNECT, so an attacker pays a new handshake — counted per address — for every attempt.
+    const refuse = (error: WireError) => {
+      metrics.handshakeRefusals.inc({ kind: error.kind });
+      next(connectError(error));
+      setImmediate(() => socket.conn.close());
+    };
+    // One CONNECT per connection: later ones cost nothing — ignored while the first is being
+    // checked (its refusal closes the connection), and closing it once the first was accepted.
+    const conn = socket.conn as typeof socket.conn & { [CONNECT_STATE]?: 'checking' | 'accepted' };
+    if (conn[CONNECT_STATE] === 'checking') return undefined;
+    if (conn[CONNECT_STATE] === 'accepted') return conn.close();
+    conn[CONNECT_STATE] = 'checking';
+    if (draining) return refuse(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay'));
     authenticateHandshake(socket.handshake.auth, tokenPolicy).then((result) => {
       if (!result.ok) {
-        metrics.handshakeRefusals.inc({ kind: result.error.kind });
         logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');
-        return next(connectError(result.error));
+        return refuse(result.error);
       }
+      // The relay-wide limit (reconnect storms) is charged by authenticated connections only: nobody
+      // without a token can use it up for everyone else.
+      const waitMs = connectRate.take(1);
+      if (waitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', waitMs));
       socket.data = result.identity;
+      conn[CONNECT_STATE] = 'accepted';
+      setFrameLimit(socket.conn, maxFrameBytes);
       next();
     }, next);
   });

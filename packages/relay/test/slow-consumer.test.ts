@@ -36,8 +36,9 @@ describe('a client that stops reading', () => {
     const resume = stopReading(slow);
 
     const body = JSON.stringify('x'.repeat(60 * 1024));
-    for (let batch = 0; batch < 8; batch++) {
-      const messages = Array.from({ length: 25 }, (_, i) => ({ id: `b${batch}-m${i}`, body }));
+    // Batches stay under the relay's 1 MiB per publish.
+    for (let batch = 0; batch < 20; batch++) {
+      const messages = Array.from({ length: 10 }, (_, i) => ({ id: `b${batch}-m${i}`, body }));
       expectOk(await publish(fast, room, messages));
     }
 

@@ -47,6 +47,8 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Most messages per publish request. @default 100 (DEFAULT_LIMITS.maxBatchMessages) */
   maxBatchMessages?: number;
+  /** Most bytes (ids, types, bodies) per publish request; a relay refuses bigger frames. @default 1048576 (DEFAULT_LIMITS.maxBatchBytes) */
+  maxBatchBytes?: number;
   /** Largest body accepted by `publish`, in UTF-8 bytes of its JSON. @default 65536 (DEFAULT_LIMITS.maxBodyBytes) */
   maxBodyBytes?: number;
   /** Catch-up page size. @default 500 */
@@ -72,6 +74,7 @@ export const CLIENT_DEFAULTS = {
   requestTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   maxBatchMessages: DEFAULT_LIMITS.maxBatchMessages,
+  maxBatchBytes: DEFAULT_LIMITS.maxBatchBytes,
   maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
   pageSize: DEFAULT_LIMITS.maxPageSize,
   inboxLimit: Infinity,
@@ -208,6 +211,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     retryDelay: settings.retryDelay,
     ackTimeoutMs: settings.ackTimeoutMs,
     maxBatchMessages: settings.maxBatchMessages,
+    maxBatchBytes: settings.maxBatchBytes,
     retentionMs: settings.outboxRetentionMs,
     now: settings.now,
     onSettled(settlement) {

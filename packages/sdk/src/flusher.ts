@@ -1,4 +1,4 @@
-import { PublishResultSchema, validate, type PublishAck, type PublishResult } from '@partyline/protocol';
+import { PublishResultSchema, utf8ByteLength, validate, type PublishAck, type PublishResult } from '@partyline/protocol';
 import type { Connection } from './connection.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import type { OutboxEntry, OutboxStore } from './outbox-store.js';
@@ -24,6 +24,8 @@ export interface FlusherOptions {
   retryDelay: RetryDelay;
   ackTimeoutMs: number;
   maxBatchMessages: number;
+  /** Most bytes (ids, types, bodies) per publish request. */
+  maxBatchBytes: number;
   retentionMs: number;
   now(): number;
   /** Called once per entry this flusher removed from the outbox. */
@@ -119,7 +121,7 @@ export class Flusher {
           // A room that must wait does not hold up the others.
           const led = await this.#o.lead(room, async () => {
             for (let at = 0; at < roomEntries.length; ) {
-              const size = this.#batchSize;
+              const size = batchLength(roomEntries, at, this.#batchSize, this.#o.maxBatchBytes);
               const outcome = await this.#send(room, roomEntries.slice(at, at + size));
               if (this.#closed) return;
               if (outcome.ok === 'smaller') continue;
@@ -271,6 +273,18 @@ export class Flusher {
       if (removed.has(entry.id)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error: errorOf(entry) });
     }
   }
+}
+
+/** How many entries from `at` make the next batch: at most `maxCount`, at most `maxBytes` (but always one). */
+function batchLength(entries: readonly OutboxEntry[], at: number, maxCount: number, maxBytes: number): number {
+  let bytes = 0;
+  let count = 0;
+  for (let i = at; i < entries.length && count < maxCount; i++, count++) {
+    const entry = entries[i]!;
+    bytes += utf8ByteLength(entry.body) + entry.id.length + entry.type.length;
+    if (bytes > maxBytes && count > 0) break;
+  }
+  return count;
 }
 
 function groupByRoom(entries: readonly OutboxEntry[]): Map<string, OutboxEntry[]> {
