@@ -50,7 +50,11 @@ export interface RelayOptions {
   signalRateLimit?: RateLimit;
   /** How long message ids are remembered for dedup; keep ≥ the SDK outbox retention. @default 7 days */
   dedupRetentionMs?: number;
-  /** Room log retention. @default unlimited */
+  /**
+   * Room log retention; each field merges over the default, 0 = unlimited on purpose. With an age
+   * limit, a room with no new message for that long (at least the dedup retention) leaves no keys.
+   * @default { maxMessages: 100000, maxAgeMs: 30 days }
+   */
   retention?: LogRetention;
   /** Engine.IO transports accepted. Long-polling is opt-in: it needs sticky sessions behind a balancer, and its pre-auth frames are bounded only by `maxBatchBytes`. @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
@@ -75,6 +79,7 @@ export const RELAY_DEFAULTS = {
   rateLimit: { perSecond: 1000, burst: 5000 } satisfies RateLimit,
   signalRateLimit: { perSecond: 20, burst: 40 } satisfies RateLimit,
   dedupRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
+  retention: { maxMessages: 100_000, maxAgeMs: 30 * 24 * 3_600_000 } satisfies LogRetention,
   transports: ['websocket'] as ('websocket' | 'polling')[],
   corsOrigin: true as string | string[] | boolean,
   storeStartupTimeoutMs: 10_000,

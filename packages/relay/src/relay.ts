@@ -69,7 +69,7 @@ export function createRelay(options: RelayOptions): Relay {
   const prefix = options.redisKeyPrefix ?? RELAY_DEFAULTS.redisKeyPrefix;
   const storeOptions = {
     dedupRetentionMs: options.dedupRetentionMs ?? RELAY_DEFAULTS.dedupRetentionMs,
-    ...(options.retention ? { retention: options.retention } : {}),
+    retention: { ...RELAY_DEFAULTS.retention, ...options.retention },
   };
   if (options.redisUrl && options.redisCluster) throw new RangeError('set redisUrl or redisCluster, not both');
   const redisTarget: RedisTarget | undefined = options.redisCluster

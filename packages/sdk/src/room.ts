@@ -487,14 +487,9 @@ export class Room {
   async #restart(reason: 'epoch_changed' | 'diverged', epoch: string, view: ViewPosition): Promise<void> {
     this.#buffer.clear();
     this.#recentIds.clear();
-    this.#recentResets.push(this.#host.settings.now());
-    this.#events.emit('reset', {
-      room: this.name,
-      reason,
-      epoch,
-      ...(view.epoch !== undefined && view.epoch !== epoch ? { previousEpoch: view.epoch } : {}),
-      ...(reason === 'diverged' ? { toSeq: view.lastSeq } : {}),
-    });
+    // A view that was handed nothing loses nothing (a room that had no log yet, or whose idle log
+    // expired before this tab read it): it follows the new log silently.
+    if (view.lastSeq > 0) this.#announceReset(reason, epoch, view);
     let next: ViewPosition = { epoch, lastSeq: 0, lastId: undefined, branch: reason === 'diverged' ? createMessageId() : '' };
     if (!this.#appOwned) {
       try {
@@ -507,6 +502,17 @@ export class Room {
     }
     this.#view = next;
     this.#viewStart = 1;
+  }
+
+  #announceReset(reason: 'epoch_changed' | 'diverged', epoch: string, view: ViewPosition): void {
+    this.#recentResets.push(this.#host.settings.now());
+    this.#events.emit('reset', {
+      room: this.name,
+      reason,
+      epoch,
+      ...(view.epoch !== undefined && view.epoch !== epoch ? { previousEpoch: view.epoch } : {}),
+      ...(reason === 'diverged' ? { toSeq: view.lastSeq } : {}),
+    });
   }
 
   /** True (and a delayed re-read scheduled) when resets come too fast to be anything but a flapping relay or store. */

@@ -4,6 +4,8 @@ import type { AppendBatchResult, AppendInput, AppendOutcome, RoomLogStore, RoomL
 
 interface MemoryRoom {
   epoch: string;
+  /** Last append, for idle eviction. */
+  activeAt: number;
   headSeq: number;
   /** Retained messages; `log[i].seq === log[0].seq + i`. */
   log: LogMessage[];
@@ -17,17 +19,30 @@ interface MemoryRoom {
  */
 export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogStore {
   const dedupRetentionMs = options.dedupRetentionMs ?? DEFAULT_DEDUP_RETENTION_MS;
-  const { maxMessages, maxAgeMs } = options.retention ?? {};
+  // 0 or unset: no limit of that kind.
+  const maxMessages = options.retention?.maxMessages || undefined;
+  const maxAgeMs = options.retention?.maxAgeMs || undefined;
+  // Idle rooms go once their messages would all have aged out, never before their dedup records.
+  const idleMs = maxAgeMs !== undefined ? Math.max(maxAgeMs, dedupRetentionMs) : undefined;
   const now = options.now ?? Date.now;
   const rooms = new Map<string, MemoryRoom>();
+  let sweptAt = now();
 
-  function roomOf(name: string): MemoryRoom {
+  /** Only appends create rooms: reads of unknown rooms leave nothing behind. */
+  function roomOf(name: string, at: number): MemoryRoom {
     let room = rooms.get(name);
     if (!room) {
-      room = { epoch: randomUUID(), headSeq: 0, log: [], seen: new Map() };
+      room = { epoch: randomUUID(), activeAt: at, headSeq: 0, log: [], seen: new Map() };
       rooms.set(name, room);
     }
     return room;
+  }
+
+  /** At most once a minute: drop rooms idle past `idleMs` (like Redis key expiry; they come back as a new epoch). */
+  function evictIdle(at: number): void {
+    if (idleMs === undefined || at - sweptAt < 60_000) return;
+    sweptAt = at;
+    for (const [name, room] of rooms) if (at - room.activeAt > idleMs) rooms.delete(name);
   }
 
   function forgetOldIds(room: MemoryRoom, at: number): void {
@@ -50,8 +65,11 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     kind: 'memory',
 
     async append(name: string, messages: readonly AppendInput[]): Promise<AppendBatchResult> {
-      const room = roomOf(name);
       const ts = now();
+      evictIdle(ts);
+      if (messages.length === 0) return { epoch: rooms.get(name)?.epoch ?? '', outcomes: [] };
+      const room = roomOf(name, ts);
+      room.activeAt = ts;
       const outcomes: AppendOutcome[] = [];
       forgetOldIds(room, ts);
       const head = room.log.at(-1);
@@ -75,8 +93,13 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     },
 
     async read(name: string, since: number, limit: number): Promise<StoredPage> {
-      const room = roomOf(name);
-      trimLog(room, now());
+      const at = now();
+      evictIdle(at);
+      const room = rooms.get(name);
+      if (!room || (idleMs !== undefined && at - room.activeAt > idleMs)) {
+        return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false };
+      }
+      trimLog(room, at);
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const start = Math.max(0, since + 1 - firstSeq);
       const messages = room.log.slice(start, start + limit);

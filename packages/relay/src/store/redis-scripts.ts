@@ -31,13 +31,16 @@ end
 /**
  * KEYS: meta, log, write bucket, then every dedup bucket to look in.
  * ARGV: now, epoch candidate, write-bucket expiry (ms), max messages (0 = none),
- *       oldest ts to keep (0 = none), sender, n, then n × (id, type, body).
+ *       oldest ts to keep (0 = none), sender, n, idle expiry ms (0 = never), then n × (id, type, body).
+ * A room's meta and log expire together once no message was appended for the idle expiry: an idle
+ * room leaves nothing behind, and comes back (if ever) as a new epoch.
  * Returns: { epoch, previous id, status1, seq1, status2, seq2, ... } with status 0 new, 1 duplicate,
  * 2 conflict; previous id is the id of the head message before the batch ('' when none is retained).
  */
 export const APPEND_SCRIPT = `${PRELUDE}
 local meta, log, write_bucket = KEYS[1], KEYS[2], KEYS[3]
 local now, sender, n = ARGV[1], ARGV[6], tonumber(ARGV[7])
+if n == 0 then return { redis.call('HGET', meta, 'epoch') or '', '' } end
 local epoch = ensure_epoch(meta, ARGV[2])
 local seq = tonumber(redis.call('HGET', meta, 'seq'))
 local previous = ''
@@ -46,7 +49,7 @@ if head and tonumber(string.match(head[1], '^(%d+)')) == seq then previous = fie
 local out = { epoch, previous }
 local added = 0
 for i = 0, n - 1 do
-  local id, typ, body = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
+  local id, typ, body = ARGV[9 + i * 3], ARGV[10 + i * 3], ARGV[11 + i * 3]
   local first = false
   for k = 3, #KEYS do
     first = redis.call('HGET', KEYS[k], id .. '|' .. sender)
@@ -70,6 +73,10 @@ for i = 0, n - 1 do
 end
 if added > 0 then
   redis.call('HSET', meta, 'seq', string.format('%d', seq))
+  if tonumber(ARGV[8]) > 0 then
+    redis.call('PEXPIRE', meta, ARGV[8])
+    redis.call('PEXPIRE', log, ARGV[8])
+  end
   redis.call('PEXPIREAT', write_bucket, ARGV[3])
   if tonumber(ARGV[4]) > 0 then
     redis.call('XTRIM', log, 'MAXLEN', ARGV[4])
@@ -92,14 +99,16 @@ return out
 `;
 
 /**
- * KEYS: meta, log. ARGV: since, limit, epoch candidate.
+ * KEYS: meta, log. ARGV: since, limit. Reading never creates a room: one never written to answers
+ * epoch '' and an empty window (so joins and reads of unused rooms leave no keys).
  * Returns: { epoch, firstSeq, headSeq, entries, sinceId } where entries are raw XRANGE results and
  * sinceId is the id of message \`since\` ('' when the log does not hold it).
  */
 export const READ_SCRIPT = `${PRELUDE}
 local meta, log = KEYS[1], KEYS[2]
 local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local epoch = ensure_epoch(meta, ARGV[3])
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return { '', 1, 0, {}, '' } end
 local head = tonumber(redis.call('HGET', meta, 'seq'))
 local first_seq = head + 1
 local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]

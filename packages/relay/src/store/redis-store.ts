@@ -54,6 +54,8 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   const dedupRetentionMs = options.dedupRetentionMs ?? DEFAULT_DEDUP_RETENTION_MS;
   const bucketMs = Math.max(1000, Math.ceil(dedupRetentionMs / DEDUP_BUCKETS_PER_RETENTION));
   const { maxMessages = 0, maxAgeMs = 0 } = options.retention ?? {};
+  // Idle rooms go once their messages would all have aged out, never before their dedup records.
+  const idleExpiryMs = maxAgeMs > 0 ? Math.max(maxAgeMs, dedupRetentionMs + bucketMs) : 0;
   const now = options.now ?? Date.now;
 
   const client = connectRedis(options, { commandTimeout: options.commandTimeoutMs ?? 5000 });
@@ -120,7 +122,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
       const { keys, writeExpiresAt } = dedupKeys(room, at);
       const sender = messages[0]?.sender ?? '';
       const args: (string | number)[] = [2 + keys.length, key(room, 'meta'), key(room, 'log'), ...keys];
-      args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length);
+      args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length, idleExpiryMs);
       for (const message of messages) {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
         args.push(message.id, message.type, message.body);
@@ -140,7 +142,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
 
     async read(room: string, since: number, limit: number): Promise<StoredPage> {
       const [epoch, firstSeq, headSeq, entries, sinceId] = await call(() =>
-        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, epochCandidate()),
+        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;

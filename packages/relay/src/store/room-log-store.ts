@@ -29,7 +29,7 @@ export interface AppendBatchResult {
 /** A page as the store reads it: the wire page plus the id of message `since`, when retained. */
 export type StoredPage = RoomPage & { sinceId?: string };
 
-/** How long a room log keeps messages; unset fields mean no limit of that kind. */
+/** How long a room log keeps messages; unset or 0 fields mean no limit of that kind. */
 export interface LogRetention {
   /** Keep at most about this many messages per room (Redis trims in whole stream nodes). */
   maxMessages?: number;
@@ -56,7 +56,10 @@ export interface RoomLogStore {
   readonly kind: 'memory' | 'redis';
   /** Appends a batch to one room, deduplicating by message id. */
   append(room: string, messages: readonly AppendInput[]): Promise<AppendBatchResult>;
-  /** Up to `limit` messages with seq > `since`, with the room's epoch and bounds, and the id at `since`. */
+  /**
+   * Up to `limit` messages with seq > `since`, with the room's epoch and bounds, and the id at `since`.
+   * Never creates a room: one never appended to (or expired while idle) answers epoch ''.
+   */
   read(room: string, since: number, limit: number): Promise<StoredPage>;
   /** Resolves when the store is reachable, rejects otherwise. */
   ping(): Promise<void>;
