@@ -9,7 +9,12 @@ Usage: npm run fuzz -- [--inputs N] [--seed S]
   --seed S     fast-check seed, for a reproducible run (default 42)
   --help       show this help
 
-Exits non-zero if a relay crashed, an answer was not a typed error, or a room log was corrupted.`;
+Measures each relay's longest event-loop stall (from its own /metrics) and its RSS over the run.
+Exits non-zero if a relay crashed, an answer was not a typed error, a room log was corrupted, a relay
+stalled longer than 100 ms, or the relays' RSS did not come back within 20 MB of where it started.`;
+
+const MAX_STALL_MS = 100;
+const MAX_RSS_GROWTH_MB = 20;
 
 const { values } = parseArgs({ options: { inputs: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' } } });
 if (values.help) {
@@ -36,5 +41,10 @@ console.log(`untyped rejections:  ${stats.untypedRejections}`);
 console.log(`connections closed:  ${stats.closedConnections}`);
 console.log(`crashes:             ${stats.crashes}`);
 console.log(`room logs checked:   ${stats.logsChecked} (corrupt: ${stats.corruptLogs})`);
+const vitals = stats.vitals!;
+const stalled = vitals.maxStallMs > MAX_STALL_MS;
+const leaked = vitals.rssEndMb - vitals.rssStartMb > MAX_RSS_GROWTH_MB;
+console.log(`max event-loop stall: ${vitals.maxStallMs.toFixed(1)} ms${stalled ? ` (over ${MAX_STALL_MS} ms)` : ''}`);
+console.log(`relay RSS (MB):      start ${vitals.rssStartMb.toFixed(0)}, peak ${vitals.rssPeakMb.toFixed(0)}, end ${vitals.rssEndMb.toFixed(0)}${leaked ? ` (did not return within ${MAX_RSS_GROWTH_MB} MB)` : ''}`);
 console.log(`seconds:             ${((Date.now() - started) / 1000).toFixed(1)}`);
-process.exit(stats.crashes === 0 && stats.untypedRejections === 0 && stats.corruptLogs === 0 ? 0 : 1);
+process.exit(stats.crashes === 0 && stats.untypedRejections === 0 && stats.corruptLogs === 0 && !stalled && !leaked ? 0 : 1);

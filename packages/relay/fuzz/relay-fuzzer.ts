@@ -6,6 +6,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { signAccessToken } from '../src/tokens.js';
 import { startRelayProcess, type RelayProcess } from '../test/support/relay-process.js';
+import { monitorRelays, type RelayVitals } from './relay-monitor.js';
 
 export const FUZZ_SECRET = 'fuzz-secret-fuzz-secret-fuzz-secret!';
 const ROOMS = ['fuzz-0', 'fuzz-1', 'fuzz-2'];
@@ -33,6 +34,8 @@ export interface FuzzStats {
   logsChecked: number;
   /** Room logs with a gap, a duplicate id, a malformed entry or a lost acked message: must stay 0. */
   corruptLogs: number;
+  /** The relays' longest event-loop stall and their memory over the run. */
+  vitals?: RelayVitals;
 }
 
 type AnySocket = Socket & { timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> } };
@@ -78,13 +81,16 @@ function isTyped(answer: unknown): 'ok' | 'typed' | 'untyped' {
   return ack.ok === false && v.is(WireErrorSchema, ack.error) && KNOWN_KINDS.has((ack.error as { kind: string }).kind) ? 'typed' : 'untyped';
 }
 
-function connect(url: string, auth: object): Promise<{ socket?: AnySocket; refusal?: unknown }> {
+function connect(url: string, auth: object): Promise<{ socket?: AnySocket; refusal?: unknown; closedAtTransport?: true }> {
   const socket = io(url, { transports: ['websocket'], auth, reconnection: false, forceNew: true }) as AnySocket;
   return new Promise((resolve) => {
     socket.once('connect', () => resolve({ socket }));
     socket.once('connect_error', (error) => {
       socket.close();
-      resolve({ refusal: (error as Error & { data?: unknown }).data });
+      const data = (error as Error & { data?: unknown }).data;
+      // Refused before any Socket.IO exchange (the per-address session limit answers at the HTTP
+      // upgrade): a closed door, not an untyped answer.
+      resolve(data === undefined && /websocket error|xhr poll error/.test((error as Error).message) ? { closedAtTransport: true } : { refusal: data });
     });
   });
 }
@@ -120,6 +126,7 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
     const lenient = await startRelayProcess([...common, '--rate-limit', '1000000', '--rate-burst', '1000000', '--connect-rate', '100000']);
     const strict = await startRelayProcess([...common, '--connect-rate', '50']);
     relays.push(lenient, strict);
+    const monitor = monitorRelays(relays);
     const token = await signAccessToken({ sub: 'fuzzer', rooms: ['*'] }, FUZZ_SECRET);
     const auth = { token, protocol: PROTOCOL_VERSION };
     const alive = async () => {
@@ -201,7 +208,8 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       if (outcome.socket) {
         outcome.socket.close();
         count('token', 'ok');
-      } else count('token', v.is(WireErrorSchema, outcome.refusal) ? 'typed' : 'untyped');
+      } else if (outcome.closedAtTransport) count('token', 'closed');
+      else count('token', v.is(WireErrorSchema, outcome.refusal) ? 'typed' : 'untyped');
     }
     await alive();
 
@@ -221,7 +229,8 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       if (attempt.socket) {
         attempt.socket.close();
         count('connection-flood', 'ok');
-      } else count('connection-flood', v.is(WireErrorSchema, attempt.refusal) ? 'typed' : 'untyped');
+      } else if (attempt.closedAtTransport) count('connection-flood', 'closed');
+      else count('connection-flood', v.is(WireErrorSchema, attempt.refusal) ? 'typed' : 'untyped');
     }
     await alive();
 
@@ -243,6 +252,7 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       if (!wellFormed || !unique || !keptAcks) stats.corruptLogs++;
     }
     reader.close();
+    stats.vitals = await monitor.stop();
   } finally {
     for (const relay of relays) await relay.stop();
     await redis.stop();

@@ -98,7 +98,11 @@ export function createRelay(options: RelayOptions): Relay {
   const maxFrameBytes = limits.maxBatchBytes + PACKET_OVERHEAD_BYTES;
   // Limits before trust: per address, new engine sessions (WebSocket or polling handshakes) are
   // counted before anything else is done for them.
-  const handshakesByAddress = new KeyedBuckets(options.connectRateLimitPerAddress ?? RELAY_DEFAULTS.connectRateLimitPerAddress);
+  const perAddress = options.connectRateLimitPerAddress ?? RELAY_DEFAULTS.connectRateLimitPerAddress;
+  // Two buckets per address: CONNECTs (answered with a typed rate_limited), and a 5× wider one for
+  // bare engine sessions (refused at the HTTP level), which cost memory until their connect timeout.
+  const connectsByAddress = new KeyedBuckets(perAddress);
+  const sessionsByAddress = new KeyedBuckets({ perSecond: perAddress.perSecond * 5, burst: perAddress.burst * 5 });
   io = new Server(httpServer, {
     transports: options.transports ?? RELAY_DEFAULTS.transports,
     maxHttpBufferSize: maxFrameBytes,
@@ -109,7 +113,7 @@ export function createRelay(options: RelayOptions): Relay {
     parser: textOnlyParser,
     allowRequest(request, callback) {
       const isNewSession = !request.url?.includes('sid=');
-      if (isNewSession && handshakesByAddress.take(peerAddress(request), 1) > 0) {
+      if (isNewSession && sessionsByAddress.take(peerAddress(request), 1) > 0) {
         metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
         return callback('too many new connections from this address; retry later', false);
       }
@@ -161,6 +165,8 @@ export function createRelay(options: RelayOptions): Relay {
     if (conn[CONNECT_STATE] === 'accepted') return conn.close();
     conn[CONNECT_STATE] = 'checking';
     if (draining) return refuse(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay'));
+    const addressWaitMs = connectsByAddress.take(socket.handshake.address, 1);
+    if (addressWaitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections from this address; retry later', addressWaitMs));
     authenticateHandshake(socket.handshake.auth, tokenPolicy).then((result) => {
       if (!result.ok) {
         logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');
