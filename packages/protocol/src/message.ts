@@ -38,6 +38,8 @@ export const RoomPageSchema = v.object({
   messages: v.array(LogMessageSchema),
   /** More messages after the last one returned are already in the log. */
   hasMore: v.boolean(),
+  /** Id of message `headSeq`, when retained: a member that starts at the head knows what it stands on. */
+  headId: v.optional(MessageIdSchema),
   /**
    * Set when the request carried a position (`epoch`, `sinceId`) in this epoch that the log no
    * longer holds: it ends before `since`, or holds another message at `since`.

@@ -6,7 +6,8 @@
  * - 1: first version — rooms with join/read/publish/leave/signal, per-message publish acks,
  *      sequence numbers and epochs on every room log; `relay:drain` before a relay shuts down.
  * - 2: positioned recovery — join/read may carry `epoch` + `sinceId` and pages answer `diverged`;
- *      `room:messages` carries `links` (the id before each appended batch). Additive: a relay
+ *      `room:messages` carries `links` (the id before each appended batch); pages carry `headId`.
+ *      Rooms never written to answer epoch ''. Additive: a relay
  *      speaking 2 serves version-1 clients unchanged.
  */
 export const PROTOCOL_VERSION = 2;

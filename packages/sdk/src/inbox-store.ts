@@ -17,9 +17,10 @@ export interface InboxStore {
   /**
    * Stores messages that continue a view from seq `from` (none: a hole the log's retention made) and
    * moves the cursor to `cursor` if it stood within [from, cursor.lastSeq) in the same lineage; then
-   * keeps at most `keep` messages of the room. One transaction.
+   * keeps at most `keep` messages of the room, and none up to `dropThrough` (before a trimmed hole).
+   * One transaction.
    */
-  commit(cursor: RoomCursor, from: number, messages: readonly LogMessage[], keep: number): Promise<void>;
+  commit(cursor: RoomCursor, from: number, messages: readonly LogMessage[], keep: number, dropThrough?: number): Promise<void>;
   /**
    * Starts a room's cache over (the log was lost or diverged) if the stored cursor still follows
    * `expected`; answers the cursor stored afterwards (another tab's, when it reset first).
@@ -37,7 +38,7 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
       return (await db()).get('cursors', room);
     },
 
-    async commit(cursor, from, messages, keep) {
+    async commit(cursor, from, messages, keep, dropThrough) {
       const tx = (await db()).transaction(['inbox', 'cursors'], 'readwrite');
       const inbox = tx.objectStore('inbox');
       const cursors = tx.objectStore('cursors');
@@ -45,7 +46,9 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
         const stored = await cursors.get(cursor.room);
         if (stored && !follows(stored, { epoch: cursor.epoch, branch: cursor.branch ?? '' })) return;
         await Promise.all(messages.map((message) => inbox.put({ ...message, room: cursor.room })));
-        if (!stored || (stored.lastSeq >= from && stored.lastSeq < cursor.lastSeq)) await cursors.put(cursor);
+        const moves = !stored || (stored.lastSeq >= from && stored.lastSeq < cursor.lastSeq);
+        if (moves) await cursors.put(cursor);
+        if (moves && dropThrough !== undefined) await inbox.delete(IDBKeyRange.bound([cursor.room, 0], [cursor.room, dropThrough]));
         if (keep === Infinity) return;
         const index = inbox.index('room');
         let excess = (await index.count(cursor.room)) - keep;

@@ -158,6 +158,9 @@ export interface RoomHost {
   forget(room: string): void;
 }
 
+/** Live messages a room holds beyond a gap before it drops them and reads the log instead. */
+const MAX_BUFFERED = 10_000;
+
 /** How many of the latest handed messages a room remembers the ids of (to check live messages against). */
 const RECENT_IDS = 1024;
 
@@ -207,6 +210,9 @@ export class Room {
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   #pumpDue = 0;
   #resyncAttempt = 0;
+  /** Escalates the pause while resets keep coming; no read is due before `#holdUntil`. */
+  #stormAttempt = 0;
+  #holdUntil = 0;
   readonly #recentResets: number[] = [];
   /** Ids of the latest messages handed to the app, to spot live messages of a log that reused their seqs. */
   readonly #recentIds = new Map<number, string>();
@@ -289,8 +295,8 @@ export class Room {
     this.#host.assertOpen();
     return this.#step(async () => {
       const view = this.#view;
-      if (!view || view.epoch === undefined || this.#appOwned) return [];
-      const cached = await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, this.#viewStart, view.lastSeq);
+      const cached =
+        !view || view.epoch === undefined || this.#appOwned ? [] : await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, this.#viewStart, view.lastSeq);
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
       return cached.map((message) => toRoomMessage(this.name, message));
@@ -454,9 +460,17 @@ export class Room {
   }
 
   async #startAtHead(page: RoomPage): Promise<boolean> {
-    const view: ViewPosition = { epoch: page.epoch, lastSeq: page.headSeq, lastId: undefined, branch: '' };
+    const view: ViewPosition = { epoch: page.epoch, lastSeq: page.headSeq, lastId: page.headId, branch: '' };
+    // Creates the profile's cursor only if none exists: another tab's cursor is never moved past
+    // messages it has not cached (later tabs would see a gap).
+    await this.#commit(view, page.headSeq, []);
+    const stored = await this.#host.inbox.cursor(this.name).catch(() => undefined);
+    if (stored && stored.epoch === page.epoch && stored.lastSeq < page.headSeq) {
+      // Another tab of the profile got here first: continue from its cache like any later tab.
+      this.#view = { epoch: stored.epoch, lastSeq: stored.lastSeq, lastId: stored.lastId, branch: stored.branch ?? '' };
+      return true;
+    }
     this.#viewStart = page.headSeq + 1;
-    await this.#commit(view, 0, []);
     this.#view = view;
     return false;
   }
@@ -475,8 +489,10 @@ export class Room {
       // Emitted before it is stored: a crash in between tells it again rather than never.
       this.#events.emit('reset', { room: this.name, reason: 'trimmed', epoch: page.epoch, fromSeq, toSeq });
       const skipped: ViewPosition = { ...this.#view!, lastSeq: toSeq, lastId: undefined };
-      await this.#commit(skipped, fromSeq - 1, []);
+      // The cache keeps no hole: what came before it goes, so later tabs start after it too.
+      await this.#commit(skipped, fromSeq - 1, [], toSeq);
       this.#view = skipped;
+      this.#viewStart = toSeq + 1;
     }
     const before = this.#view!.lastSeq;
     await this.#deliver(decision.messages);
@@ -519,8 +535,13 @@ export class Room {
   #resetStorm(): boolean {
     const now = this.#host.settings.now();
     while (this.#recentResets.length > 0 && this.#recentResets[0]! < now - RESET_STORM.withinMs) this.#recentResets.shift();
-    if (this.#recentResets.length < RESET_STORM.count) return false;
-    this.#pumpLater(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt));
+    if (this.#recentResets.length < RESET_STORM.count) {
+      if (this.#recentResets.length === 0) this.#stormAttempt = 0;
+      return false;
+    }
+    const delay = retryDelayFor(this.#host.settings.retryDelay, ++this.#stormAttempt);
+    this.#holdUntil = Date.now() + delay;
+    this.#pumpLater(delay);
     return true;
   }
 
@@ -534,6 +555,12 @@ export class Room {
       }
       if (contradicts(view, entry, this.#idAt)) return this.#pumpLater(0);
       if (entry.message.seq > view.lastSeq) this.#buffer.set(entry.message.seq, entry);
+    }
+    if (this.#buffer.size > MAX_BUFFERED) {
+      // The gap is not filling (reads failing): forget the live run; the log holds it all.
+      this.#buffer.clear();
+      this.#pumpLater(0);
+      return;
     }
     await this.#drain();
   }
@@ -566,14 +593,15 @@ export class Room {
   /** Reads from the log after `delayMs` (or sooner, if a read is already due sooner). */
   #pumpLater(delayMs: number): void {
     if (this.#closed) return;
-    const due = Date.now() + delayMs;
+    // Never sooner than a reset storm's pause, whatever asks (a live event, a gap).
+    const due = Math.max(Date.now() + delayMs, this.#holdUntil);
     if (this.#pumpTimer && this.#pumpDue <= due) return;
     clearTimeout(this.#pumpTimer);
     this.#pumpDue = due;
     this.#pumpTimer = setTimeout(() => {
       this.#pumpTimer = undefined;
       void this.#pump();
-    }, delayMs);
+    }, due - Date.now());
   }
 
   /** Stores (best effort) then hands to the app messages that continue the view exactly. */
@@ -598,11 +626,11 @@ export class Room {
   }
 
   /** Writes the shared cache; failing storage (quota) never stops delivery — the cache is optional. */
-  async #commit(view: ViewPosition, from: number, messages: readonly LogMessage[]): Promise<void> {
+  async #commit(view: ViewPosition, from: number, messages: readonly LogMessage[], dropThrough?: number): Promise<void> {
     if (this.#appOwned || view.epoch === undefined) return;
     const cursor: RoomCursor = { room: this.name, epoch: view.epoch, lastSeq: view.lastSeq, branch: view.branch, ...(view.lastId !== undefined ? { lastId: view.lastId } : {}) };
     try {
-      await this.#host.inbox.commit(cursor, from, messages, this.#host.settings.inboxLimit);
+      await this.#host.inbox.commit(cursor, from, messages, this.#host.settings.inboxLimit, dropThrough);
     } catch (error) {
       this.#host.cacheFailed(error);
     }

@@ -45,8 +45,8 @@ export interface TabCoordinatorOptions {
 export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordinator {
   const locks = options.shared && typeof navigator !== 'undefined' ? navigator.locks : undefined;
   const channel = options.shared && typeof BroadcastChannel === 'function' ? new BroadcastChannel(`partyline:${options.name}`) : undefined;
-  /** Rooms another tab was flushing when this one wanted to, and since when. */
-  const busySince = new Map<string, number>();
+  /** Rooms another tab was flushing when this one wanted to: since when, and when last found so. */
+  const busy = new Map<string, { since: number; last: number }>();
   let closed = false;
   if (channel) {
     channel.onmessage = (event: MessageEvent<TabMessage[] | TabMessage>) => {
@@ -73,8 +73,11 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
         await task();
         return true;
       }
-      const waiting = busySince.get(room);
-      const steal = waiting !== undefined && options.now() - waiting >= options.stealAfterMs;
+      const now = options.now();
+      // Only an unbroken wait counts: a mark from an earlier, long-finished contention is stale.
+      let waiting = busy.get(room);
+      if (waiting && now - waiting.last > options.stealAfterMs) waiting = undefined;
+      const steal = waiting !== undefined && now - waiting.since >= options.stealAfterMs;
       let running: Promise<void> | undefined;
       const request = locks.request(`partyline:flusher:${options.name}:${room}`, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
         if (!lock || closed) return undefined;
@@ -84,10 +87,10 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
       // Taken over by another tab, the request rejects while the task still runs: wait for the task.
       await request.catch(() => {});
       if (!running) {
-        if (waiting === undefined) busySince.set(room, options.now());
+        busy.set(room, { since: waiting?.since ?? now, last: now });
         return false;
       }
-      busySince.delete(room);
+      busy.delete(room);
       await running;
       return true;
     },

@@ -105,7 +105,18 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       const messages = room.log.slice(start, start + limit);
       const lastSeq = messages.at(-1)?.seq ?? since;
       const sinceId = since >= firstSeq ? room.log[since - firstSeq]?.id : undefined;
-      return { room: name, epoch: room.epoch, firstSeq, headSeq: room.headSeq, messages, hasMore: lastSeq < room.headSeq, ...(sinceId !== undefined ? { sinceId } : {}) };
+      const newest = room.log.at(-1);
+      const headId = newest && newest.seq === room.headSeq ? newest.id : undefined;
+      return {
+        room: name,
+        epoch: room.epoch,
+        firstSeq,
+        headSeq: room.headSeq,
+        messages,
+        hasMore: lastSeq < room.headSeq,
+        ...(sinceId !== undefined ? { sinceId } : {}),
+        ...(headId !== undefined ? { headId } : {}),
+      };
     },
 
     async ping() {},

@@ -101,14 +101,14 @@ return out
 /**
  * KEYS: meta, log. ARGV: since, limit. Reading never creates a room: one never written to answers
  * epoch '' and an empty window (so joins and reads of unused rooms leave no keys).
- * Returns: { epoch, firstSeq, headSeq, entries, sinceId } where entries are raw XRANGE results and
- * sinceId is the id of message \`since\` ('' when the log does not hold it).
+ * Returns: { epoch, firstSeq, headSeq, entries, sinceId, headId } where entries are raw XRANGE results,
+ * sinceId is the id of message \`since\` and headId that of message headSeq ('' when not retained).
  */
 export const READ_SCRIPT = `${PRELUDE}
 local meta, log = KEYS[1], KEYS[2]
 local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local epoch = redis.call('HGET', meta, 'epoch')
-if not epoch then return { '', 1, 0, {}, '' } end
+if not epoch then return { '', 1, 0, {}, '', '' } end
 local head = tonumber(redis.call('HGET', meta, 'seq'))
 local first_seq = head + 1
 local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
@@ -123,5 +123,8 @@ if since > 0 then
   local entry = redis.call('XRANGE', log, at, at)[1]
   if entry then since_id = field(entry[2], 'i') or '' end
 end
-return { epoch, first_seq, head, entries, since_id }
+local head_id = ''
+local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+if newest and tonumber(string.match(newest[1], '^(%d+)')) == head then head_id = field(newest[2], 'i') or '' end
+return { epoch, first_seq, head, entries, since_id, head_id }
 `;

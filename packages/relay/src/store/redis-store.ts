@@ -40,7 +40,7 @@ const REDIRECTION = /^(MOVED|ASK) /;
 
 interface ScriptCommands {
   plAppend(...args: (string | number)[]): Promise<unknown[]>;
-  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string]>;
+  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string, string]>;
 }
 type RawEntry = [string, string[]];
 
@@ -141,12 +141,12 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
     },
 
     async read(room: string, since: number, limit: number): Promise<StoredPage> {
-      const [epoch, firstSeq, headSeq, entries, sinceId] = await call(() =>
+      const [epoch, firstSeq, headSeq, entries, sinceId, headId] = await call(() =>
         scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;
-      return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq, ...(sinceId ? { sinceId } : {}) };
+      return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq, ...(sinceId ? { sinceId } : {}), ...(headId ? { headId } : {}) };
     },
 
     async ping() {
