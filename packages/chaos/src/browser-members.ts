@@ -1,32 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '@partyline/relay';
 import { chromiumLaunchOptions, startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import { build } from 'esbuild';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { ClientHistory } from './checker.js';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { MemberHistory, Session } from './checker.js';
 import type { ChaosMember } from './faults.js';
+import { newHistory, startSession, type MemberEvent } from './member-events.js';
+import type { Random } from './random.js';
 import { CHAOS_SECRET } from './system-under-test.js';
 
 const PAGE_SOURCE = fileURLToPath(new URL('../src/browser/chaos-page.ts', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface PageState {
-  queued: string[];
-  failed: string[];
-  deliveries: { seq: number; id: string }[][];
-  resets: number;
-}
-
-/** One chaos member in its own Chromium profile (own IndexedDB), behind its own fault proxy. */
+/**
+ * One chaos member in real Chromium with its own persistent profile (a user-data-dir on disk, so its
+ * IndexedDB is Chromium's own), behind its own fault proxy. A restart is a real reload; a crash is a
+ * real renderer crash (CDP `Page.crash`), after which a new tab of the same profile opens the app.
+ */
 export class BrowserMember implements ChaosMember {
-  #history: ClientHistory;
+  readonly history: MemberHistory;
+  crashes = 0;
+  #page: Page | undefined;
+  #publish = true;
+  /** Sessions by the page load's id; a load's first report starts its session. */
+  readonly #sessions = new Map<string, (event: MemberEvent) => void>();
+  #nextStart: Session['start'] = 'first';
+
   constructor(
     readonly name: string,
     readonly roomName: string,
-    private readonly page: Page,
+    private readonly context: BrowserContext,
     private readonly proxy: FaultProxy,
+    private readonly url: (publish: boolean) => string,
+    private readonly random: Random,
   ) {
-    this.#history = { client: name, room: roomName, queued: [], failed: [], deliveries: [[]], resets: 0 };
+    this.history = newHistory(name, roomName);
+  }
+
+  /** Called by the page binding, in the order the page reported. */
+  record(session: string, event: MemberEvent): void {
+    let record = this.#sessions.get(session);
+    if (!record) {
+      record = startSession(this.history, this.#nextStart);
+      this.#sessions.set(session, record);
+    }
+    record(event);
+  }
+
+  async open(start: Session['start']): Promise<void> {
+    this.#nextStart = start;
+    const page = await this.context.newPage();
+    this.#page = page;
+    await page.goto(this.url(this.#publish));
+    await page.waitForFunction(() => document.title === 'ready');
   }
 
   cutNetwork(): void {
@@ -37,50 +67,39 @@ export class BrowserMember implements ChaosMember {
     this.proxy.heal();
   }
 
-  /** A real reload: the page's SDK starts again from its IndexedDB outbox and cursor. */
+  /** A real reload: the page's SDK starts again from its IndexedDB outbox and cache. */
   async restart(): Promise<void> {
-    await this.#collect();
-    await this.page.reload();
-    await this.page.waitForFunction(() => document.title === 'ready');
+    const page = this.#page!;
+    this.#nextStart = 'restart';
+    await page.goto(this.url(this.#publish));
+    await page.waitForFunction(() => document.title === 'ready');
+  }
+
+  /** A renderer crash (the tab's process dies, IndexedDB keeps what it committed), then the app in a new tab of the profile. */
+  async crash(): Promise<void> {
+    const page = this.#page!;
+    const cdp = await this.context.newCDPSession(page);
+    const crashed = new Promise((resolve) => page.once('crash', resolve));
+    void cdp.send('Page.crash').catch(() => {});
+    await Promise.race([crashed, sleep(10_000)]);
+    this.crashes++;
+    await sleep(this.random.between(300, 1500));
+    await this.open('crash');
+    // Closed only now: a profile with no tab left at all could take the browser down with it.
+    await page.close().catch(() => {});
   }
 
   async stopPublishing(): Promise<void> {
-    await this.page.evaluate(() => ((window as unknown as { chaos: { publishing: boolean } }).chaos.publishing = false));
+    this.#publish = false;
+    await this.#page?.evaluate(() => ((window as unknown as { chaos: { publishing: boolean } }).chaos.publishing = false));
   }
 
   async pendingCount(): Promise<number> {
-    return this.page.evaluate(() => (window as unknown as { chaos: { pendingCount(): Promise<number> } }).chaos.pendingCount());
+    return (await this.#page?.evaluate(() => (window as unknown as { chaos: { pendingCount(): Promise<number> } }).chaos.pendingCount())) ?? 1;
   }
 
-  async lastSeq(): Promise<number> {
-    const current = await this.page.evaluate(() => (window as unknown as { chaos: PageState }).chaos.deliveries.at(-1)?.at(-1)?.seq ?? 0);
-    return current || (this.#history.deliveries.at(-1)?.at(-1)?.seq ?? 0);
-  }
-
-  /** Everything recorded across reloads. */
-  async history(): Promise<ClientHistory> {
-    await this.#collect();
-    return this.#history;
-  }
-
-  /** Moves what the current page load recorded into the history (a reload starts a fresh page). */
-  async #collect(): Promise<void> {
-    const state = await this.page.evaluate(() => {
-      const chaos = (window as unknown as { chaos: PageState }).chaos;
-      const snapshot = JSON.parse(JSON.stringify({ queued: chaos.queued, failed: chaos.failed, deliveries: chaos.deliveries, resets: chaos.resets })) as PageState;
-      chaos.queued.length = 0;
-      chaos.failed.length = 0;
-      chaos.deliveries = [[]];
-      chaos.resets = 0;
-      return snapshot;
-    });
-    const history = this.#history;
-    history.queued.push(...state.queued);
-    history.failed.push(...state.failed);
-    history.resets += state.resets;
-    const [first = [], ...rest] = state.deliveries;
-    history.deliveries.at(-1)!.push(...first);
-    history.deliveries.push(...rest);
+  async close(): Promise<void> {
+    await this.#page?.close().catch(() => {});
   }
 }
 
@@ -89,8 +108,8 @@ export interface BrowserMembers {
   close(): Promise<void>;
 }
 
-/** Serves the chaos page (SDK bundled with esbuild) and a token endpoint, and opens `count` Chromium members. */
-export async function startBrowserMembers(count: number, rooms: string[], relayPorts: number[], publishEveryMs: number): Promise<BrowserMembers> {
+/** Serves the chaos page (SDK bundled with esbuild) and a token endpoint, and opens `count` Chromium members, each its own browser profile. */
+export async function startBrowserMembers(count: number, rooms: string[], relayPorts: number[], publishEveryMs: number, random: Random): Promise<BrowserMembers> {
   const bundle = await build({ entryPoints: [PAGE_SOURCE], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', conditions: ['source'], write: false, logLevel: 'warning' });
   const script = bundle.outputFiles[0]!.text;
   const server: Server = createServer((request, response) => {
@@ -108,7 +127,7 @@ export async function startBrowserMembers(count: number, rooms: string[], relayP
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const site = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-  const browser: Browser = await chromium.launch(chromiumLaunchOptions());
+  const profiles = mkdtempSync(join(tmpdir(), 'chaos-chromium-'));
   const contexts: BrowserContext[] = [];
   const proxies: FaultProxy[] = [];
   const members: BrowserMember[] = [];
@@ -116,22 +135,26 @@ export async function startBrowserMembers(count: number, rooms: string[], relayP
     const name = `browser-${i}`;
     const room = rooms[i % rooms.length]!;
     const proxy = await startFaultProxy(relayPorts);
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const query = new URLSearchParams({ name, room, relays: proxy.urls.join(','), every: String(publishEveryMs) });
-    await page.goto(`${site}/?${query}`);
-    await page.waitForFunction(() => document.title === 'ready');
-    contexts.push(context);
     proxies.push(proxy);
-    members.push(new BrowserMember(name, room, page, proxy));
+    const context = await chromium.launchPersistentContext(join(profiles, name), chromiumLaunchOptions());
+    contexts.push(context);
+    const url = (publish: boolean) => `${site}/?${new URLSearchParams({ name, room, relays: proxy.urls.join(','), every: String(publishEveryMs), publish: publish ? '1' : '0' })}`;
+    const member = new BrowserMember(name, room, context, proxy, url, random);
+    await context.exposeBinding('chaosRecord', (_source, session: string, event: MemberEvent) => member.record(session, event));
+    // The persistent context opens with a blank tab: the app gets a tab of its own, the blank one goes.
+    const blank = context.pages();
+    await member.open('first');
+    for (const page of blank) await page.close();
+    members.push(member);
   }
   return {
     members,
     async close() {
-      await browser.close();
+      await Promise.all(contexts.map((context) => context.close().catch(() => {})));
       await Promise.all(proxies.map((proxy) => proxy.close()));
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      rmSync(profiles, { recursive: true, force: true });
     },
   };
 }

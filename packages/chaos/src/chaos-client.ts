@@ -4,22 +4,27 @@ import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 // idb checks results against the global IndexedDB classes; each client still gets its own factory (profile).
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import type { ClientHistory } from './checker.js';
+import type { MemberHistory } from './checker.js';
 import type { ChaosMember } from './faults.js';
+import { newHistory, resetEvent, startSession, type MemberEvent } from './member-events.js';
 import type { Random } from './random.js';
 import { CHAOS_SECRET } from './system-under-test.js';
 
 /**
- * One simulated member: an SDK client in Node with its own IndexedDB (one browser profile), behind
- * its own fault proxy, publishing numbered messages into its room and recording what it is handed.
+ * One simulated member in this process: an SDK client with its own in-memory IndexedDB (one browser
+ * profile that lives as long as the run), behind its own fault proxy, publishing numbered messages
+ * into its room and recording what its app is handed: `history()` at each start, then every event.
+ * It restarts as a closed tab or a reload does; it cannot crash for real (see ProcessMember).
  */
 export class ChaosClient implements ChaosMember {
-  readonly history: ClientHistory;
+  readonly history: MemberHistory;
+  readonly crashes = 0;
   readonly #indexedDB = new IDBFactory();
   #proxy: FaultProxy | undefined;
   #client: PartylineClient | undefined;
   #room: Room | undefined;
   #publishing: ReturnType<typeof setTimeout> | undefined;
+  #publish = true;
   #counter = 0;
   /** Tokens minted; all but the first of each session replaced an expired one. */
   tokensMinted = 0;
@@ -32,34 +37,31 @@ export class ChaosClient implements ChaosMember {
     private readonly random: Random,
     private readonly publishEveryMs: [number, number],
   ) {
-    this.history = { client: name, room: roomName, queued: [], failed: [], deliveries: [[]], resets: 0 };
-  }
-
-  get lastSeq(): number {
-    return this.history.deliveries.at(-1)?.at(-1)?.seq ?? 0;
+    this.history = newHistory(name, roomName);
   }
 
   async start(): Promise<void> {
     this.#proxy ??= await startFaultProxy(this.relayPorts);
-    this.sessions++;
+    const record = startSession(this.history, this.sessions++ === 0 ? 'first' : 'restart');
     const client = createClient({
       relays: this.#proxy.urls,
       token: () => this.#mintToken(),
       indexedDB: this.#indexedDB,
       dbName: `partyline-${this.name}`,
+      user: this.name,
     });
+    client.on('status', ({ id, status, seq }) => record({ t: 'status', id, status, ...(seq !== undefined ? { seq } : {}), at: Date.now() } as MemberEvent));
     const room = client.room(this.roomName);
-    room.on('message', (message) => this.history.deliveries.at(-1)!.push({ seq: message.seq, id: message.id }));
-    room.on('reset', () => {
-      this.history.resets++;
-      this.history.deliveries.push([]);
-    });
-    room.on('status', ({ id, status }) => {
-      if (status === 'failed' || status === 'expired') this.history.failed.push(id);
-    });
+    // The app view: history() right after opening, listeners in the same turn.
+    void room.history().then(
+      (messages) => record({ t: 'history', messages: messages.map((m) => [m.seq, m.id]) }),
+      () => {},
+    );
+    room.on('message', (message) => record({ t: 'message', seq: message.seq, id: message.id }));
+    room.on('reset', (context) => record(resetEvent(context)));
     this.#client = client;
     this.#room = room;
-    this.#schedulePublish();
+    this.#schedulePublish(record);
   }
 
   /** Close the SDK as a reload or a closed tab would, keeping its IndexedDB; start again later. */
@@ -86,7 +88,8 @@ export class ChaosClient implements ChaosMember {
     this.#proxy?.heal();
   }
 
-  stopPublishing(): void {
+  async stopPublishing(): Promise<void> {
+    this.#publish = false;
     clearTimeout(this.#publishing);
     this.#publishing = undefined;
   }
@@ -100,17 +103,18 @@ export class ChaosClient implements ChaosMember {
     await this.#proxy?.close();
   }
 
-  #schedulePublish(): void {
+  #schedulePublish(record: (event: MemberEvent) => void): void {
+    if (!this.#publish) return;
     const [min, max] = this.publishEveryMs;
     this.#publishing = setTimeout(() => {
       const room = this.#room;
       if (!room) return;
       const n = this.#counter++;
       room.publish('chat', { client: this.name, n }).then(
-        (handle) => this.history.queued.push(handle.id),
+        (handle) => record({ t: 'queued', id: handle.id }),
         () => {},
       );
-      this.#schedulePublish();
+      this.#schedulePublish(record);
     }, this.random.between(min, max));
   }
 

@@ -1,22 +1,53 @@
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { ALL_FAULT_KINDS, type FaultKind } from './faults.js';
 import { runChaos } from './run-chaos.js';
 
-const HELP = `partyline chaos — seeded faults against relays, Redis and SDK clients, then an exactly-once checker
+const HELP = `partyline chaos — seeded faults against relays, Redis and SDK clients, then a checker of every member's app view
 
-Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42]
+Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--retention 200]
 
-  --clients N    SDK clients (Node, fake-indexeddb), 10 per room            (default 200)
-  --browsers N   members in real Chromium tabs (own profile, own proxy)      (default 2)
-  --relays N     relay processes sharing one redis-server (AOF always)      (default 3)
-  --duration S   seconds of faults before healing                           (default 60)
-  --seed S       seed for faults and publish timing; same seed, same plan   (default 42)
-  --faults LIST  only these kinds, in order, once each (e.g. rolling-restart)  (default: all kinds, then random)
-  --help         show this help
+  --clients N          SDK clients in Node (own IndexedDB each), 10 per room                    (default 200)
+  --browsers N         members in real Chromium, each its own persistent profile and proxy       (default 2)
+  --relays N           relay processes sharing one redis-server (AOF)                            (default 3)
+  --duration S         seconds of faults before healing                                          (default 60)
+  --seed S             seed for faults and publish timing; same seed, same plan                  (default 42)
+  --faults LIST        only these kinds, in order, once each (e.g. rolling-restart)
+                       (default: every kind of the mode once — its own kinds first — then random ones until
+                       the duration is up; a planned fault always runs, even past the duration)
+  --crash              hard crashes: N of the Node clients run as child processes over a durable IndexedDB
+                       (fake-indexeddb + a write-ahead journal file) and the client-crash fault kills them
+                       with SIGKILL; Chromium members' tabs are crashed (CDP Page.crash) and the app opens
+                       again in a new tab of the same profile
+  --crash-clients N    with --crash: Node clients run as child processes       (default clients/10, 2..20)
+  --redis-fsync MODE   always | everysec. everysec: a Redis kill also drops the AOF written since the last
+                       (simulated, once a second) fsync, as a power loss would — room logs lose their tail
+                       and reuse those seqs; members must get reset 'diverged' and agree with the new log
+                                                                                                 (default always)
+  --retention N        relays keep at most N messages per room (--retention-messages); adds the member-away
+                       fault (members offline while the room trims past them): 'trimmed' resets expected
+  --help               show this help
 
-Faults: per-client network cuts (TCP proxy), client restarts with the persisted outbox, relay SIGKILL
-and restart, relay SIGTERM drain and restart, Redis SIGKILL and restart, Redis SIGSTOP/SIGCONT, a
-rolling restart of every relay; and token expiry throughout (every token lives 5–15 s). Exits non-zero if lost, duplicated or reordered is above 0, or the run did not quiesce.`;
+Faults: per-client network cuts (TCP proxy), client restarts from the persisted IndexedDB (Node: SDK closed
+and opened again; Chromium: a real reload), relay SIGKILL and restart, relay SIGTERM drain and restart, Redis
+SIGKILL and restart, Redis SIGSTOP/SIGCONT, a rolling restart of every relay; client-crash with --crash,
+member-away with --retention; and token expiry throughout (every token lives 5–15 s).
+
+The checker judges each member's app view, session by session: history() at each (re)start, then every
+message and reset event, against the final room log. It prints
+  lost               queued messages missing from the log; log messages a view skipped (gap, missing prefix, missing tail)
+  lost by the store  queued messages missing from the log whose append was in the AOF tail a Redis crash
+                     dropped (read from the file before the cut); or, when Redis held writes back behind a
+                     slow fsync at the kill, acked from 2 s before its last fsync until it was back (Redis
+                     acks such writes before writing them). Only with --redis-fsync everysec: G1 holds
+                     only with appendfsync always
+  duplicated         appended twice, or handed twice to one view (also across restarts)
+  reordered          handed below the view's position
+  diverged silently  messages a final view holds that the log does not, with no reset after them
+                     (or a view that changed across a restart with no reset)
+  resets             by reason; explained if the log really lost what the view had (diverged, epoch_changed)
+                     or no longer holds the range (trimmed)
+Exits non-zero if lost, duplicated, reordered, diverged silently or unexplained resets are above 0, or the
+run did not quiesce.`;
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +57,10 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     faults: { type: 'string' },
     browsers: { type: 'string' },
+    crash: { type: 'boolean' },
+    'crash-clients': { type: 'string' },
+    'redis-fsync': { type: 'string' },
+    retention: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -33,20 +68,24 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
+const fail = (text: string): never => {
+  console.error(`chaos: ${text} (see --help)`);
+  process.exit(2);
+};
 const numbers = { browsers: Number(values.browsers ?? 2), clients: Number(values.clients ?? 200), relays: Number(values.relays ?? 3), duration: Number(values.duration ?? 60), seed: Number(values.seed ?? 42) };
 for (const [name, value] of Object.entries(numbers)) {
-  if (!Number.isInteger(value) || value < (name === 'browsers' ? 0 : 1)) {
-    console.error(`chaos: --${name} must be a positive integer (see --help)`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(value) || value < (name === 'browsers' ? 0 : 1)) fail(`--${name} must be a positive integer`);
 }
+const crashClients = values['crash-clients'] === undefined ? undefined : Number(values['crash-clients']);
+if (crashClients !== undefined && (!Number.isInteger(crashClients) || crashClients < 0)) fail('--crash-clients must be a non-negative integer');
+const fsync = values['redis-fsync'] ?? 'always';
+if (fsync !== 'always' && fsync !== 'everysec') fail(`--redis-fsync must be always or everysec, got ${JSON.stringify(fsync)}`);
+const retention = values.retention === undefined ? undefined : Number(values.retention);
+if (retention !== undefined && (!Number.isInteger(retention) || retention < 1)) fail('--retention must be a positive integer');
 
 const faults = values.faults?.split(',').map((kind) => kind.trim()) as FaultKind[] | undefined;
 for (const kind of faults ?? []) {
-  if (!FAULT_KINDS.includes(kind)) {
-    console.error(`chaos: unknown fault ${JSON.stringify(kind)}; kinds: ${FAULT_KINDS.join(', ')}`);
-    process.exit(2);
-  }
+  if (!ALL_FAULT_KINDS.includes(kind)) fail(`unknown fault ${JSON.stringify(kind)}; kinds: ${ALL_FAULT_KINDS.join(', ')}`);
 }
 const started = Date.now();
 const report = await runChaos({
@@ -55,17 +94,29 @@ const report = await runChaos({
   durationSeconds: numbers.duration,
   seed: numbers.seed,
   browsers: numbers.browsers,
+  crash: values.crash ?? false,
+  ...(crashClients !== undefined ? { crashClients } : {}),
+  redisFsync: fsync as 'always' | 'everysec',
+  ...(retention !== undefined ? { retentionMessages: retention } : {}),
   ...(faults ? { faults } : {}),
   onProgress: (line) => console.error(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`),
 });
+const { resetsByReason: reasons } = report;
 console.log(`published:              ${report.published}`);
 console.log(`appended:               ${report.appended}`);
-console.log(`delivered:              ${report.delivered}`);
+console.log(`delivered:              ${report.delivered} message events, ${report.replayed} messages replayed by history() in ${report.sessions} sessions`);
+console.log(`crashes:                ${report.crashes.processes} Node member processes killed -9, ${report.crashes.tabs} Chromium tabs crashed`);
 console.log(`lost:                   ${report.lost}`);
+console.log(
+  `lost by the store:      ${report.lostByStore}${fsync === 'everysec' ? ` (allowed with appendfsync everysec: ${report.storeCrashesWithLoss} Redis crashes dropped ${report.unsyncedBytesLost} unsynced AOF bytes holding ${report.appendsLostByStore} appends)` : ''}`,
+);
 console.log(`duplicated:             ${report.duplicated}`);
 console.log(`reordered:              ${report.reordered}`);
-console.log(`resets reported:        ${report.resets}`);
-console.log(`faults injected:        ${Object.entries(report.faults).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
+console.log(`diverged silently:      ${report.divergedSilently}`);
+console.log(`resets:                 ${report.resets} (diverged ${reasons.diverged}, epoch_changed ${reasons.epoch_changed}, trimmed ${reasons.trimmed})`);
+console.log(`resets explained:       ${report.resetsExplained} / unexplained ${report.resetsUnexplained}`);
+console.log(`faults injected:        ${Object.entries(report.faults).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
 console.log(`seconds to quiescence:  ${report.secondsToQuiescence.toFixed(1)}${report.quiesced ? '' : ' (did not quiesce)'}`);
 for (const example of report.examples) console.log(`  ! ${example}`);
-process.exit(report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.quiesced ? 0 : 1);
+const ok = report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced;
+process.exit(ok ? 0 : 1);

@@ -1,25 +1,53 @@
+import type { MemberHistory } from './checker.js';
 import type { Random } from './random.js';
 import type { SystemUnderTest } from './system-under-test.js';
 
-/** Faults the scheduler injects. Token expiry needs no injection: every token lives 5–15 s (see ChaosClient). */
+/** Faults the scheduler injects in every run. Token expiry needs no injection: every token lives 5–15 s (see ChaosClient). */
 export const FAULT_KINDS = ['network-cut', 'client-restart', 'relay-kill', 'relay-drain', 'redis-kill', 'redis-pause', 'rolling-restart'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * Faults of some modes: `client-crash` (with --crash) kills members hard — Node clients in child
+ * processes with SIGKILL, Chromium tabs with a renderer crash — and starts them again from what their
+ * IndexedDB kept; `member-away` (with --retention) takes members offline long enough for retention to
+ * trim the log past them.
+ */
+export const MODE_FAULT_KINDS = ['client-crash', 'member-away'] as const;
+export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...MODE_FAULT_KINDS] as const;
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What a fault can do to a member, in Node or in a browser tab. */
+/** A member of a room — a Node client (in this process or a child process) or a Chromium tab — and what a fault can do to it. */
 export interface ChaosMember {
+  readonly name: string;
+  readonly roomName: string;
+  /** What it queued, was acked and its app was handed, session by session. */
+  readonly history: MemberHistory;
+  /** Hard crashes it went through. */
+  readonly crashes: number;
   cutNetwork(): void;
   healNetwork(): void;
   /** Closed and started again from its persisted IndexedDB (a Node client restart, a real page reload). */
   restart(): Promise<void>;
+  /**
+   * Killed with no goodbye (SIGKILL of its process, a renderer crash of its tab) and started again from
+   * what its IndexedDB kept. Absent when the member cannot crash for real (its IndexedDB dies with it).
+   */
+  crash?(): Promise<void>;
+  stopPublishing(): Promise<void>;
+  pendingCount(): Promise<number>;
+  close(): Promise<void>;
 }
 
 /**
  * Injects one fault and returns once it has healed. Relay and Redis faults are serialised by the
  * caller (one at a time); client faults may overlap them.
  */
-export async function injectFault(kind: FaultKind, system: SystemUnderTest, clients: ChaosMember[], random: Random): Promise<void> {
+export interface FaultContext {
+  /** How long `member-away` keeps its members offline. @default [8000, 14000] */
+  awayMs?: [number, number];
+}
+
+export async function injectFault(kind: FaultKind, system: SystemUnderTest, clients: ChaosMember[], random: Random, context: FaultContext = {}): Promise<void> {
   switch (kind) {
     case 'network-cut': {
       const victims = random.shuffle(clients).slice(0, Math.max(1, Math.ceil(clients.length / 10)));
@@ -46,10 +74,24 @@ export async function injectFault(kind: FaultKind, system: SystemUnderTest, clie
       await relay.start();
       return;
     }
+    case 'client-crash': {
+      const crashable = clients.filter((client) => client.crash);
+      const victims = random.shuffle(crashable).slice(0, Math.max(1, Math.ceil(crashable.length / 4)));
+      await Promise.all(victims.map((client) => client.crash!()));
+      return;
+    }
+    case 'member-away': {
+      // Offline long enough for a busy room to trim past the member (see --retention).
+      // It does not hold up the next faults: the members come back by themselves (or at the final heal).
+      const victims = random.shuffle(clients).slice(0, Math.max(1, Math.ceil(clients.length / 20)));
+      const [min, max] = context.awayMs ?? [8000, 14000];
+      for (const client of victims) client.cutNetwork();
+      setTimeout(() => victims.forEach((client) => client.healNetwork()), random.between(min, max)).unref();
+      return;
+    }
     case 'redis-kill':
-      await system.redis.kill();
-      await sleep(random.between(500, 2000));
-      await system.redis.restart();
+      // With appendfsync everysec the AOF loses its unsynced tail, as a power loss would.
+      await system.crashRedis(random.between(500, 2000));
       return;
     case 'redis-pause':
       system.redis.signal('SIGSTOP');

@@ -1,38 +1,57 @@
-import { PROTOCOL_VERSION, type LogMessage } from '@partyline/protocol';
+import { PROTOCOL_VERSION, type LogMessage, type RoomPage } from '@partyline/protocol';
 import { signAccessToken } from '@partyline/relay';
 import { waitFor } from '@partyline/test-support';
 import { io } from 'socket.io-client';
 import { startBrowserMembers, type BrowserMembers } from './browser-members.js';
 import { ChaosClient } from './chaos-client.js';
-import { checkHistories, type CheckResult, type RoomLog } from './checker.js';
-import { FAULT_KINDS, injectFault, type FaultKind } from './faults.js';
+import { checkHistories, viewPosition, type CheckResult, type RoomLog } from './checker.js';
+import { ALL_FAULT_KINDS, FAULT_KINDS, injectFault, type ChaosMember, type FaultKind } from './faults.js';
+import { prepareProcessMembers, ProcessMember, type ProcessMembers } from './process-member.js';
 import { createRandom } from './random.js';
 import { CHAOS_SECRET, startSystem } from './system-under-test.js';
 
 export interface ChaosOptions {
+  /** Node SDK clients (members), in this process and — with `crash` — some in child processes. */
   clients: number;
   relays: number;
   durationSeconds: number;
   seed: number;
   /** Members per room. @default 10 */
   membersPerRoom?: number;
-  /** Members in real Chromium tabs (own profile each), besides the Node clients. @default 0 */
+  /** Members in real Chromium (own persistent profile each), besides the Node clients. @default 0 */
   browsers?: number;
-  /** Only these fault kinds, in this order, each once (default: every kind, then random ones). */
+  /** Only these fault kinds, in this order, each once (default: every kind of the mode, then random ones). */
   faults?: FaultKind[];
   /** Each client publishes once every this many ms (uniform). @default [500, 2500] */
   publishEveryMs?: [number, number];
+  /**
+   * Hard crashes: `crashClients` of the Node clients run in child processes over a durable IndexedDB
+   * and the `client-crash` fault kills them -9 (and crashes Chromium tabs' renderers). @default false
+   */
+  crash?: boolean;
+  /** With `crash`: how many of `clients` run as child processes. @default clients / 10, at least 2, at most 20 */
+  crashClients?: number;
+  /** Redis AOF fsync: `everysec` makes a Redis kill drop the unsynced AOF tail. @default 'always' */
+  redisFsync?: 'always' | 'everysec';
+  /** Relays keep at most this many messages per room log; adds the `member-away` fault. @default unlimited */
+  retentionMessages?: number;
   onProgress?: (line: string) => void;
 }
 
 export interface ChaosReport extends CheckResult {
   /** Faults by kind; `token-expiry` counts tokens that expired and were refreshed. */
   faults: Record<FaultKind | 'token-expiry', number>;
+  /** Hard crashes: Node member processes killed -9, Chromium renderers crashed. */
+  crashes: { processes: number; tabs: number };
+  /** What Redis crashes (everysec) dropped: AOF bytes, room-log appends, and how many crashes dropped any. */
+  unsyncedBytesLost: number;
+  appendsLostByStore: number;
+  storeCrashesWithLoss: number;
   secondsToQuiescence: number;
   quiesced: boolean;
 }
 
-/** Reads a whole room log through a relay, page by page. */
+/** Reads a whole room log through a relay, page by page, with its epoch and retained range. */
 async function readLogs(url: string, rooms: string[]): Promise<RoomLog[]> {
   const token = await signAccessToken({ sub: 'checker', rooms: ['*'] }, CHAOS_SECRET);
   const socket = io(url, { transports: ['websocket'], auth: { token, protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true });
@@ -41,14 +60,18 @@ async function readLogs(url: string, rooms: string[]): Promise<RoomLog[]> {
     const logs: RoomLog[] = [];
     for (const room of rooms) {
       const messages: LogMessage[] = [];
+      let first: RoomPage | undefined;
+      let last: RoomPage | undefined;
       for (let since = 0; ; ) {
-        const page = (await socket.timeout(10_000).emitWithAck('room:read', { room, since })) as { ok: boolean; messages: LogMessage[]; hasMore: boolean };
+        const page = (await socket.timeout(10_000).emitWithAck('room:read', { room, since })) as RoomPage & { ok: boolean };
         if (!page.ok) throw new Error(`reading ${room}: ${JSON.stringify(page)}`);
+        first ??= page;
+        last = page;
         messages.push(...page.messages);
-        if (!page.hasMore) break;
+        if (!page.hasMore || page.messages.length === 0) break;
         since = page.messages.at(-1)!.seq;
       }
-      logs.push({ room, messages: messages.map((m) => ({ seq: m.seq, id: m.id })) });
+      logs.push({ room, epoch: first!.epoch, firstSeq: first!.firstSeq, headSeq: last!.headSeq, messages: messages.map((m) => ({ seq: m.seq, id: m.id })) });
     }
     return logs;
   } finally {
@@ -57,51 +80,76 @@ async function readLogs(url: string, rooms: string[]): Promise<RoomLog[]> {
 }
 
 /**
- * A chaos run: Redis (AOF), relays, a fault proxy per client, seeded faults of every kind while every
- * client publishes; then heal, wait for quiescence, and check the histories against the room logs.
+ * A chaos run: Redis (AOF), relays, a fault proxy per member, seeded faults of every kind while every
+ * member publishes; then heal, wait for quiescence, and check every member's app view against the
+ * room logs.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = createRandom(options.seed);
   const progress = options.onProgress ?? (() => {});
-  const system = await startSystem(options.relays);
+  const system = await startSystem(options.relays, {
+    fsync: options.redisFsync ?? 'always',
+    ...(options.retentionMessages !== undefined ? { retentionMessages: options.retentionMessages } : {}),
+    onNote: (line) => progress(line),
+  });
   const perRoom = options.membersPerRoom ?? 10;
+  const publishEveryMs = options.publishEveryMs ?? [500, 2500];
   const rooms = Array.from({ length: Math.ceil(options.clients / perRoom) }, (_, i) => `chaos-${i}`);
-  const clients = Array.from(
-    { length: options.clients },
-    (_, i) => new ChaosClient(`client-${i}`, rooms[i % rooms.length]!, system.relays.map((relay) => relay.port), createRandom(options.seed * 1000 + i), options.publishEveryMs ?? [500, 2500]),
-  );
+  const relayPorts = system.relays.map((relay) => relay.port);
+  const crashClients = options.crash ? Math.min(options.clients, options.crashClients ?? Math.min(20, Math.max(2, Math.round(options.clients / 10)))) : 0;
+  let processes: ProcessMembers | undefined;
+  const clients: ChaosClient[] = [];
+  const children: ProcessMember[] = [];
   let browsers: BrowserMembers | undefined;
-  const faults = Object.fromEntries([...FAULT_KINDS, 'token-expiry'].map((kind) => [kind, 0])) as ChaosReport['faults'];
+  const faults = Object.fromEntries([...ALL_FAULT_KINDS, 'token-expiry'].map((kind) => [kind, 0])) as ChaosReport['faults'];
   try {
-    for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((client) => client.start()));
-    if (options.browsers) {
-      const [min, max] = options.publishEveryMs ?? [500, 2500];
-      browsers = await startBrowserMembers(options.browsers, rooms, system.relays.map((relay) => relay.port), (min + max) / 2);
+    if (crashClients > 0) processes = await prepareProcessMembers();
+    for (let i = 0; i < options.clients; i++) {
+      const name = `client-${i}`;
+      const room = rooms[i % rooms.length]!;
+      const memberRandom = createRandom(options.seed * 1000 + i);
+      if (i < crashClients) children.push(new ProcessMember(name, room, relayPorts, processes!, memberRandom, publishEveryMs));
+      else clients.push(new ChaosClient(name, room, relayPorts, memberRandom, publishEveryMs));
     }
-    const members = [...clients, ...(browsers?.members ?? [])];
-    progress(`${clients.length} clients and ${browsers?.members.length ?? 0} Chromium tabs in ${rooms.length} rooms on ${system.relays.length} relays; faults for ${options.durationSeconds} s`);
+    for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((client) => client.start()));
+    for (let i = 0; i < children.length; i += 4) await Promise.all(children.slice(i, i + 4).map((child) => child.start()));
+    if (options.browsers) {
+      const [min, max] = publishEveryMs;
+      browsers = await startBrowserMembers(options.browsers, rooms, relayPorts, (min + max) / 2, createRandom(options.seed + 77));
+    }
+    const members: ChaosMember[] = [...clients, ...children, ...(browsers?.members ?? [])];
+    progress(
+      `${clients.length} Node clients in this process, ${children.length} in their own processes, ${browsers?.members.length ?? 0} Chromium members in ${rooms.length} rooms on ${system.relays.length} relays` +
+        `; Redis appendfsync ${system.fsync}${options.retentionMessages !== undefined ? `; retention ${options.retentionMessages} messages` : ''}; faults for ${options.durationSeconds} s`,
+    );
+
+    // member-away: offline long enough for a room to publish ~1.5× the retention past them.
+    const roomRate = (perRoom * 1000) / ((publishEveryMs[0] + publishEveryMs[1]) / 2);
+    const awayS = Math.min(options.durationSeconds * 0.6, Math.max(8, ((options.retentionMessages ?? 0) / roomRate) * 1.5));
+    const modeKinds: FaultKind[] = [...(options.crash ? (['client-crash'] as const) : []), ...(options.retentionMessages !== undefined ? (['member-away'] as const) : [])];
+    const kinds: FaultKind[] = [...FAULT_KINDS, ...modeKinds];
 
     // Faults: every kind at least once (shuffled), then random kinds, one system fault at a time.
-    const deadline = Date.now() + options.durationSeconds * 1000;
-    const plan = options.faults ? [...options.faults] : [...random.shuffle(FAULT_KINDS)];
-    while (Date.now() < deadline - 2000 && (plan.length > 0 || !options.faults)) {
-      const kind = plan.shift() ?? random.pick(FAULT_KINDS);
-      await injectFault(kind, system, members, random);
+    const startedAt = Date.now();
+    const deadline = startedAt + options.durationSeconds * 1000;
+    // The mode's own faults come first (a short run still exercises them), then the others shuffled.
+    const modeFirst: FaultKind[] = [...(system.fsync === 'everysec' ? (['redis-kill'] as const) : []), ...modeKinds];
+    const plan = options.faults ? [...options.faults] : [...modeFirst, ...random.shuffle(kinds.filter((kind) => !modeFirst.includes(kind)))];
+    // The plan is carried out whole even if a slow machine takes longer than the duration for it.
+    while (plan.length > 0 || (!options.faults && Date.now() < deadline - 2000)) {
+      const kind = plan.shift() ?? random.pick(kinds);
+      await injectFault(kind, system, members, random, { awayMs: [awayS * 1000, awayS * 1300] });
       faults[kind]++;
-      const published = clients.reduce((sum, client) => sum + client.history.queued.length, 0);
-      progress(`t+${Math.round((Date.now() - (deadline - options.durationSeconds * 1000)) / 1000)} s  fault ${kind}  queued ${published}`);
+      const published = members.reduce((sum, member) => sum + member.history.queued.length, 0);
+      progress(`t+${Math.round((Date.now() - startedAt) / 1000)} s  fault ${kind}  queued ${published}`);
       await new Promise((resolve) => setTimeout(resolve, random.between(200, 1200)));
     }
     const remaining = deadline - Date.now();
     if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
 
     // Heal: everything up, every network whole, no more publishing; then wait until nothing is pending
-    // and every member has been handed its room's whole log.
-    for (const client of clients) {
-      client.stopPublishing();
-      client.healNetwork();
-    }
-    for (const member of browsers?.members ?? []) {
+    // and every member's app view has reached its room's head.
+    for (const member of members) {
       await member.stopPublishing();
       member.healNetwork();
     }
@@ -109,32 +157,47 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const healedAt = Date.now();
     progress('healed; waiting for quiescence');
     let quiesced = true;
+    let reportedAt = Date.now();
     try {
       await waitFor(async () => {
-        const pending = (await Promise.all(members.map((member) => member.pendingCount()))).reduce((a, b) => a + b, 0);
-        if (pending > 0) return false;
-        const logs = await readLogs(system.relays[0]!.url, rooms);
-        const heads = new Map(logs.map((log) => [log.room, log.messages.at(-1)?.seq ?? 0]));
-        const browserSeqs = await Promise.all((browsers?.members ?? []).map(async (member) => (await member.lastSeq()) === heads.get(member.roomName)));
-        return clients.every((client) => client.lastSeq === heads.get(client.roomName)) && browserSeqs.every(Boolean);
+        const pendings = await Promise.all(members.map((member) => member.pendingCount()));
+        const pending = pendings.reduce((a, b) => a + b, 0);
+        const logs = pending > 0 ? [] : await readLogs(system.relays[0]!.url, rooms);
+        const heads = new Map(logs.map((log) => [log.room, log.headSeq]));
+        const behind = pending > 0 ? [] : members.filter((member) => viewPosition(member.history) !== heads.get(member.roomName));
+        const done = pending === 0 && behind.length === 0;
+        if (!done && Date.now() - reportedAt >= 5000) {
+          reportedAt = Date.now();
+          const who = pending > 0 ? members.filter((_, i) => pendings[i]! > 0) : behind;
+          progress(`not quiet yet: ${pending > 0 ? `${pending} messages pending at` : 'views behind their room head:'} ${who.slice(0, 6).map((member) => `${member.name} (at ${viewPosition(member.history) ?? '-'}${heads.size ? ` of ${heads.get(member.roomName)}` : ''})`).join(', ')}${who.length > 6 ? ` and ${who.length - 6} more` : ''}`);
+        }
+        return done;
       }, 'quiescence', 120_000, 500);
     } catch {
       quiesced = false;
     }
     const secondsToQuiescence = (Date.now() - healedAt) / 1000;
     const logs = await readLogs(system.relays[0]!.url, rooms);
-    const browserHistories = await Promise.all((browsers?.members ?? []).map((member) => member.history()));
-    const result = checkHistories([...clients.map((client) => client.history), ...browserHistories], logs);
+    const result = checkHistories(
+      members.map((member) => member.history),
+      logs,
+      { lostAppends: system.lostAppends, storeLosses: system.storeLosses },
+    );
     faults['token-expiry'] = clients.reduce((sum, client) => sum + client.tokensMinted - client.sessions, 0);
     return {
       ...result,
       faults,
+      crashes: { processes: children.reduce((sum, child) => sum + child.crashes, 0), tabs: (browsers?.members ?? []).reduce((sum, member) => sum + member.crashes, 0) },
+      unsyncedBytesLost: system.unsyncedBytesLost,
+      appendsLostByStore: system.lostAppends.length,
+      storeCrashesWithLoss: system.crashesThatLostData,
       secondsToQuiescence,
       quiesced,
     };
   } finally {
     await browsers?.close();
-    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all([...clients, ...children].map((member) => member.close()));
     await system.stop();
+    processes?.dispose();
   }
 }

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,11 @@ export interface RedisServerOptions {
 export interface RedisKillOptions {
   /** With `fsync: 'everysec'`: drop what reached the AOF after the last simulated fsync (up to ~1 s of acked writes). */
   loseUnsynced?: boolean;
+  /**
+   * With `loseUnsynced`: shown the AOF file as the kill left it and the length it is about to be cut
+   * to, before the cut — so a test can tell exactly which writes the crash lost.
+   */
+  onUnsynced?: (aof: Buffer, keptBytes: number) => void;
 }
 
 /** A real `redis-server` on 127.0.0.1, owned by the test that started it. */
@@ -127,7 +132,10 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     const file = currentAofFile(dir);
     if (file !== durable.file) return 0; // rewritten since: the new file was fsynced whole
     const lost = statSync(file).size - durable.size;
-    if (lost > 0) truncateSync(file, durable.size);
+    if (lost > 0) {
+      killOptions.onUnsynced?.(readFileSync(file), durable.size);
+      truncateSync(file, durable.size);
+    }
     return Math.max(0, lost);
   }
 

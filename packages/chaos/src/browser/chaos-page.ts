@@ -1,41 +1,43 @@
-// A chaos member in a real browser tab: an SDK client that publishes numbered messages and records
-// what its app is handed, read back by the chaos run through `window.chaos`.
+// A chaos member in a real browser tab: an SDK client that publishes numbered messages and reports
+// what its app is handed — history() at open, then every event — to the chaos run as it happens,
+// through a page binding (`chaosRecord`), so a crashed tab's record is not lost with it.
 import { createClient } from '@partyline/sdk';
+import { resetEvent, type MemberEvent } from '../member-events.js';
 
 const params = new URLSearchParams(location.search);
 const name = params.get('name') ?? 'browser';
 const roomName = params.get('room') ?? 'room';
 const relays = (params.get('relays') ?? '').split(',').filter(Boolean);
 const publishEveryMs = Number(params.get('every') ?? 1000);
+/** One id per page load: the run starts a new session for it. */
+const session = crypto.randomUUID();
+const report = (event: MemberEvent) => void (window as unknown as { chaosRecord(session: string, event: MemberEvent): Promise<void> }).chaosRecord(session, event);
 
 const client = createClient({
   relays,
+  user: name,
   token: async () => (await fetch(`/token?name=${encodeURIComponent(name)}&room=${encodeURIComponent(roomName)}`)).text(),
 });
+client.on('status', ({ id, status, seq }) => report({ t: 'status', id, status, ...(seq !== undefined ? { seq } : {}), at: Date.now() }));
 const room = client.room(roomName);
+void room.history().then(
+  (messages) => report({ t: 'history', messages: messages.map((m) => [m.seq, m.id]) }),
+  () => {},
+);
+room.on('message', ({ seq, id }) => report({ t: 'message', seq, id }));
+room.on('reset', (context) => report(resetEvent(context)));
+
 const state = {
-  queued: [] as string[],
-  failed: [] as string[],
-  deliveries: [[]] as { seq: number; id: string }[][],
-  resets: 0,
-  publishing: true,
+  publishing: params.get('publish') !== '0',
   async pendingCount(): Promise<number> {
     return (await room.pending()).length;
   },
 };
-room.on('message', ({ seq, id }) => state.deliveries.at(-1)!.push({ seq, id }));
-room.on('reset', () => {
-  state.resets++;
-  state.deliveries.push([]);
-});
-room.on('status', ({ id, status }) => {
-  if (status === 'failed' || status === 'expired') state.failed.push(id);
-});
 let n = 0;
 setInterval(() => {
   if (!state.publishing) return;
   room.publish('chat', { name, n: n++ }).then(
-    (handle) => state.queued.push(handle.id),
+    (handle) => report({ t: 'queued', id: handle.id }),
     () => {},
   );
 }, publishEveryMs);

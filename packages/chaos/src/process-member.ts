@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signAccessToken } from '@partyline/relay';
+import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
+import { build } from 'esbuild';
+import type { MemberHistory, Session } from './checker.js';
+import type { ChaosMember } from './faults.js';
+import { newHistory, startSession, type MemberEvent } from './member-events.js';
+import type { ChildCommand, ChildConfig, ChildReport } from './process-member-child.js';
+import type { Random } from './random.js';
+import { CHAOS_SECRET } from './system-under-test.js';
+
+const CHILD_SOURCE = fileURLToPath(new URL('../src/process-member-child.ts', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The child program, bundled once per run (SDK from source, fake-indexeddb, the journal): starts in ~0.1 s. */
+export interface ProcessMembers {
+  bundle: string;
+  dir: string;
+  dispose(): void;
+}
+
+export async function prepareProcessMembers(): Promise<ProcessMembers> {
+  const dir = mkdtempSync(join(tmpdir(), 'chaos-members-'));
+  const bundle = join(dir, 'member.cjs');
+  await build({
+    entryPoints: [CHILD_SOURCE],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    conditions: ['source'],
+    // ws's optional native helpers
+    external: ['bufferutil', 'utf-8-validate'],
+    logLevel: 'warning',
+  });
+  return { bundle, dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A chaos member in its own Node process, so it can be crashed for real: `crash()` is SIGKILL. Its
+ * IndexedDB is fake-indexeddb with a write-ahead journal (durable-indexeddb.ts): every transaction the
+ * SDK saw complete is in the journal file, so the next process starts from exactly what a browser's
+ * IndexedDB would have kept after the tab's process died. Its fault proxy lives here, across restarts.
+ */
+export class ProcessMember implements ChaosMember {
+  readonly history: MemberHistory;
+  crashes = 0;
+  #proxy: FaultProxy | undefined;
+  #child: ChildProcess | undefined;
+  #publish = true;
+  #asks = 0;
+  readonly #waiting = new Map<number, (count: number) => void>();
+  readonly #journal: string;
+
+  constructor(
+    readonly name: string,
+    readonly roomName: string,
+    private readonly relayPorts: number[],
+    private readonly processes: ProcessMembers,
+    private readonly random: Random,
+    private readonly publishEveryMs: [number, number],
+  ) {
+    this.history = newHistory(name, roomName);
+    this.#journal = join(processes.dir, `${name}.journal`);
+  }
+
+  async start(start: Session['start'] = 'first'): Promise<void> {
+    this.#proxy ??= await startFaultProxy(this.relayPorts);
+    const record = startSession(this.history, start);
+    const config: ChildConfig = { name: this.name, room: this.roomName, relays: this.#proxy.urls, journal: this.#journal, publish: this.#publish, publishEveryMs: this.publishEveryMs };
+    const child = spawn(process.execPath, [this.processes.bundle], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, CHAOS_MEMBER: JSON.stringify(config) },
+    });
+    this.#child = child;
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('exit', (code, signal) => reject(new Error(`member ${this.name} exited at start (${code ?? signal})`)));
+      child.on('message', (report: ChildReport) => {
+        switch (report.t) {
+          case 'ready':
+            return resolve();
+          case 'token-request':
+            void this.#mintToken().then((token) => this.#send(child, { c: 'token', token }));
+            return;
+          case 'pending':
+            this.#waiting.get(report.ask)?.(report.count);
+            this.#waiting.delete(report.ask);
+            return;
+          case 'closed':
+            return;
+          default:
+            record(report as MemberEvent);
+        }
+      });
+    });
+    await ready;
+  }
+
+  /** SIGKILL: no close, no flush, no goodbye; then a new process on the same journal. */
+  async crash(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.crashes++;
+    await sleep(this.random.between(300, 1500));
+    await this.start('crash');
+  }
+
+  /** A reload: the SDK closes, the process exits, a new one starts on the same journal. */
+  async restart(): Promise<void> {
+    await this.#stop();
+    await sleep(this.random.between(300, 1500));
+    await this.start('restart');
+  }
+
+  cutNetwork(): void {
+    this.#proxy?.cut();
+  }
+
+  healNetwork(): void {
+    this.#proxy?.heal();
+  }
+
+  async stopPublishing(): Promise<void> {
+    this.#publish = false;
+    if (this.#child) this.#send(this.#child, { c: 'stop-publishing' });
+  }
+
+  async pendingCount(): Promise<number> {
+    const child = this.#child;
+    if (!child || !child.connected) return 1;
+    const ask = ++this.#asks;
+    const answer = new Promise<number>((resolve) => {
+      this.#waiting.set(ask, resolve);
+      setTimeout(() => resolve(1), 5000).unref();
+    });
+    this.#send(child, { c: 'pending', ask });
+    const count = await answer;
+    return count < 0 ? 1 : count;
+  }
+
+  async close(): Promise<void> {
+    await this.#stop();
+    await this.#proxy?.close();
+  }
+
+  async #stop(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    this.#send(child, { c: 'close' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  #send(child: ChildProcess, command: ChildCommand): void {
+    if (child.connected) child.send(command, () => {});
+  }
+
+  async #mintToken(): Promise<string> {
+    const ttlSeconds = Math.round(this.random.between(5, 15));
+    return signAccessToken({ sub: this.name, rooms: [this.roomName], ttlSeconds }, CHAOS_SECRET);
+  }
+}
