@@ -4,11 +4,14 @@ import { createInterface } from 'node:readline';
 import { expect, test } from '../support/fixtures.js';
 import { sendChat, shot } from '../support/party.js';
 import { REPO_ROOT } from '../support/processes.js';
+import { expectExactViews, settleWithSentinel } from '../support/views.js';
 
 // What `npm start` runs after building: the app server with its embedded in-memory relay, no Redis.
+const TOKEN_SECRET = 'e2e-main-command-secret-0123456789abcdef';
+
 test('the main command serves the app with an embedded relay: create a party, post, see it', async ({ browser }) => {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'apps/party-planner/dist/server/cli.js'), '--port', '0'], {
-    env: { ...process.env, TOKEN_SECRET: 'e2e-main-command-secret-0123456789abcdef', RELAY_URLS: '' },
+    env: { ...process.env, TOKEN_SECRET, RELAY_URLS: '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -43,6 +46,12 @@ test('the main command serves the app with an embedded relay: create a party, po
     await friendPage.getByRole('button', { name: 'Join the party' }).click();
     await expect(friendPage.getByTestId('chat')).toContainText('Hello from the embedded relay');
     await expect(page.getByTestId('presence')).toContainText('Bo');
+
+    // Both apps got the embedded relay's log exactly: history() + events == 1..head, read after Bo's sentinel.
+    const party = new URL(invite).pathname.split('/').at(-1) ?? '';
+    const screens = [{ label: 'Ana', page }, { label: 'Bo', page: friendPage }];
+    const log = await settleWithSentinel(friendPage, screens, `party:${party}`, started.relays[0]!, TOKEN_SECRET);
+    await expectExactViews(screens, `party:${party}`, log);
     await context.close();
     await friendContext.close();
   } finally {

@@ -14,6 +14,7 @@ import {
   waitOfflineReady,
 } from '../support/party.js';
 import { chatTexts, duplicates, readRoomLog } from '../support/room-log.js';
+import { expectExactPrefix, expectExactViews, rawView, settleWithSentinel, waitViewAt } from '../support/views.js';
 
 test('a friend offline posts, claims and ticks, reloads while offline, comes back: everything arrives exactly once, in one order', async ({ friend, stack }) => {
   const [relayA, relayB] = stack.relays;
@@ -22,6 +23,7 @@ test('a friend offline posts, claims and ticks, reloads while offline, comes bac
   const bo = await friend({ name: 'Bo', relayPorts: [relayB.port, relayA.port] });
 
   const party = await createParty(ana.page, { title: 'Mia turns 40', name: 'Ana', date: '2032-03-20T18:00' });
+  const room = `party:${party}`;
   await joinParty(bo.page, party, 'Bo');
   await addItem(ana.page, 'Cake');
   await addItem(ana.page, 'Music');
@@ -29,6 +31,10 @@ test('a friend offline posts, claims and ticks, reloads while offline, comes bac
   await expect(item(bo.page, 'Music')).toBeVisible();
   await expect(bo.page.getByTestId('chat')).toContainText('Hi Bo!');
   await waitOfflineReady(bo.page);
+  // Bo's own join is in the log too, so nothing of his is still on its way in.
+  await expect.poll(async () => (await readRoomLog(relayA.url, room, stack.tokenSecret)).filter((message) => message.type === 'member:join').length).toBe(1);
+  const seenBeforeOffline = (await readRoomLog(relayA.url, room, stack.tokenSecret)).length;
+  await waitViewAt(bo.page, room, seenBeforeOffline);
 
   // Bo loses the network: the WebSocket is cut, the browser is offline.
   await bo.offline();
@@ -60,6 +66,10 @@ test('a friend offline posts, claims and ticks, reloads while offline, comes bac
   await expect(item(bo.page, 'Cake').locator('[data-status="pending"]')).toHaveCount(1);
   // Ana's message sent while Bo was offline is not there yet.
   await expect(bo.page.getByTestId('chat')).not.toContainText('Anyone there?');
+  // The reloaded app's view so far is what history() answered from the cache: exactly 1..what Bo had.
+  const offlineView = await expectExactPrefix('Bo reloaded offline', bo.page, room, seenBeforeOffline);
+  expect(offlineView.history).toHaveLength(seenBeforeOffline);
+  expect(offlineView.events).toEqual([]);
   await shot(bo.page, '02-bo-reloaded-offline');
 
   // Back online: the outbox drains, Bo catches up.
@@ -67,15 +77,19 @@ test('a friend offline posts, claims and ticks, reloads while offline, comes bac
   await expectAllSent(bo.page);
   await expect(bo.page.getByTestId('chat')).toContainText('Anyone there?');
 
-  const log = await readRoomLog(relayA.url, `party:${party}`, stack.tokenSecret);
-  const logTexts = chatTexts(log);
+  // Ana posts a sentinel last; once both screens show it from the log, compare (no sleeping, no polling).
+  const screens = [{ label: 'Ana', page: ana.page }, { label: 'Bo (reloaded offline, then online)', page: bo.page }];
+  const log = await settleWithSentinel(ana.page, screens, room, relayA.url, stack.tokenSecret);
+  await expectExactViews(screens, room, log);
+  expect((await rawView(bo.page, room))?.history).toEqual(offlineView.history);
+  const ordered = chatTexts(log);
+  const logTexts = ordered.slice(0, -1);
   expect(duplicates(logTexts)).toEqual([]);
   expect(logTexts.filter((text) => offlineTexts.includes(text))).toEqual(offlineTexts);
-  expect(logTexts.sort()).toEqual([...offlineTexts, 'Hi Bo!', 'Anyone there?'].sort());
-  const ordered = chatTexts(log);
+  expect([...logTexts].sort()).toEqual([...offlineTexts, 'Hi Bo!', 'Anyone there?'].sort());
 
-  await expect.poll(() => chatTextsOnPage(ana.page)).toEqual(ordered);
-  await expect.poll(() => chatTextsOnPage(bo.page)).toEqual(ordered);
+  expect(await chatTextsOnPage(ana.page)).toEqual(ordered);
+  expect(await chatTextsOnPage(bo.page)).toEqual(ordered);
   expect((await chatLines(bo.page)).filter((line) => line.who === 'You').every((line) => line.status === 'sent')).toBe(true);
 
   await expect(item(ana.page, 'Cake')).toContainText('Bo brings it');

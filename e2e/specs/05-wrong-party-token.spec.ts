@@ -3,6 +3,7 @@ import { io } from 'socket.io-client';
 import { expect, test } from '../support/fixtures.js';
 import { createParty, expectAllSent, sendChat, shot } from '../support/party.js';
 import { readRoomLog } from '../support/room-log.js';
+import { expectExactViews, rawView, settleWithSentinel } from '../support/views.js';
 
 test('someone with a token for another party can neither read nor post in this one', async ({ friend, stack }) => {
   const [relayA, relayB] = stack.relays;
@@ -37,10 +38,14 @@ test('someone with a token for another party can neither read nor post in this o
   // Ana keeps going; nothing from Mallory ever shows up, on screen or in the log.
   await sendChat(ana.page, 'still secret');
   await expectAllSent(ana.page);
+  const room = `party:${party}`;
+  const log = await settleWithSentinel(ana.page, [{ label: 'Ana', page: ana.page }], room, relayA.url, stack.tokenSecret);
+  await expectExactViews([{ label: 'Ana', page: ana.page }], room, log);
   await expect(ana.page.getByTestId('chat')).not.toContainText('let me in');
-  const log = await readRoomLog(relayA.url, `party:${party}`, stack.tokenSecret);
-  expect(log.length).toBeGreaterThanOrEqual(2);
+  expect(log.length).toBeGreaterThanOrEqual(3);
   expect(log.filter((message) => message.sender === 'u-mallory')).toEqual([]);
+  // Mallory's app was handed nothing of the party: no history, no events.
+  expect(await rawView(mallory.page, room)).toMatchObject({ history: [], events: [], resets: [] });
 
   // The same token, straight at a relay: every request for Ana's party is refused as forbidden.
   const socket = io(relayB.url, { transports: ['websocket'], auth: { token: mallorysToken, protocol: 1 }, reconnection: false, forceNew: true });

@@ -45,7 +45,9 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
       const work = async () => {
         const stored = await cursors.get(cursor.room);
         if (stored && !follows(stored, { epoch: cursor.epoch, branch: cursor.branch ?? '' })) return;
-        await Promise.all(messages.map((message) => inbox.put({ ...message, room: cursor.room })));
+        // What the stored cursor already covers is cached (another tab got there first): write only the rest.
+        const covered = stored && stored.lastSeq >= from ? stored.lastSeq : 0;
+        await Promise.all(messages.filter((message) => message.seq > covered).map((message) => inbox.put({ ...message, room: cursor.room })));
         const moves = !stored || (stored.lastSeq >= from && stored.lastSeq < cursor.lastSeq);
         if (moves) await cursors.put(cursor);
         if (moves && dropThrough !== undefined) await inbox.delete(IDBKeyRange.bound([cursor.room, 0], [cursor.room, dropThrough]));

@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { memo, useEffect, useRef, useState, type FormEvent } from 'react';
 import { displayName, MAX_TEXT, PartyMessageType } from '../state/party-state.js';
-import type { PartyRoom } from '../party/use-party.js';
+import type { OwnStatus, PartyRoom } from '../party/use-party.js';
 import { StatusBadge } from './status-badge.js';
 
 const TYPING_EVERY_MS = 2_000;
@@ -42,11 +42,17 @@ export function Chat({ room, me, typing }: { room: PartyRoom; me: string; typing
         {state.chat.map((line) => {
           const mine = line.sender === me;
           return (
-            <li key={line.id} className={mine ? 'line mine' : 'line'} data-seq={line.seq ?? ''} data-id={line.id}>
-              <span className="who">{mine ? 'You' : displayName(state, line.sender)}</span>
-              <span className="text">{line.text}</span>
-              {mine && <StatusBadge status={room.statusOf(line.id)} offline={offline} reason={room.failureOf(line.id)} />}
-            </li>
+            <ChatLine
+              key={line.id}
+              id={line.id}
+              seq={line.seq}
+              text={line.text}
+              mine={mine}
+              who={mine ? 'You' : displayName(state, line.sender)}
+              status={mine ? room.statusOf(line.id) : undefined}
+              offline={offline}
+              reason={mine ? room.failureOf(line.id) : undefined}
+            />
           );
         })}
       </ol>
@@ -66,3 +72,26 @@ export function Chat({ room, me, typing }: { room: PartyRoom; me: string; typing
     </section>
   );
 }
+
+interface ChatLineProps {
+  id: string;
+  seq: number | undefined;
+  text: string;
+  mine: boolean;
+  who: string;
+  /** Own lines only. */
+  status: OwnStatus | undefined;
+  offline: boolean;
+  reason: string | undefined;
+}
+
+/** One line; plain props, so a busy room re-renders only the lines that changed, not hundreds per message. */
+const ChatLine = memo(function ChatLine({ id, seq, text, mine, who, status, offline, reason }: ChatLineProps) {
+  return (
+    <li className={mine ? 'line mine' : 'line'} data-seq={seq ?? ''} data-id={id}>
+      <span className="who">{who}</span>
+      <span className="text">{text}</span>
+      {status && <StatusBadge status={status} offline={offline} reason={reason} />}
+    </li>
+  );
+});

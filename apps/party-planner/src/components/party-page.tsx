@@ -59,6 +59,7 @@ export function PartyPage({ party, draft, onHome }: { party: string; draft: Part
       )}
       {room.problem && <div className="banner error" role="alert">{room.problem}</div>}
       {room.resetNotice && <div className="banner warn" role="status">{room.resetNotice}</div>}
+      {room.elsewhereNotice && <div className="banner warn" role="status">{room.elsewhereNotice}</div>}
 
       <header className="party-head">
         <button type="button" className="ghost small back" onClick={onHome}>← Parties</button>

@@ -1,8 +1,9 @@
 import { createClient } from '@partyline/sdk';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { deriveParty, type PartyEvent, type PartyState } from '../state/party-state.js';
+import { applyPending, type PartyEvent, type PartyState } from '../state/party-state.js';
 import { applySignal, emptyPresence, parseSignal, PRESENCE_PING_MS, type PresenceState } from '../state/presence.js';
-import { relayUrls, tokenSource } from './identity.js';
+import { recentParties, relayUrls, tokenSource } from './identity.js';
+import { EMPTY_FOLD, exposeView, PartyView, type FoldedLog } from './party-view.js';
 
 export type ConnectionState = 'connecting' | 'online' | 'offline';
 /** What the friend sees next to each of their own messages and changes. */
@@ -20,8 +21,10 @@ export interface PartyRoom {
   /** Why an own message failed, when it did. */
   failureOf(id: string): string | undefined;
   presence: PresenceState;
-  /** Set when the relay's log was lost and the party started over (the SDK's `reset`). */
+  /** Set when the party's history could not be continued as it was (the SDK's `reset`). */
   resetNotice: string | undefined;
+  /** Set when an own change to another party left the outbox unsent (failed or expired). */
+  elsewhereNotice: string | undefined;
   /** A fatal problem: no relays configured, no access to this party. */
   problem: string | undefined;
   ready: boolean;
@@ -35,11 +38,12 @@ function quietly(promise: Promise<unknown>): void {
 }
 
 /**
- * One party room through the SDK: the log (history from the local cache, then live messages, each
- * once and in seq order), this profile's outbox, statuses, presence and typing signals.
+ * One party room through the SDK: this tab's view of the log (`history()` at open, then every
+ * `message` event, each once and in seq order — folded as it comes, see `PartyView`), this
+ * profile's outbox, statuses, presence and typing signals.
  */
 export function useParty(party: string, user: string, name: string): PartyRoom {
-  const [log, setLog] = useState<PartyEvent[]>([]);
+  const [folded, setFolded] = useState<FoldedLog>(EMPTY_FOLD);
   const [pending, setPending] = useState<PartyEvent[]>([]);
   // Own messages that left the outbox (acked) but whose log copy has not been delivered yet:
   // kept on screen in between, so nothing flickers away.
@@ -49,6 +53,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   const [connection, setConnection] = useState<ConnectionState>('connecting');
   const [presence, setPresence] = useState<PresenceState>(emptyPresence);
   const [resetNotice, setResetNotice] = useState<string>();
+  const [elsewhereNotice, setElsewhereNotice] = useState<string>();
   const [problem, setProblem] = useState<string>();
   const [ready, setReady] = useState(false);
   const roomRef = useRef<Room | undefined>(undefined);
@@ -59,20 +64,13 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     let closed = false;
     let client: Client | undefined;
     const timers: ReturnType<typeof setInterval>[] = [];
-    const seen = new Map<number, PartyEvent>();
-    const loggedIds = new Set<string>();
+    const roomName = `party:${party}`;
+    const view = new PartyView(roomName);
 
-    const addToLog = (events: PartyEvent[]) => {
-      let changed = false;
-      for (const event of events) {
-        if (event.seq === undefined || seen.has(event.seq)) continue;
-        seen.set(event.seq, event);
-        loggedIds.add(event.id);
-        changed = true;
-      }
-      if (!changed) return;
-      setLog([...seen.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)));
-      setInFlight((previous) => (previous.some((event) => loggedIds.has(event.id)) ? previous.filter((event) => !loggedIds.has(event.id)) : previous));
+    /** After the view changed: show it, and drop acked own messages whose log copy is now in it. */
+    const viewChanged = () => {
+      setFolded(view.folded);
+      setInFlight((previous) => (previous.some((event) => view.has(event.id)) ? previous.filter((event) => !view.has(event.id)) : previous));
     };
 
     const toEvent = (message: { id: string; type: string; body: unknown; sender?: string; seq?: number; ts?: number }): PartyEvent => ({
@@ -88,7 +86,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       const entries = (await room.pending()).map((entry) => toEvent({ ...entry, sender: user }));
       if (closed) return;
       const still = new Set(entries.map((entry) => entry.id));
-      const left = pendingRef.current.filter((event) => !still.has(event.id) && !loggedIds.has(event.id));
+      const left = pendingRef.current.filter((event) => !still.has(event.id) && !view.has(event.id));
       if (left.length > 0) setInFlight((previous) => [...previous.filter((event) => !left.some((gone) => gone.id === event.id)), ...left]);
       pendingRef.current = entries;
       setPending(entries);
@@ -103,18 +101,46 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
         return;
       }
       if (closed) return;
-      client = createClient({ relays, token: tokenSource(party, user) });
-      const room = client.room(`party:${party}`);
+      // `user` binds queued messages to this profile's identity (the `sub` of its tokens), also before any token is fetched.
+      client = createClient({ relays, token: tokenSource(party, user), user });
+      const room = client.room(roomName);
       roomRef.current = room;
       refreshRef.current = () => refreshPending(room);
       setConnection(client.state);
+      exposeView(view);
 
       client.on('state', (context) => setConnection(context.state));
-      room.on('message', (message) => addToLog([toEvent(message)]));
+      // The view: listen first, then history() in the same turn — events continue exactly after its answer.
+      room.on('message', (message) => {
+        view.message(toEvent(message));
+        viewChanged();
+      });
+      room.on('reset', (context) => {
+        view.reset(context);
+        viewChanged();
+        setResetNotice(
+          context.reason === 'trimmed'
+            ? `Older messages${context.fromSeq !== undefined ? ` (#${context.fromSeq}–#${context.toSeq ?? '?'})` : ''} left the server before this device read them; the party goes on without them.`
+            : `The party's history changed on the server (${context.reason === 'diverged' ? 'some messages were lost' : 'it was reset'}); it was loaded again from there.`,
+        );
+      });
+      const historyAtOpen = room.history();
       room.on('error', (context) => {
         if (context.error.kind === 'forbidden' || context.error.kind === 'unauthorized') setProblem('You do not have access to this party.');
       });
+      // Another tab (or an earlier session) of this profile queued something: show it as pending.
       room.on('status', (context) => {
+        if (context.status === 'pending') void refreshPending(room);
+      });
+      // Every settled outbox entry, of any party, whether this tab sent it or not: nothing fails silently.
+      client.on('status', (context) => {
+        if (context.room !== roomName) {
+          if (context.status === 'failed' || context.status === 'expired') {
+            const other = recentParties().find((recent) => `party:${recent.id}` === context.room);
+            setElsewhereNotice(`A change you made to ${other ? `“${other.title}”` : 'another party'} could not be sent (${context.status === 'expired' ? 'it waited too long' : context.error?.message ?? 'refused'}).`);
+          }
+          return;
+        }
         if (context.status === 'failed' || context.status === 'expired') {
           const reason = context.error?.message ?? (context.status === 'expired' ? 'expired before it could be sent' : 'rejected');
           if (context.error?.kind === 'forbidden' || context.error?.kind === 'unauthorized') {
@@ -129,12 +155,6 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
         }
         void refreshPending(room);
       });
-      room.on('reset', (context) => {
-        seen.clear();
-        loggedIds.clear();
-        setLog([]);
-        setResetNotice(`The party's history was lost on the server (${context.reason}); it starts over from here.`);
-      });
       room.on('signal', (context) => {
         const signal = parseSignal(context.sender, context.type, context.body);
         if (!signal || signal.sender === user) return;
@@ -144,9 +164,10 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
         if (isNew && signal.type === 'presence' && signal.here) quietly(room.signal('presence', { name: nameRef.current, here: true }));
       });
 
-      const history = await room.history();
+      const history = await historyAtOpen;
       if (closed) return;
-      addToLog(history.map(toEvent));
+      view.open(history.map(toEvent));
+      viewChanged();
       await refreshPending(room);
       if (closed) return;
       setReady(true);
@@ -195,16 +216,18 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     for (const { event } of failed.values()) byId.set(event.id, event);
     return [...byId.values()];
   }, [inFlight, pending, failed]);
-  const state = useMemo(() => deriveParty(log, overlay), [log, overlay]);
+  // The log is folded once, as it comes (PartyView); only the own queued messages are applied again.
+  const state = useMemo(() => applyPending(folded.state, overlay, (id) => folded.senders.has(id)), [folded, overlay]);
 
   const statuses = useMemo(() => {
     const map = new Map<string, OwnStatus>();
-    for (const event of log) if (event.sender === user) map.set(event.id, 'sent');
-    for (const event of pending) if (!map.has(event.id)) map.set(event.id, 'pending');
+    for (const event of pending) map.set(event.id, 'pending');
     for (const id of failed.keys()) if (!map.has(id)) map.set(id, 'failed');
     for (const event of inFlight) if (!map.has(event.id)) map.set(event.id, 'sent');
     return map;
-  }, [log, pending, failed, inFlight, user]);
+  }, [pending, failed, inFlight]);
+  // An own message in the log is sent, whatever the outbox said last.
+  const statusOf = (id: string): OwnStatus | undefined => (folded.senders.get(id) === user ? 'sent' : statuses.get(id));
 
   const publish = useCallback(async (type: string, body: Record<string, unknown>) => {
     const room = roomRef.current;
@@ -221,10 +244,11 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     state,
     connection,
     queued: pending.length,
-    statusOf: (id) => statuses.get(id),
+    statusOf,
     failureOf: (id) => failed.get(id)?.reason,
     presence,
     resetNotice,
+    elsewhereNotice,
     problem,
     ready,
     publish,

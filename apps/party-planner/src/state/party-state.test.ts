@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveParty, emptyPartyState, leadingOption, reduceParty, type PartyEvent } from './party-state.js';
+import { applyPending, deriveParty, emptyPartyState, leadingOption, reduceParty, type PartyEvent } from './party-state.js';
 
 let counter = 0;
 function msg(sender: string, type: string, body: unknown, seq?: number): PartyEvent {
@@ -131,14 +131,31 @@ describe('deriveParty', () => {
     expect(state.items[0]?.changeIds).toEqual([add.id, claim.id]);
   });
 
-  it('gives every friend the same state for the same log, whatever order the messages reached them in', () => {
-    const events = logOf([
-      msg('ana', 'item:add', { itemId: 'i1', label: 'Balloons' }),
-      msg('bo', 'item:claim', { itemId: 'i1' }),
-      msg('ana', 'item:claim', { itemId: 'i1' }),
-      msg('bo', 'chat', { text: 'mine!' }),
-    ]);
-    const shuffled = [events[3]!, events[1]!, events[0]!, events[2]!].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
-    expect(deriveParty(shuffled)).toEqual(deriveParty(events));
+  it('folds in log order, and order decides: the same messages in another order make another party', () => {
+    const add = msg('ana', 'item:add', { itemId: 'i1', label: 'Balloons' });
+    const boClaims = msg('bo', 'item:claim', { itemId: 'i1' });
+    const anaClaims = msg('ana', 'item:claim', { itemId: 'i1' });
+    const line = msg('bo', 'chat', { text: 'mine!' });
+    // No sorting anywhere: each array is a log, folded as given.
+    expect(deriveParty(logOf([add, boClaims, anaClaims, line])).items[0]?.claimedBy).toBe('bo');
+    expect(deriveParty(logOf([add, anaClaims, boClaims, line])).items[0]?.claimedBy).toBe('ana');
+    // A claim folded before its item is lost: an app that folded messages as they trickled in, out of
+    // log order, would show an unclaimed item where every other friend sees Bo's claim.
+    const early = deriveParty(logOf([boClaims, add, line]));
+    expect(early.items[0]?.claimedBy).toBeUndefined();
+    expect(early.ignored).toBe(1);
+    // The fold trusts the order it is handed: it does not sort by seq behind the caller's back.
+    const handedOutOfOrder = deriveParty([{ ...boClaims, seq: 2 }, { ...add, seq: 1 }]);
+    expect(handedOutOfOrder.items[0]?.claimedBy).toBeUndefined();
+  });
+
+  it('applyPending on a folded log equals deriving log and queue together', () => {
+    const add = msg('ana', 'item:add', { itemId: 'i1', label: 'Cake' });
+    const claim = msg('me', 'item:claim', { itemId: 'i1' });
+    const vote = msg('me', 'chat', { text: 'mine' });
+    const log = logOf([add, claim]);
+    const folded = log.reduce(reduceParty, emptyPartyState());
+    const logged = new Set(log.map((event) => event.id));
+    expect(applyPending(folded, [claim, vote], (id) => logged.has(id))).toEqual(deriveParty(log, [claim, vote]));
   });
 });

@@ -253,10 +253,20 @@ export function deriveParty(log: readonly PartyEvent[], pending: readonly PartyE
     logged.add(event.id);
     state = reduceParty(state, event);
   }
+  return applyPending(state, pending, (id) => logged.has(id));
+}
+
+/**
+ * Own queued messages on top of a state already folded from the log (in outbox order), skipping
+ * those the log already holds (`isLogged`): the app folds the log once, incrementally, and only
+ * this overlay again when the outbox changes.
+ */
+export function applyPending(state: PartyState, pending: readonly PartyEvent[], isLogged: (id: string) => boolean): PartyState {
+  let next = state;
   for (const event of pending) {
-    if (!logged.has(event.id)) state = reduceParty(state, { ...event, seq: undefined });
+    if (!isLogged(event.id)) next = reduceParty(next, { ...event, seq: undefined });
   }
-  return state;
+  return next;
 }
 
 /** The option with the most votes; a tie goes to the option proposed first. */
