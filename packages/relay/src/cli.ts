@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { ConfigError, parseCli } from './config.js';
 import { createLogger } from './logger.js';
+
+/** How long past the drain deadline a relay may take to exit before it is made to. */
+const HARD_EXIT_GRACE_MS = 3000;
 import { createRelay } from './relay.js';
 
 /** CLI entry: read config, create the relay, drain gracefully on SIGINT/SIGTERM. */
@@ -27,6 +30,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // Whatever hangs (a store that never answers, a stuck socket), the process is gone soon after the deadline.
+    setTimeout(() => process.exit(1), config.drainTimeoutMs + HARD_EXIT_GRACE_MS).unref();
     relay.drain({ deadlineMs: config.drainTimeoutMs, spreadMs: Math.min(3000, config.drainTimeoutMs / 2) }).then(
       () => process.exit(0),
       (error: unknown) => {

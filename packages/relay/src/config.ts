@@ -35,6 +35,8 @@ const OPTION_SPECS = [
   { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most N messages per room log (0 = unlimited)', defaultText: '100000' },
   { flag: 'retention-hours', env: 'RETENTION_HOURS', kind: 'integer', help: 'Drop messages older than N hours; rooms idle that long leave no keys (0 = unlimited)', defaultText: '720 (30 days)' },
   { flag: 'transports', env: 'TRANSPORTS', kind: 'string', help: 'Comma list of websocket,polling (polling is opt-in: sticky sessions, 1 MiB pre-auth frames)', defaultText: 'websocket' },
+  { flag: 'cors-origins', env: 'CORS_ORIGINS', kind: 'string', help: 'Comma list of origins allowed to use long-polling cross-origin', defaultText: 'none' },
+  { flag: 'metrics-port', env: 'METRICS_PORT', kind: 'integer', help: 'Serve /metrics on this port only, not on the public one', defaultText: 'the main port' },
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'trace, debug, info, warn, error', defaultText: 'info' },
   { flag: 'help', env: '', kind: 'boolean', help: 'Show this help' },
 ] as const satisfies readonly OptionSpec[];
@@ -119,6 +121,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (issuer) relay.tokenIssuer = issuer;
   const audience = read('token-audience');
   if (audience) relay.tokenAudience = audience;
+  const corsOrigins = read('cors-origins');
+  if (corsOrigins) relay.corsOrigin = corsOrigins.split(',').map((origin) => origin.trim()).filter(Boolean);
+  const metricsPort = integer('metrics-port');
+  if (metricsPort !== undefined) relay.metricsPort = metricsPort;
   const maxTokenAge = integer('max-token-age');
   if (maxTokenAge !== undefined) relay.maxTokenAgeSeconds = maxTokenAge;
   const redisUrl = read('redis-url');

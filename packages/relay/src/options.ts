@@ -58,8 +58,10 @@ export interface RelayOptions {
   retention?: LogRetention;
   /** Engine.IO transports accepted. Long-polling is opt-in: it needs sticky sessions behind a balancer, and its pre-auth frames are bounded only by `maxBatchBytes`. @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
-  /** CORS origins allowed for the polling transport and the handshake. @default true (reflect any origin) */
+  /** CORS origins allowed for the polling transport (WebSocket ignores CORS). @default false (none: same origin only) */
   corsOrigin?: string | string[] | boolean;
+  /** Serve `/metrics` on this port only (same host), not on the public one. @default the main port */
+  metricsPort?: number;
   /** Authenticated new connections per second the relay accepts (reconnect storms get `rate_limited` + retryAfterMs). @default { perSecond: 500, burst: 1000 } */
   connectRateLimit?: RateLimit;
   /** New connection handshakes (WebSocket or polling) per second from one address, checked before anything else. @default { perSecond: 200, burst: 1000 } */
@@ -81,7 +83,7 @@ export const RELAY_DEFAULTS = {
   dedupRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
   retention: { maxMessages: 100_000, maxAgeMs: 30 * 24 * 3_600_000 } satisfies LogRetention,
   transports: ['websocket'] as ('websocket' | 'polling')[],
-  corsOrigin: true as string | string[] | boolean,
+  corsOrigin: false as string | string[] | boolean,
   storeStartupTimeoutMs: 10_000,
   connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
   connectRateLimitPerAddress: { perSecond: 200, burst: 1000 } satisfies RateLimit,

@@ -92,7 +92,9 @@ export function createRelay(options: RelayOptions): Relay {
   let io: RelayServer | undefined;
   const metrics = createRelayMetrics(() => countRooms(io));
   const store = instrumentStore(backingStore, metrics);
-  const httpServer = createServer((request, response) => void serveHttp(request, response, store, metrics));
+  // With a metrics port, /metrics is served there only (keep it off the public port).
+  const metricsServer = options.metricsPort !== undefined ? createServer((request, response) => void serveMetrics(request, response, metrics)) : undefined;
+  const httpServer = createServer((request, response) => void serveHttp(request, response, store, metricsServer ? undefined : metrics));
   // Registered before Socket.IO's own upgrade handler, so every WebSocket writes coalesced.
   httpServer.on('upgrade', (_request, socket) => coalesceWrites(socket as Socket));
   const maxFrameBytes = limits.maxBatchBytes + PACKET_OVERHEAD_BYTES;
@@ -208,6 +210,7 @@ export function createRelay(options: RelayOptions): Relay {
     clearInterval(sweeper);
     context.broadcaster.flush();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (metricsServer?.listening) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     await store.close();
     for (const client of redisClients) client.disconnect();
   }
@@ -230,6 +233,10 @@ export function createRelay(options: RelayOptions): Relay {
       });
       const address = httpServer.address() as AddressInfo;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+      if (metricsServer) {
+        await new Promise<void>((resolve, reject) => metricsServer.once('error', reject).listen(options.metricsPort, host, () => resolve()));
+        logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'metrics listening');
+      }
       logger.info({ url, store: store.kind, transports: io.engine.opts.transports }, 'relay listening');
       return { port: address.port, url };
     },
@@ -260,13 +267,15 @@ function countRooms(io: RelayServer | undefined): number {
   return count;
 }
 
-async function serveHttp(request: IncomingMessage, response: ServerResponse, store: RoomLogStore, metrics: RelayMetrics): Promise<void> {
+async function serveMetrics(request: IncomingMessage, response: ServerResponse, metrics: RelayMetrics): Promise<void> {
+  if (request.url?.split('?')[0] !== '/metrics') return sendJson(response, 404, { error: 'not found' });
+  response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+}
+
+async function serveHttp(request: IncomingMessage, response: ServerResponse, store: RoomLogStore, metrics: RelayMetrics | undefined): Promise<void> {
   const path = request.url?.split('?')[0];
   if (path === '/healthz') return sendJson(response, 200, { status: 'ok' });
-  if (path === '/metrics') {
-    response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-    return;
-  }
+  if (path === '/metrics' && metrics) return serveMetrics(request, response, metrics);
   if (path === '/readyz') {
     try {
       await store.ping();

@@ -15,6 +15,14 @@ describe('partyline-relay CLI', () => {
     }
   });
 
+  it('exits on SIGTERM even when the reader of its stdout is gone (a broken pipe never holds it up)', async () => {
+    const relay = await startRelayProcess(['--token-secret', TEST_SECRET, '--drain-timeout-ms', '500'], { LOG_LEVEL: 'debug' });
+    relay.child.stdout!.destroy();
+    await fetch(`${relay.url}/healthz`); // something to log into the broken pipe
+    relay.child.kill('SIGTERM');
+    expect(await exitOf(relay.child)).not.toBeNull();
+  });
+
   it.each([
     [['--port', '8080'], {}, 'tokens need a key: --token-secret'],
     [['--token-secret', 'short'], {}, 'at least 32 bytes'],

@@ -50,6 +50,17 @@ describe('/metrics, /healthz, /readyz', () => {
     expect(text).not.toContain('secret');
   });
 
+  it('serves /metrics only on the metrics port when one is set', async () => {
+    const { findFreePort } = await import('@partyline/test-support');
+    const metricsPort = await findFreePort();
+    const target = await relay({ metricsPort });
+    expect((await fetch(`${target.url}/metrics`)).status).toBe(404);
+    const private_ = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(private_.status).toBe(200);
+    expect(await private_.text()).toMatch(/^partyline_connections \d+$/m);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(404);
+  });
+
   it('answers /healthz and /readyz, and 404 elsewhere', async () => {
     const target = await relay();
     expect(await (await fetch(`${target.url}/healthz`)).json()).toEqual({ status: 'ok' });
