@@ -3,6 +3,7 @@ import {
   ErrorKind,
   Capability,
   isAllowed,
+  isValidRoomName,
   JoinRequestSchema,
   LeaveRequestSchema,
   PublishRequestSchema,
@@ -222,10 +223,15 @@ export class RelayConnection {
   private async publish(payload: unknown): Promise<Ack<PublishAck>> {
     const startedAt = performance.now();
     const { limits, store, metrics, broadcaster } = this.context;
-    // Size before schema: an oversized batch is refused without validating every message in it.
-    const count = (payload as { messages?: unknown } | null)?.messages;
-    if (Array.isArray(count) && count.length > limits.maxBatchMessages) {
-      return fail(ErrorKind.PayloadTooLarge, `batch of ${count.length} messages exceeds ${limits.maxBatchMessages}`);
+    // Size, grant and rate before schema: a batch that is too big, not allowed or over the rate is
+    // refused without validating every message in it (a flood costs a check, not a validation).
+    const { room: rawRoom, messages: rawMessages } = (payload ?? {}) as { room?: unknown; messages?: unknown };
+    if (Array.isArray(rawMessages) && rawMessages.length > limits.maxBatchMessages) {
+      return fail(ErrorKind.PayloadTooLarge, `batch of ${rawMessages.length} messages exceeds ${limits.maxBatchMessages}`);
+    }
+    if (isValidRoomName(rawRoom) && Array.isArray(rawMessages)) {
+      const refused = this.admit(rawRoom, Capability.Publish, Math.max(1, rawMessages.length));
+      if (refused) return refused;
     }
     const request = validate(PublishRequestSchema, payload);
     if (!request.ok) return request;
@@ -233,8 +239,6 @@ export class RelayConnection {
     let bytes = 0;
     for (const message of messages) bytes += utf8ByteLength(message.body) + message.id.length + message.type.length;
     if (bytes > limits.maxBatchBytes) return fail(ErrorKind.PayloadTooLarge, `batch of ${bytes} bytes exceeds ${limits.maxBatchBytes}`);
-    const refused = this.admit(room, Capability.Publish, messages.length);
-    if (refused) return refused;
 
     const results: PublishResult[] = [];
     const accepted: AppendInput[] = [];
