@@ -3,7 +3,6 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signAccessToken } from '@partyline/relay';
 import { chromiumLaunchOptions, startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -11,7 +10,7 @@ import type { MemberHistory, Session } from './checker.js';
 import type { ChaosMember } from './faults.js';
 import { newHistory, startSession, type MemberEvent } from './member-events.js';
 import type { Random } from './random.js';
-import { CHAOS_SECRET } from './system-under-test.js';
+import { mintChaosToken } from './system-under-test.js';
 
 const PAGE_SOURCE = fileURLToPath(new URL('../src/browser/chaos-page.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -115,8 +114,7 @@ export async function startBrowserMembers(count: number, rooms: string[], relayP
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (url.pathname === '/token') {
-      const ttlSeconds = 5 + Math.floor(Math.random() * 10);
-      void signAccessToken({ sub: url.searchParams.get('name') ?? 'browser', rooms: [url.searchParams.get('room') ?? ''], ttlSeconds }, CHAOS_SECRET).then((token) =>
+      void mintChaosToken(url.searchParams.get('name') ?? 'browser', url.searchParams.get('room') ?? '', Math.random).then((token) =>
         response.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(token),
       );
       return;

@@ -1,4 +1,3 @@
-import { signAccessToken } from '@partyline/relay';
 import { createClient, type PartylineClient, type Room } from '@partyline/sdk';
 import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 // idb checks results against the global IndexedDB classes; each client still gets its own factory (profile).
@@ -8,7 +7,7 @@ import type { MemberHistory } from './checker.js';
 import type { ChaosMember } from './faults.js';
 import { newHistory, resetEvent, startSession, type MemberEvent } from './member-events.js';
 import type { Random } from './random.js';
-import { CHAOS_SECRET } from './system-under-test.js';
+import { mintChaosToken } from './system-under-test.js';
 
 /**
  * One simulated member in this process: an SDK client with its own in-memory IndexedDB (one browser
@@ -118,10 +117,8 @@ export class ChaosClient implements ChaosMember {
     }, this.random.between(min, max));
   }
 
-  /** Short-lived tokens: they expire on live connections all through the run, and the SDK must refresh them. */
   async #mintToken(): Promise<string> {
     this.tokensMinted++;
-    const ttlSeconds = Math.round(this.random.between(5, 15));
-    return signAccessToken({ sub: this.name, rooms: [this.roomName], ttlSeconds }, CHAOS_SECRET);
+    return mintChaosToken(this.name, this.roomName, () => this.random.between(0, 1));
   }
 }

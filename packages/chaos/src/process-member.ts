@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signAccessToken } from '@partyline/relay';
 import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import { build } from 'esbuild';
 import type { MemberHistory, Session } from './checker.js';
@@ -11,7 +10,7 @@ import type { ChaosMember } from './faults.js';
 import { newHistory, startSession, type MemberEvent } from './member-events.js';
 import type { ChildCommand, ChildConfig, ChildReport } from './process-member-child.js';
 import type { Random } from './random.js';
-import { CHAOS_SECRET } from './system-under-test.js';
+import { mintChaosToken } from './system-under-test.js';
 
 const CHILD_SOURCE = fileURLToPath(new URL('../src/process-member-child.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -166,7 +165,6 @@ export class ProcessMember implements ChaosMember {
   }
 
   async #mintToken(): Promise<string> {
-    const ttlSeconds = Math.round(this.random.between(5, 15));
-    return signAccessToken({ sub: this.name, rooms: [this.roomName], ttlSeconds }, CHAOS_SECRET);
+    return mintChaosToken(this.name, this.roomName, () => this.random.between(0, 1));
   }
 }

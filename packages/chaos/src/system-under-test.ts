@@ -1,11 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { signAccessToken } from '@partyline/relay';
 import { findFreePort, startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { lostAppends, type LostAppend } from './aof-tail.js';
 import type { StoreLoss } from './checker.js';
 
 export const CHAOS_SECRET = 'chaos-secret-chaos-secret-chaos-secret!';
+
+/**
+ * A member's token: short-lived (5–15 s, from `random`), so tokens expire on live connections all
+ * through a run and the SDK must refresh them.
+ */
+export function mintChaosToken(sub: string, room: string, random: () => number): Promise<string> {
+  return signAccessToken({ sub, rooms: [room], ttlSeconds: 5 + Math.round(random() * 10) }, CHAOS_SECRET);
+}
 /** The relay package in this repository; its CLI runs from source (tsx), like every test layer's relays. */
 const RELAY_DIR = fileURLToPath(new URL('../../relay', import.meta.url));
 
