@@ -37,7 +37,7 @@ describe('checkHistories', () => {
     it('allows an acked message to vanish only when acked inside a store crash window', () => {
       const acks = [{ id: 'zzz', seq: 4, at: 1500 }];
       const inside = checkHistories([member({ queued: ['zzz'], acks })], [log], { storeLosses: [{ from: 1000, to: 2000 }] });
-      expect(inside).toMatchObject({ lost: 0, lostByStore: 1 });
+      expect(inside).toMatchObject({ lost: 0, lostByStore: 1, lostUnwritten: 1 });
       const outside = checkHistories([member({ queued: ['zzz'], acks })], [log], { storeLosses: [{ from: 1600, to: 2000 }] });
       expect(outside).toMatchObject({ lost: 1, lostByStore: 0 });
       expect(checkHistories([member({ queued: ['zzz'] })], [log], { storeLosses: [{ from: 0, to: 1e15 }] }).lost).toBe(1);

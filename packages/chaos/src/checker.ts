@@ -81,6 +81,8 @@ export interface CheckResult {
   lost: number;
   /** Queued messages missing from the log whose append a store crash lost (allowed with `appendfsync everysec`). */
   lostByStore: number;
+  /** Of those, the ones acked while the crashed store was holding writes back (never in its file, so in no dropped tail). */
+  lostUnwritten: number;
   /** Messages appended more than once, plus messages handed to one view more than once (also across restarts). */
   duplicated: number;
   /** Messages handed below the view's position that it had not been handed. */
@@ -126,6 +128,7 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
     sessions: 0,
     lost: 0,
     lostByStore: 0,
+    lostUnwritten: 0,
     duplicated: 0,
     reordered: 0,
     divergedSilently: 0,
@@ -198,6 +201,7 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
       }
       if (ack && (options.storeLosses ?? []).some((loss) => ack.at >= loss.from && ack.at <= loss.to)) {
         result.lostByStore++;
+        result.lostUnwritten++;
         note('lost by the store', `${who}: ${id} acked as seq ${ack.seq} at ${ack.at}, while the crashed Redis may have held it unwritten`);
         continue;
       }
