@@ -58,7 +58,7 @@ export async function startServers(system: SystemName, count: number, redisUrl: 
       if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system);
       return startProcess(
         RELAY_CLI,
-        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--transports', 'websocket,polling'],
+        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--transports', 'websocket,polling'],
         port,
         system,
       );

@@ -9,7 +9,9 @@ Usage: npm run fuzz -- [--inputs N] [--seed S]
   --seed S     fast-check seed, for a reproducible run (default 42)
   --help       show this help
 
-Measures each relay's longest event-loop stall (from its own /metrics) and its RSS over the run.
+Every category runs twice: a warm-up (10% of the inputs, at least 6,000 or half), then the rest.
+Measures each relay's longest event-loop stall (from its own /metrics) over the whole run, and the
+relays' RSS from the end of the warm-up (their working set: JIT code, pools, heap spaces) to the end.
 Exits non-zero if a relay crashed, an answer was not a typed error, a room log was corrupted, a relay
 stalled longer than 100 ms, or the relays' RSS did not come back within 20 MB of where it started.`;
 
@@ -45,6 +47,8 @@ const vitals = stats.vitals!;
 const stalled = vitals.maxStallMs > MAX_STALL_MS;
 const leaked = vitals.rssEndMb - vitals.rssStartMb > MAX_RSS_GROWTH_MB;
 console.log(`max event-loop stall: ${vitals.maxStallMs.toFixed(1)} ms${stalled ? ` (over ${MAX_STALL_MS} ms)` : ''}`);
+console.log(`  by phase (ms):     ${Object.entries(vitals.stallByPhaseMs).map(([phase, ms]) => `${phase} ${ms.toFixed(0)}`).join(', ')}`);
+console.log(`  RSS as each began: ${Object.entries(vitals.rssAtPhaseMb).map(([phase, mb]) => `${phase} ${mb.toFixed(0)}`).join(', ')}`);
 console.log(`relay RSS (MB):      start ${vitals.rssStartMb.toFixed(0)}, peak ${vitals.rssPeakMb.toFixed(0)}, end ${vitals.rssEndMb.toFixed(0)}${leaked ? ` (did not return within ${MAX_RSS_GROWTH_MB} MB)` : ''}`);
 console.log(`seconds:             ${((Date.now() - started) / 1000).toFixed(1)}`);
 process.exit(stats.crashes === 0 && stats.untypedRejections === 0 && stats.corruptLogs === 0 && !stalled && !leaked ? 0 : 1);

@@ -11,6 +11,7 @@ import { monitorRelays, type RelayVitals } from './relay-monitor.js';
 export const FUZZ_SECRET = 'fuzz-secret-fuzz-secret-fuzz-secret!';
 const ROOMS = ['fuzz-0', 'fuzz-1', 'fuzz-2'];
 const KNOWN_KINDS = new Set<string>(Object.values(ErrorKind));
+const CONNECTION_WAVE = 100;
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
 
 export interface FuzzOptions {
@@ -123,7 +124,7 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
   const acked = new Map<string, Map<string, number>>(ROOMS.map((name) => [name, new Map()]));
   try {
     const common = ['--redis-url', redis.url, '--token-secret', FUZZ_SECRET];
-    const lenient = await startRelayProcess([...common, '--rate-limit', '1000000', '--rate-burst', '1000000', '--connect-rate', '100000']);
+    const lenient = await startRelayProcess([...common, '--rate-limit', '1000000', '--rate-burst', '1000000', '--user-rate-limit', '0', '--connect-rate', '100000']);
     const strict = await startRelayProcess([...common, '--connect-rate', '50']);
     relays.push(lenient, strict);
     const monitor = monitorRelays(relays);
@@ -136,104 +137,123 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       }
     };
 
-    // 1. Arbitrary events and payloads over Socket.IO, with acks.
-    const eventInputs = fc.sample(event, { numRuns: Math.ceil(inputs * 0.5), seed });
-    let socket = (await connect(lenient.url, auth)).socket!;
-    for (let i = 0; i < eventInputs.length; i += 32) {
-      const chunk = eventInputs.slice(i, i + 32).filter((input) => !RESERVED.has(input.name));
-      if (!socket.connected) socket = (await connect(lenient.url, auth)).socket!;
-      const current = socket;
-      await Promise.all(
-        chunk.map(async ({ name, payload: data }) => {
-          let answer: unknown;
-          try {
-            answer = await current.timeout(5000).emitWithAck(name, data);
-          } catch {
-            return count('event', current.connected ? 'untyped' : 'closed');
-          }
-          const verdict = isTyped(answer);
-          count('event', verdict);
-          const results = (answer as { results?: { id: string; seq?: number }[] }).results;
-          const target = (data as { room?: string } | undefined)?.room;
-          if (verdict === 'ok' && name === 'room:publish' && results && typeof target === 'string' && acked.has(target)) {
-            for (const result of results) if (result.seq !== undefined) acked.get(target)!.set(result.id, result.seq);
-          }
-        }),
-      );
-    }
-    socket.close();
-    await alive();
+    // Each category in two passes: a small warm-up, after which the relays' memory is taken as the
+    // start (a relay's working set after its first connections: JIT code, pools, heap spaces), then
+    // the rest. A leak grows with the inputs, so it shows over the main pass.
+    const pass = async (label: string, share: number, passSeed: number) => {
+      monitor.phase(label + 'events');
+      // 1. Arbitrary events and payloads over Socket.IO, with acks.
+      const eventInputs = fc.sample(event, { numRuns: Math.ceil(share * 0.5), seed: passSeed });
+      let socket = (await connect(lenient.url, auth)).socket!;
+      for (let i = 0; i < eventInputs.length; i += 32) {
+        const chunk = eventInputs.slice(i, i + 32).filter((input) => !RESERVED.has(input.name));
+        if (!socket.connected) socket = (await connect(lenient.url, auth)).socket!;
+        const current = socket;
+        await Promise.all(
+          chunk.map(async ({ name, payload: data }) => {
+            let answer: unknown;
+            try {
+              answer = await current.timeout(5000).emitWithAck(name, data);
+            } catch {
+              return count('event', current.connected ? 'untyped' : 'closed');
+            }
+            const verdict = isTyped(answer);
+            count('event', verdict);
+            const results = (answer as { results?: { id: string; seq?: number }[] }).results;
+            const target = (data as { room?: string } | undefined)?.room;
+            if (verdict === 'ok' && name === 'room:publish' && results && typeof target === 'string' && acked.has(target)) {
+              for (const result of results) if (result.seq !== undefined) acked.get(target)!.set(result.id, result.seq);
+            }
+          }),
+        );
+      }
+      socket.close();
+      await alive();
 
-    // 2. Raw Engine.IO / Socket.IO frames on a bare WebSocket.
-    const frames = fc.sample(rawFrame, { numRuns: Math.ceil(inputs * 0.3), seed: seed + 1 });
-    const wsUrl = `${lenient.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
-    for (let i = 0; i < frames.length; i += 25) {
-      const ws = new WebSocket(wsUrl);
-      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      ws.on('error', () => {});
-      await new Promise<void>((resolve) => {
-        ws.once('open', () => resolve());
-        ws.once('close', () => resolve());
-      });
-      if (ws.readyState === WebSocket.OPEN) ws.send(`40${JSON.stringify(auth)}`);
-      for (const frame of frames.slice(i, i + 25)) {
-        if (ws.readyState !== WebSocket.OPEN) count('raw-frame', 'closed');
-        else {
-          ws.send(frame);
-          count('raw-frame', 'none');
-          // Let the relay answer (or close on a malformed frame) before the next one.
-          await new Promise((resolve) => setImmediate(resolve));
+      monitor.phase(label + 'raw frames');
+      // 2. Raw Engine.IO / Socket.IO frames on a bare WebSocket.
+      const frames = fc.sample(rawFrame, { numRuns: Math.ceil(share * 0.3), seed: passSeed + 1 });
+      const wsUrl = `${lenient.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+      for (let i = 0; i < frames.length; i += 25) {
+        const ws = new WebSocket(wsUrl);
+        const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+        ws.on('error', () => {});
+        await new Promise<void>((resolve) => {
+          ws.once('open', () => resolve());
+          ws.once('close', () => resolve());
+        });
+        if (ws.readyState === WebSocket.OPEN) ws.send(`40${JSON.stringify(auth)}`);
+        for (const frame of frames.slice(i, i + 25)) {
+          if (ws.readyState !== WebSocket.OPEN) count('raw-frame', 'closed');
+          else {
+            ws.send(frame);
+            count('raw-frame', 'none');
+            // Let the relay answer (or close on a malformed frame) before the next one.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        ws.close();
+        await closed;
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      ws.close();
-      await closed;
-    }
-    await alive();
+      await alive();
 
-    // 3. Tokens: random claims signed right, forged, alg none, garbage.
-    const tokenInputs = fc.sample(fc.tuple(claims, fc.constantFrom('signed', 'forged', 'none', 'garbage'), fc.string()), { numRuns: Math.ceil(inputs * 0.05), seed: seed + 2 });
-    for (const [claimSet, how, garbage] of tokenInputs) {
-      let candidate: unknown = garbage;
-      const header = (alg: string) => Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
-      const body = Buffer.from(JSON.stringify(claimSet ?? null) ?? 'null').toString('base64url');
-      if (how === 'none') candidate = `${header('none')}.${body}.`;
-      if (how === 'signed' || how === 'forged') {
-        const { createHmac } = await import('node:crypto');
-        const secret = how === 'signed' ? FUZZ_SECRET : 'wrong-secret-wrong-secret-wrong-secret';
-        const signature = createHmac('sha256', secret).update(`${header('HS256')}.${body}`).digest('base64url');
-        candidate = `${header('HS256')}.${body}.${signature}`;
+      monitor.phase(label + 'tokens');
+      // 3. Tokens: random claims signed right, forged, alg none, garbage.
+      const tokenInputs = fc.sample(fc.tuple(claims, fc.constantFrom('signed', 'forged', 'none', 'garbage'), fc.string()), { numRuns: Math.ceil(share * 0.05), seed: passSeed + 2 });
+      for (const [claimSet, how, garbage] of tokenInputs) {
+        let candidate: unknown = garbage;
+        const header = (alg: string) => Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
+        const body = Buffer.from(JSON.stringify(claimSet ?? null) ?? 'null').toString('base64url');
+        if (how === 'none') candidate = `${header('none')}.${body}.`;
+        if (how === 'signed' || how === 'forged') {
+          const { createHmac } = await import('node:crypto');
+          const secret = how === 'signed' ? FUZZ_SECRET : 'wrong-secret-wrong-secret-wrong-secret';
+          const signature = createHmac('sha256', secret).update(`${header('HS256')}.${body}`).digest('base64url');
+          candidate = `${header('HS256')}.${body}.${signature}`;
+        }
+        const outcome = await connect(lenient.url, { token: candidate, protocol: PROTOCOL_VERSION });
+        if (outcome.socket) {
+          outcome.socket.close();
+          count('token', 'ok');
+        } else if (outcome.closedAtTransport) count('token', 'closed');
+        else count('token', v.is(WireErrorSchema, outcome.refusal) ? 'typed' : 'untyped');
       }
-      const outcome = await connect(lenient.url, { token: candidate, protocol: PROTOCOL_VERSION });
-      if (outcome.socket) {
-        outcome.socket.close();
-        count('token', 'ok');
-      } else if (outcome.closedAtTransport) count('token', 'closed');
-      else count('token', v.is(WireErrorSchema, outcome.refusal) ? 'typed' : 'untyped');
-    }
-    await alive();
+      await alive();
 
-    // 4. A publish flood past the default rate limit.
-    const flood = (await connect(strict.url, auth)).socket!;
-    const floodRuns = Math.ceil(inputs * 0.05);
-    const batch = Array.from({ length: 100 }, (_, i) => ({ id: `flood-${i}`, type: 'chat', body: '"x"' }));
-    const floodAnswers = await Promise.all(
-      Array.from({ length: floodRuns }, (_, i) => flood.timeout(10_000).emitWithAck('room:publish', { room: 'flood', messages: batch.map((m) => ({ ...m, id: `${m.id}-${i}` })) }).catch(() => undefined)),
-    );
-    for (const answer of floodAnswers) count('flood', answer === undefined ? 'closed' : isTyped(answer));
-    flood.close();
+      monitor.phase(label + 'publish flood');
+      // 4. A publish flood past the default rate limit.
+      const flood = (await connect(strict.url, auth)).socket!;
+      const floodRuns = Math.ceil(share * 0.05);
+      const batch = Array.from({ length: 100 }, (_, i) => ({ id: `flood-${i}`, type: 'chat', body: '"x"' }));
+      const floodAnswers = await Promise.all(
+        Array.from({ length: floodRuns }, (_, i) => flood.timeout(10_000).emitWithAck('room:publish', { room: `flood${label}`, messages: batch.map((m) => ({ ...m, id: `${m.id}-${i}` })) }).catch(() => undefined)),
+      );
+      for (const answer of floodAnswers) count('flood', answer === undefined ? 'closed' : isTyped(answer));
+      flood.close();
 
-    // 5. A connection flood past the connection rate.
-    const attempts = await Promise.all(Array.from({ length: Math.ceil(inputs * 0.1) }, () => connect(strict.url, auth)));
-    for (const attempt of attempts) {
-      if (attempt.socket) {
-        attempt.socket.close();
-        count('connection-flood', 'ok');
-      } else if (attempt.closedAtTransport) count('connection-flood', 'closed');
-      else count('connection-flood', v.is(WireErrorSchema, attempt.refusal) ? 'typed' : 'untyped');
-    }
-    await alive();
+      monitor.phase(label + 'connection flood');
+      // 5. A connection flood past the connection rate, from one address, 100 opening at a time (the
+      // stall measured is then the relay's cost per burst, not this process starving it of CPU).
+      const attempts = [];
+      for (let left = Math.ceil(share * 0.1); left > 0; left -= CONNECTION_WAVE) {
+        attempts.push(...(await Promise.all(Array.from({ length: Math.min(left, CONNECTION_WAVE) }, () => connect(strict.url, auth)))));
+      }
+      for (const attempt of attempts) {
+        if (attempt.socket) {
+          attempt.socket.close();
+          count('connection-flood', 'ok');
+        } else if (attempt.closedAtTransport) count('connection-flood', 'closed');
+        else count('connection-flood', v.is(WireErrorSchema, attempt.refusal) ? 'typed' : 'untyped');
+      }
+      await alive();
 
+    };
+    const warmUp = Math.min(Math.round(inputs / 2), Math.max(6000, Math.round(inputs * 0.1)));
+    await pass('warm-up ', warmUp, seed + 100);
+    monitor.startMemory();
+    await pass('', inputs - warmUp, seed);
+    monitor.phase('log check');
     // Room logs: gap-free, well-formed, no duplicate id, every acked publish at its seq.
     const reader = (await connect(lenient.url, auth)).socket!;
     for (const name of ROOMS) {

@@ -16,7 +16,52 @@ export function setFrameLimit(engineSocket: unknown, maxBytes: number): boolean 
   return true;
 }
 
+/**
+ * Stops reading a connection for `ms`: what the peer keeps sending waits in TCP buffers (its own
+ * send buffer once ours is full) and costs the relay nothing until then. ws finishes the frames it
+ * already holds. Returns false where the transport cannot pause (long-polling).
+ */
+export function holdReading(engineSocket: unknown, ms: number): boolean {
+  const ws = (engineSocket as { transport?: { socket?: { pause?: () => void; resume?: () => void } } }).transport?.socket;
+  if (typeof ws?.pause !== 'function' || typeof ws.resume !== 'function') return false;
+  ws.pause();
+  setTimeout(() => ws.resume!(), ms).unref();
+  return true;
+}
+
 /** The peer's address, for per-address limits (the TCP peer: a proxy in front should limit by client itself). */
 export function peerAddress(request: IncomingMessage | undefined, fallback = 'unknown'): string {
   return request?.socket?.remoteAddress ?? fallback;
+}
+
+/**
+ * TCP connections per address that do not (yet) carry an accepted token: handshakes in progress,
+ * sessions waiting for CONNECT, plain HTTP requests. Each holds memory until it authenticates or
+ * closes (the connect timeout, HTTP keep-alive timeout); capping them per address bounds what one
+ * peer can make the relay hold before it has shown a token, however fast it opens them.
+ */
+export class PendingHandshakes {
+  private readonly byAddress = new Map<string, number>();
+  private readonly held = new WeakMap<object, string>();
+
+  constructor(readonly maxPerAddress: number) {}
+
+  isFull(address: string): boolean {
+    return (this.byAddress.get(address) ?? 0) >= this.maxPerAddress;
+  }
+
+  hold(connection: object, address: string): void {
+    this.held.set(connection, address);
+    this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
+  }
+
+  /** Idempotent: called when the connection's token is accepted and again when it closes. */
+  release(connection: object): void {
+    const address = this.held.get(connection);
+    if (address === undefined) return;
+    this.held.delete(connection);
+    const left = (this.byAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.byAddress.set(address, left);
+    else this.byAddress.delete(address);
+  }
 }

@@ -7,7 +7,7 @@ import {
   type RoomGrant,
   type WireError,
 } from '@partyline/protocol';
-import { verifyAccessToken, type TokenPolicy } from './tokens.js';
+import type { TokenCheck } from './tokens.js';
 
 /** What the relay knows about a connection once its handshake passed. */
 export interface ConnectionIdentity {
@@ -18,10 +18,10 @@ export interface ConnectionIdentity {
   expiresAt: number;
 }
 
-/** Checks a Socket.IO handshake's `auth` field: protocol version, then the token. */
+/** Checks a Socket.IO handshake's `auth` field: protocol version, then the token (with `verify`). */
 export async function authenticateHandshake(
   auth: unknown,
-  policy: TokenPolicy,
+  verify: (token: string) => Promise<TokenCheck>,
 ): Promise<{ ok: true; identity: ConnectionIdentity } | { ok: false; error: WireError }> {
   const handshake = validate(HandshakeAuthSchema, auth);
   if (!handshake.ok) {
@@ -32,7 +32,7 @@ export async function authenticateHandshake(
     const supported = SUPPORTED_PROTOCOL_VERSIONS.join(', ');
     return { ok: false, error: wireError(ErrorKind.UnsupportedProtocol, `protocol ${protocol} not supported (supported: ${supported})`) };
   }
-  const check = await verifyAccessToken(token, policy);
+  const check = await verify(token);
   if (!check.ok) return check;
   return { ok: true, identity: { sub: check.claims.sub, grants: check.grants, expiresAt: check.claims.exp * 1000 } };
 }

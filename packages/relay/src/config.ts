@@ -30,6 +30,8 @@ const OPTION_SPECS = [
   { flag: 'rate-burst', env: 'RATE_BURST', kind: 'integer', help: 'Burst allowance per connection', defaultText: '5000' },
   { flag: 'connect-rate', env: 'CONNECT_RATE', kind: 'integer', help: 'Authenticated new connections per second (burst 2×); more get rate_limited', defaultText: '500' },
   { flag: 'connect-rate-per-address', env: 'CONNECT_RATE_PER_ADDRESS', kind: 'integer', help: 'New connection handshakes per second from one address (burst 5×)', defaultText: '200' },
+  { flag: 'user-rate-limit', env: 'USER_RATE_LIMIT', kind: 'integer', help: 'Messages and signals per second from one user (token sub) across all relays sharing Redis; 0 = off', defaultText: '5000' },
+  { flag: 'max-pending-per-address', env: 'MAX_PENDING_PER_ADDRESS', kind: 'integer', help: 'TCP connections from one address without an accepted token yet (more are closed on arrival)', defaultText: '128' },
   { flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'integer', help: 'On SIGTERM, move clients away and exit within this time', defaultText: '10000' },
   { flag: 'dedup-retention-hours', env: 'DEDUP_RETENTION_HOURS', kind: 'integer', help: 'How long message ids are remembered', defaultText: '168 (7 days)' },
   { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most N messages per room log (0 = unlimited)', defaultText: '100000' },
@@ -61,7 +63,7 @@ export function helpText(): string {
     const flag = `--${spec.flag}${spec.kind === 'boolean' ? '' : ' <value>'}`;
     const env = spec.env ? `  [env ${spec.env}]` : '';
     const fallback = 'defaultText' in spec ? `  (default ${spec.defaultText})` : '';
-    return `  ${flag.padEnd(34)}${spec.help}${env}${fallback}`;
+    return `  ${flag.padEnd(36)}${spec.help}${env}${fallback}`;
   });
   return [
     'partyline-relay — Partyline relay server (Socket.IO + exactly-once room log)',
@@ -152,6 +154,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (perSecond !== undefined || burst !== undefined) relay.rateLimit = { perSecond: perSecond ?? 1000, burst: burst ?? 5000 };
   const connectRate = integer('connect-rate');
   if (connectRate !== undefined) relay.connectRateLimit = { perSecond: connectRate, burst: connectRate * 2 };
+  const userRate = integer('user-rate-limit');
+  if (userRate !== undefined) relay.userRateLimitPerSecond = userRate;
+  const maxPending = integer('max-pending-per-address');
+  if (maxPending !== undefined) relay.maxPendingPerAddress = maxPending;
   const perAddress = integer('connect-rate-per-address');
   if (perAddress !== undefined) relay.connectRateLimitPerAddress = { perSecond: perAddress, burst: perAddress * 5 };
   const dedupHours = integer('dedup-retention-hours');

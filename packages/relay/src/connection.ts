@@ -29,7 +29,9 @@ import type { Server, Socket } from 'socket.io';
 import type { ConnectionIdentity } from './auth.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './options.js';
+import { holdReading } from './admission.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
+import type { UserRateLimiter } from './user-rate-limit.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
 import { bufferedBytes } from './socket-backlog.js';
 import { StoreUnavailableError, type AppendInput, type RoomLogStore, type StoredPage } from './store/room-log-store.js';
@@ -44,6 +46,8 @@ export interface ConnectionContext {
   logger: Logger;
   limits: RelayLimits;
   rateLimit: RateLimit;
+  /** Per-user limit shared across relays; absent when turned off. */
+  userRate: UserRateLimiter | undefined;
   signalRateLimit: RateLimit;
   /** Close a connection whose unread backlog passes this many bytes. */
   maxBufferedBytes: number;
@@ -84,6 +88,7 @@ export class RelayConnection {
   private inFlight = 0;
   private readonly requests: TokenBucket;
   private signals: TokenBucket | undefined;
+  private readingHeldUntil = 0;
   private log: Logger | undefined;
   /** When draining: the time after which the connection is closed (once nothing is in flight). */
   private leaveAt: number | undefined;
@@ -173,12 +178,32 @@ export class RelayConnection {
     }
   }
 
+  /**
+   * A connection over its rate is not read again until its bucket refills (a second at most): a
+   * client that ignores `retryAfterMs` floods its own TCP buffers, not the relay's event loop.
+   */
+  private holdReading(waitMs: number): void {
+    const now = Date.now();
+    if (this.readingHeldUntil > now) return;
+    const ms = Math.min(waitMs, 1_000);
+    if (holdReading(this.socket.conn, ms)) this.readingHeldUntil = now + ms;
+  }
+
   /** Grant and rate limit, shared by every room request. */
   private admit(room: string, capability: Capability, cost: number): { ok: false; error: WireError } | undefined {
     if (!isAllowed(this.socket.data.grants, room, capability)) return fail(ErrorKind.Forbidden, `token does not allow ${capability} in room ${room}`);
     const waitMs = this.requests.take(cost);
-    if (waitMs > 0) return fail(ErrorKind.RateLimited, 'too many messages on this connection', waitMs);
+    if (waitMs > 0) {
+      this.holdReading(waitMs);
+      return fail(ErrorKind.RateLimited, 'too many messages on this connection', waitMs);
+    }
     return undefined;
+  }
+
+  /** The per-user limit (every relay, every connection of this `sub`): counts messages and signals. */
+  private admitUser(count: number): { ok: false; error: WireError } | undefined {
+    const waitMs = this.context.userRate?.take(this.socket.data.sub, count) ?? 0;
+    return waitMs > 0 ? fail(ErrorKind.RateLimited, 'too many messages from this user across its connections', waitMs) : undefined;
   }
 
   private pageSize(limit: number | undefined): number {
@@ -230,7 +255,7 @@ export class RelayConnection {
       return fail(ErrorKind.PayloadTooLarge, `batch of ${rawMessages.length} messages exceeds ${limits.maxBatchMessages}`);
     }
     if (isValidRoomName(rawRoom) && Array.isArray(rawMessages)) {
-      const refused = this.admit(rawRoom, Capability.Publish, Math.max(1, rawMessages.length));
+      const refused = this.admit(rawRoom, Capability.Publish, Math.max(1, rawMessages.length)) ?? this.admitUser(rawMessages.length);
       if (refused) return refused;
     }
     const request = validate(PublishRequestSchema, payload);
@@ -282,8 +307,13 @@ export class RelayConnection {
     if (!isAllowed(this.socket.data.grants, room, Capability.Signal)) return fail(ErrorKind.Forbidden, `token does not allow signal in room ${room}`);
     if (utf8ByteLength(body) > limits.maxSignalBytes) return fail(ErrorKind.PayloadTooLarge, `signal body exceeds ${limits.maxSignalBytes} bytes`);
     this.signals ??= new TokenBucket(this.context.signalRateLimit);
-    const waitMs = this.signals.take(1);
-    if (waitMs > 0) return fail(ErrorKind.RateLimited, 'too many signals on this connection', waitMs);
+    const connectionWaitMs = this.signals.take(1);
+    if (connectionWaitMs > 0) {
+      this.holdReading(connectionWaitMs);
+      return fail(ErrorKind.RateLimited, 'too many signals on this connection', connectionWaitMs);
+    }
+    const userRefused = this.admitUser(1);
+    if (userRefused) return userRefused;
     this.socket.to(room).emit(ServerEvent.Signal, { room, sender: this.socket.data.sub, type, body });
     return { ok: true };
   }

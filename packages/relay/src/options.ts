@@ -66,6 +66,10 @@ export interface RelayOptions {
   connectRateLimit?: RateLimit;
   /** New connection handshakes (WebSocket or polling) per second from one address, checked before anything else. @default { perSecond: 200, burst: 1000 } */
   connectRateLimitPerAddress?: RateLimit;
+  /** TCP connections from one address not carrying an accepted token (handshakes, plain HTTP requests); more are closed on arrival. @default 128 */
+  maxPendingPerAddress?: number;
+  /** Messages and signals per second from one user (`sub`) over all its connections on every relay sharing Redis; `0` = no per-user limit. @default 5000 */
+  userRateLimitPerSecond?: number;
   /** How long a new connection may take to present its token. @default 5000 */
   connectTimeoutMs?: number;
   /** Close a connection whose unread backlog passes this many bytes (it catches up from the log). @default 8 MiB */
@@ -87,6 +91,8 @@ export const RELAY_DEFAULTS = {
   storeStartupTimeoutMs: 10_000,
   connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
   connectRateLimitPerAddress: { perSecond: 200, burst: 1000 } satisfies RateLimit,
+  maxPendingPerAddress: 128,
+  userRateLimitPerSecond: 5_000,
   connectTimeoutMs: 5_000,
   maxBufferedBytes: 8 * 1024 * 1024,
   /** How often every connection is checked for token expiry and slow reading. */

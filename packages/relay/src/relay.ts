@@ -10,8 +10,9 @@ import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { KeyedBuckets, TokenBucket } from './rate-limiter.js';
-import { peerAddress, setFrameLimit } from './admission.js';
+import { peerAddress, PendingHandshakes, setFrameLimit } from './admission.js';
 import { textOnlyParser } from './text-only-parser.js';
+import { memoryTally, redisTally, UserRateLimiter } from './user-rate-limit.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { RoomBroadcaster } from './room-broadcaster.js';
@@ -21,7 +22,7 @@ import { coalesceWrites } from './write-coalescing.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
-import { jwksKeys, secretKey, type TokenPolicy } from './tokens.js';
+import { cachingVerifier, jwksKeys, secretKey } from './tokens.js';
 
 /** Where an engine connection's one namespace CONNECT stands. */
 const CONNECT_STATE = Symbol('partyline.connectState');
@@ -55,13 +56,13 @@ export interface Relay {
  */
 export function createRelay(options: RelayOptions): Relay {
   if (options.tokenSecret === undefined && options.jwks === undefined) throw new RangeError('set tokenSecret (HS256) or jwks (asymmetric keys), or both');
-  const tokenPolicy: TokenPolicy = {
+  const verifyToken = cachingVerifier({
     ...(options.tokenSecret !== undefined ? { secret: secretKey(options.tokenSecret) } : {}),
     ...(options.jwks ? { keys: jwksKeys(options.jwks) } : {}),
     ...(options.tokenIssuer !== undefined ? { issuer: options.tokenIssuer } : {}),
     ...(options.tokenAudience !== undefined ? { audience: options.tokenAudience } : {}),
     maxTokenAgeSeconds: options.maxTokenAgeSeconds ?? RELAY_DEFAULTS.maxTokenAgeSeconds,
-  };
+  });
   const logger = options.logger ?? createLogger();
   const limits: RelayLimits = { ...RELAY_DEFAULTS.limits, ...options.limits };
   const rateLimit = options.rateLimit ?? RELAY_DEFAULTS.rateLimit;
@@ -95,6 +96,22 @@ export function createRelay(options: RelayOptions): Relay {
   // With a metrics port, /metrics is served there only (keep it off the public port).
   const metricsServer = options.metricsPort !== undefined ? createServer((request, response) => void serveMetrics(request, response, metrics)) : undefined;
   const httpServer = createServer((request, response) => void serveHttp(request, response, store, metricsServer ? undefined : metrics));
+  // Connections not yet carrying an accepted token, per address: past the cap, a new TCP connection
+  // is closed as it arrives, before any HTTP is parsed for it.
+  // The same cap applies to Engine.IO sessions (long-polling makes many over one TCP connection).
+  const maxPending = options.maxPendingPerAddress ?? RELAY_DEFAULTS.maxPendingPerAddress;
+  const pending = new PendingHandshakes(maxPending);
+  const pendingSessions = new PendingHandshakes(maxPending);
+  httpServer.on('connection', (tcp: Socket) => {
+    const address = tcp.remoteAddress ?? 'unknown';
+    if (pending.isFull(address)) {
+      metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
+      tcp.destroy();
+      return;
+    }
+    pending.hold(tcp, address);
+    tcp.once('close', () => pending.release(tcp));
+  });
   // Registered before Socket.IO's own upgrade handler, so every WebSocket writes coalesced.
   httpServer.on('upgrade', (_request, socket) => coalesceWrites(socket as Socket));
   const maxFrameBytes = limits.maxBatchBytes + PACKET_OVERHEAD_BYTES;
@@ -115,7 +132,8 @@ export function createRelay(options: RelayOptions): Relay {
     parser: textOnlyParser,
     allowRequest(request, callback) {
       const isNewSession = !request.url?.includes('sid=');
-      if (isNewSession && sessionsByAddress.take(peerAddress(request), 1) > 0) {
+      const address = peerAddress(request);
+      if (isNewSession && (pendingSessions.isFull(address) || sessionsByAddress.take(address, 1) > 0)) {
         metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
         return callback('too many new connections from this address; retry later', false);
       }
@@ -123,7 +141,11 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   // Until its token is accepted, a connection reads only small frames (see setFrameLimit).
-  io.engine.on('connection', (engineSocket: unknown) => setFrameLimit(engineSocket, limits.maxPreAuthFrameBytes));
+  io.engine.on('connection', (engineSocket: { request: IncomingMessage; once(event: 'close', listener: () => void): unknown }) => {
+    setFrameLimit(engineSocket, limits.maxPreAuthFrameBytes);
+    pendingSessions.hold(engineSocket, peerAddress(engineSocket.request));
+    engineSocket.once('close', () => pendingSessions.release(engineSocket));
+  });
 
   const redisClients: (Redis | Cluster)[] = [];
   if (redisTarget) {
@@ -150,6 +172,13 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
+  const userRateLimit = options.userRateLimitPerSecond ?? RELAY_DEFAULTS.userRateLimitPerSecond;
+  if (userRateLimit > 0 && userRateLimit < limits.maxBatchMessages) throw new RangeError('userRateLimitPerSecond must be 0 (off) or at least limits.maxBatchMessages');
+  const userRate =
+    userRateLimit > 0
+      ? new UserRateLimiter(userRateLimit, redisClients[0] ? redisTally(redisClients[0], prefix) : memoryTally(), redisErrorLogger(logger, 'user-rate'))
+      : undefined;
+
   let draining = false;
   const connectRate = new TokenBucket(options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit);
   io.use((socket, next) => {
@@ -169,7 +198,7 @@ export function createRelay(options: RelayOptions): Relay {
     if (draining) return refuse(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay'));
     const addressWaitMs = connectsByAddress.take(socket.handshake.address, 1);
     if (addressWaitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections from this address; retry later', addressWaitMs));
-    authenticateHandshake(socket.handshake.auth, tokenPolicy).then((result) => {
+    authenticateHandshake(socket.handshake.auth, verifyToken).then((result) => {
       if (!result.ok) {
         logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');
         return refuse(result.error);
@@ -180,6 +209,8 @@ export function createRelay(options: RelayOptions): Relay {
       if (waitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', waitMs));
       socket.data = result.identity;
       conn[CONNECT_STATE] = 'accepted';
+      pending.release(socket.conn.request.socket);
+      pendingSessions.release(socket.conn);
       setFrameLimit(socket.conn, maxFrameBytes);
       next();
     }, next);
@@ -190,6 +221,7 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     limits,
     rateLimit,
+    userRate,
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
     maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,
@@ -208,6 +240,7 @@ export function createRelay(options: RelayOptions): Relay {
   const server = io;
   async function close(): Promise<void> {
     clearInterval(sweeper);
+    userRate?.stop();
     context.broadcaster.flush();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (metricsServer?.listening) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));

@@ -85,6 +85,33 @@ export async function verifyAccessToken(token: string, policy: TokenPolicy | Uin
   }
 }
 
+/**
+ * Verifies through a small cache of tokens that passed: a reconnect storm, or one token presented a
+ * thousand times at once, costs one signature check per distinct token instead of one per
+ * connection. Only successes are kept, for at most `maxAgeMs` (so a key removed from the JWKS stops
+ * being honoured within that time) and never past the token's `exp`; concurrent checks of the same
+ * token share one verification. Bounded: past `maxEntries` the oldest entry is dropped.
+ */
+export function cachingVerifier(policy: TokenPolicy, { maxEntries = 4096, maxAgeMs = 60_000 } = {}): (token: string) => Promise<TokenCheck> {
+  const passed = new Map<string, { check: Promise<TokenCheck>; until: number }>();
+  return (token) => {
+    const now = Date.now();
+    const cached = passed.get(token);
+    if (cached && cached.until > now) return cached.check;
+    passed.delete(token);
+    const check = verifyAccessToken(token, policy);
+    if (passed.size >= maxEntries) passed.delete(passed.keys().next().value!);
+    const entry = { check, until: now + maxAgeMs };
+    passed.set(token, entry);
+    void check.then((result) => {
+      if (passed.get(token) !== entry) return;
+      if (result.ok) entry.until = Math.min(entry.until, result.claims.exp * 1000);
+      else passed.delete(token);
+    });
+    return check;
+  };
+}
+
 function tokenFailureReason(error: unknown): string {
   if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature invalid';

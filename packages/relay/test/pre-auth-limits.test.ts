@@ -116,6 +116,31 @@ describe('limits before trust, against a relay process', () => {
     expect(grown).toBeLessThan(20);
   });
 
+  it('holds at most 128 token-less connections per address, whatever the flood: memory stays bounded', async () => {
+    const before = rssMb();
+    // 2,000 WebSocket sessions that never send CONNECT (each would be held until the connect timeout).
+    const attempts = await Promise.all(
+      Array.from({ length: 2_000 }, () => rawSocket().then((socket) => socket, () => undefined)),
+    );
+    const opened = attempts.filter((socket): socket is WebSocket => socket !== undefined);
+    const during = rssMb();
+    console.log(`[pre-auth sessions] ${opened.length} of 2000 opened; relay RSS ${before.toFixed(0)} → ${during.toFixed(0)} MB`);
+    expect(opened.length).toBeLessThanOrEqual(128);
+    expect(during - before).toBeLessThan(20);
+    // A real client from the same address still gets in once those are gone.
+    const codes = opened.map(closed);
+    for (const socket of opened) socket.close();
+    await Promise.all(codes);
+    await waitFor(async () => {
+      try {
+        (await connectClient(relay.url, await signAccessToken({ sub: 'ana', rooms: ['party:*'] }, TEST_SECRET))).close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a real client connecting after the flood', 15_000, 100);
+  });
+
   it('closes a socket after a refused CONNECT: one socket cannot repeat it, and refusals never lock real clients out', async () => {
     const socket = await rawSocket();
     const code = closed(socket);
@@ -148,5 +173,35 @@ describe('limits before trust, against a relay process', () => {
     socket.send(`40${JSON.stringify({ token: 'not-a-token' })}`);
     expect(JSON.parse((await answer).slice(2))).toMatchObject({ data: { kind: ErrorKind.Unauthorized } });
     await closed(socket);
+  });
+});
+
+describe('long-polling, where a relay opts into it', () => {
+  let polling: RelayProcess;
+  beforeAll(async () => {
+    polling = await startRelayProcess(['--token-secret', TEST_SECRET, '--transports', 'websocket,polling']);
+  }, 30_000);
+  afterAll(() => polling?.stop());
+
+  it('caps token-less polling sessions per address even over keep-alive connections: memory stays bounded', async () => {
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${polling.child.pid}/status`, 'utf8'))![1]) / 1024;
+    const before = rss();
+    // 2,000 polling handshakes (Node's fetch reuses a few keep-alive connections), none sending CONNECT.
+    let sessions = 0;
+    let refused = 0;
+    for (let i = 0; i < 2_000; i += 100) {
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, () => fetch(`${polling.url}/socket.io/?EIO=4&transport=polling`).then(async (r) => ({ status: r.status, text: await r.text() }), () => undefined)),
+      );
+      for (const answer of answers) {
+        if (answer?.status === 200 && answer.text.startsWith('0{')) sessions++;
+        else refused++;
+      }
+    }
+    const grown = rss() - before;
+    console.log(`[pre-auth polling] ${sessions} sessions opened, ${refused} refused; relay RSS ${before.toFixed(0)} → ${rss().toFixed(0)} MB`);
+    expect(sessions).toBeLessThanOrEqual(128);
+    expect(refused).toBeGreaterThanOrEqual(2_000 - 128);
+    expect(grown).toBeLessThan(20);
   });
 });
