@@ -3,6 +3,7 @@ import type { AckCallback } from './ack.js';
 import type { WireError } from './errors.js';
 import { LogLinkSchema, LogMessageSchema, type RoomPage } from './message.js';
 import { MessageTypeSchema, RoomNameSchema } from './names.js';
+import type { PresenceEnterRequest, PresenceRoomRequest, PresenceSnapshot, RoomPresenceEvent } from './presence.js';
 import type {
   JoinRequest,
   LeaveRequest,
@@ -19,6 +20,9 @@ export const ClientEvent = {
   Read: 'room:read',
   Publish: 'room:publish',
   Signal: 'room:signal',
+  PresenceEnter: 'presence:enter',
+  PresenceLeave: 'presence:leave',
+  PresenceGet: 'presence:get',
 } as const;
 export type ClientEvent = (typeof ClientEvent)[keyof typeof ClientEvent];
 
@@ -28,6 +32,8 @@ export const ServerEvent = {
   Messages: 'room:messages',
   /** An ephemeral signal from another member. */
   Signal: 'room:signal',
+  /** Changes to a room's presence (members joined, left, updated). */
+  Presence: 'room:presence',
   /** An error that could not be delivered as an ack (no ack callback, unknown event). */
   Error: 'relay:error',
   /** The relay is shutting down: reconnect to another relay after `reconnectAfterMs`. */
@@ -47,6 +53,9 @@ export interface ClientToServerEvents {
   'room:read': (request: ReadRequest, ack: AckCallback<ReadAck>) => void;
   'room:publish': (request: PublishRequest, ack: AckCallback<PublishAck>) => void;
   'room:signal': (request: SignalRequest, ack?: AckCallback<object>) => void;
+  'presence:enter': (request: PresenceEnterRequest, ack: AckCallback<object>) => void;
+  'presence:leave': (request: PresenceRoomRequest, ack: AckCallback<object>) => void;
+  'presence:get': (request: PresenceRoomRequest, ack: AckCallback<PresenceSnapshot>) => void;
 }
 
 /**
@@ -73,6 +82,7 @@ export type RoomSignalEvent = v.InferOutput<typeof RoomSignalEventSchema>;
 export interface ServerToClientEvents {
   'room:messages': (event: RoomMessagesEvent) => void;
   'room:signal': (event: RoomSignalEvent) => void;
+  'room:presence': (event: RoomPresenceEvent) => void;
   'relay:error': (error: WireError & { event?: string }) => void;
   'relay:drain': (event: RelayDrainEvent) => void;
 }

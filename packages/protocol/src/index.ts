@@ -43,6 +43,15 @@ export type {
   ReadRequest,
   SignalRequest,
 } from './requests.js';
+export {
+  PresenceChangeSchema,
+  PresenceEnterRequestSchema,
+  PresenceMemberSchema,
+  PresenceRoomRequestSchema,
+  PresenceSnapshotSchema,
+  RoomPresenceEventSchema,
+} from './presence.js';
+export type { PresenceChange, PresenceEnterRequest, PresenceMember, PresenceRoomRequest, PresenceSnapshot, RoomPresenceEvent } from './presence.js';
 export { utf8ByteLength } from './utf8.js';
 export { validate } from './validate.js';
 export type { Validated } from './validate.js';

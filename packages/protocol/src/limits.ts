@@ -12,6 +12,8 @@ export const DEFAULT_LIMITS = {
   maxPageSize: 500,
   /** Largest signal body, in UTF-8 bytes. @default 4096 */
   maxSignalBytes: 4 * 1024,
+  /** Largest presence data of one member, in UTF-8 bytes. @default 1024 */
+  maxPresenceDataBytes: 1024,
 } as const;
 
 /** How long a relay remembers a message id (and an SDK keeps an unsent message): 7 days. */

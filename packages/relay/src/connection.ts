@@ -6,6 +6,8 @@ import {
   isValidRoomName,
   JoinRequestSchema,
   LeaveRequestSchema,
+  PresenceEnterRequestSchema,
+  PresenceRoomRequestSchema,
   PublishRequestSchema,
   ReadRequestSchema,
   ServerEvent,
@@ -17,6 +19,7 @@ import {
   type ClientToServerEvents,
   type JoinAck,
   type LogMessage,
+  type PresenceSnapshot,
   type RoomPage,
   type PublishAck,
   type ReadAck,
@@ -32,6 +35,7 @@ import type { RelayLimits } from './options.js';
 import { holdReading } from './admission.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
 import type { UserRateLimiter } from './user-rate-limit.js';
+import { PresenceKeeper } from './presence.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
 import { bufferedBytes } from './socket-backlog.js';
 import { StoreUnavailableError, type AppendInput, type RoomLogStore, type StoredPage } from './store/room-log-store.js';
@@ -54,6 +58,8 @@ export interface ConnectionContext {
   metrics: RelayMetrics;
   /** Broadcasts fresh messages, coalesced per room and turn. */
   broadcaster: RoomBroadcaster;
+  /** Presence of this relay's connections, kept in the shared store. */
+  presence: PresenceKeeper;
   /** Open connections, for the sweeper and for draining. */
   connections: Set<RelayConnection>;
 }
@@ -103,6 +109,7 @@ export class RelayConnection {
     context.metrics.connections.inc();
     socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(String(event), args));
     socket.on('disconnect', (reason) => {
+      if (this.presenceRooms?.size) void context.presence.disconnected(this.presenceRooms, this.lease());
       context.connections.delete(this);
       context.metrics.connections.dec();
       if (context.logger.isLevelEnabled('debug')) this.logger().debug({ reason }, 'disconnected');
@@ -175,6 +182,12 @@ export class RelayConnection {
         return this.publish(payload);
       case ClientEvent.Signal:
         return Promise.resolve(this.signal(payload));
+      case ClientEvent.PresenceEnter:
+        return this.presenceEnter(payload);
+      case ClientEvent.PresenceLeave:
+        return this.presenceLeave(payload);
+      case ClientEvent.PresenceGet:
+        return this.presenceGet(payload);
     }
   }
 
@@ -316,6 +329,47 @@ export class RelayConnection {
     if (userRefused) return userRefused;
     this.socket.to(room).emit(ServerEvent.Signal, { room, sender: this.socket.data.sub, type, body });
     return { ok: true };
+  }
+
+  /** Rooms this connection has entered (presence), so a drop gives each its grace. */
+  private presenceRooms: Set<string> | undefined;
+
+  /** Enter (or update): also subscribes to the room, so the member sees the changes it causes. */
+  private async presenceEnter(payload: unknown): Promise<Answer> {
+    const request = validate(PresenceEnterRequestSchema, payload);
+    if (!request.ok) return request;
+    const { room, data } = request.value;
+    if (data !== undefined && utf8ByteLength(data) > this.context.limits.maxPresenceDataBytes) {
+      return fail(ErrorKind.PayloadTooLarge, `presence data exceeds ${this.context.limits.maxPresenceDataBytes} bytes`);
+    }
+    const refused = this.admit(room, Capability.Presence, 1);
+    if (refused) return refused;
+    await this.socket.join(room);
+    (this.presenceRooms ??= new Set()).add(room);
+    await this.context.presence.enter(room, this.lease(), data);
+    return { ok: true };
+  }
+
+  private async presenceLeave(payload: unknown): Promise<Answer> {
+    const request = validate(PresenceRoomRequestSchema, payload);
+    if (!request.ok) return request;
+    this.presenceRooms?.delete(request.value.room);
+    await this.context.presence.leave(request.value.room, this.lease());
+    return { ok: true };
+  }
+
+  /** The member list; also subscribes to the room, so changes after it arrive (versions tell which). */
+  private async presenceGet(payload: unknown): Promise<Ack<PresenceSnapshot>> {
+    const request = validate(PresenceRoomRequestSchema, payload);
+    if (!request.ok) return request;
+    const refused = this.admit(request.value.room, Capability.Read, 1);
+    if (refused) return refused;
+    await this.socket.join(request.value.room);
+    return { ok: true, ...(await this.context.presence.snapshot(request.value.room)) };
+  }
+
+  private lease() {
+    return PresenceKeeper.leaseOf(this.socket.id, this.socket.data.sub);
   }
 
   private toWireError(error: unknown): WireError {

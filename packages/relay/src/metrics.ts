@@ -10,6 +10,9 @@ export interface RelayMetrics {
   readonly catchUpMessages: Counter;
   readonly errors: Counter<'kind'>;
   readonly handshakeRefusals: Counter<'kind'>;
+  readonly presenceLeases: Gauge;
+  readonly presenceChanges: Counter<'kind'>;
+  readonly presenceLeaseExpiries: Counter;
   readonly slowConsumerDisconnects: Counter;
   readonly publishAckSeconds: Histogram;
   readonly storeSeconds: Histogram<'op'>;
@@ -36,6 +39,9 @@ export function createRelayMetrics(countRooms: () => number): RelayMetrics {
     catchUpMessages: new Counter({ name: 'partyline_catchup_messages_total', help: 'Messages served from the log by join and read', registers }),
     errors: new Counter({ name: 'partyline_errors_total', help: 'Typed errors answered, by kind', labelNames: ['kind'], registers }),
     handshakeRefusals: new Counter({ name: 'partyline_handshake_refusals_total', help: 'Connections refused at handshake, by kind', labelNames: ['kind'], registers }),
+    presenceLeases: new Gauge({ name: 'partyline_presence_leases', help: 'Presence leases this relay keeps (a connection entered in a room)', registers }),
+    presenceChanges: new Counter({ name: 'partyline_presence_changes_total', help: 'Presence changes (joined, left, updated) this relay made', labelNames: ['kind'], registers }),
+    presenceLeaseExpiries: new Counter({ name: 'partyline_presence_lease_expiries_total', help: 'Members removed because their leases ran out (a lost connection after its grace, a dead relay)', registers }),
     slowConsumerDisconnects: new Counter({ name: 'partyline_slow_consumer_disconnects_total', help: 'Connections closed for falling too far behind', registers }),
     publishAckSeconds: new Histogram({
       name: 'partyline_publish_ack_seconds',

@@ -1,3 +1,4 @@
+import type { PresenceTiming } from './presence.js';
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol';
 import type { Logger } from 'pino';
 import type { RateLimit } from './rate-limiter.js';
@@ -17,6 +18,8 @@ export interface RelayLimits {
   maxPageSize: number;
   /** Largest signal body in UTF-8 bytes. @default 4096 */
   maxSignalBytes: number;
+  /** Largest presence data of one member in UTF-8 bytes. @default 1024 */
+  maxPresenceDataBytes: number;
 }
 
 export interface RelayOptions {
@@ -70,6 +73,8 @@ export interface RelayOptions {
   maxPendingPerAddress?: number;
   /** Messages and signals per second from one user (`sub`) over all its connections on every relay sharing Redis; `0` = no per-user limit. @default 5000 */
   userRateLimitPerSecond?: number;
+  /** Presence leases, renewal, grace and sweep periods (tests shorten them). @default lease 7 s, renew 2 s, grace 5 s, sweep 1 s */
+  presenceTiming?: Partial<PresenceTiming>;
   /** How long a new connection may take to present its token. @default 5000 */
   connectTimeoutMs?: number;
   /** Close a connection whose unread backlog passes this many bytes (it catches up from the log). @default 8 MiB */

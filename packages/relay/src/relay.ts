@@ -4,7 +4,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
-import { ErrorKind, wireError, type WireError } from '@partyline/protocol';
+import { ErrorKind, ServerEvent, wireError, type WireError } from '@partyline/protocol';
 import { authenticateHandshake, connectError } from './auth.js';
 import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
@@ -18,6 +18,9 @@ import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOpti
 import { RoomBroadcaster } from './room-broadcaster.js';
 import { createSafeParser } from './safe-parser.js';
 import { createMemoryStore } from './store/memory-store.js';
+import { createMemoryPresenceStore } from './store/memory-presence-store.js';
+import { createRedisPresenceStore } from './store/redis-presence-store.js';
+import { PRESENCE_TIMING, PresenceKeeper } from './presence.js';
 import { coalesceWrites } from './write-coalescing.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -215,8 +218,19 @@ export function createRelay(options: RelayOptions): Relay {
       next();
     }, next);
   });
+  const presenceStore = redisTarget
+    ? createRedisPresenceStore({ ...redisTarget, keyPrefix: prefix, onError: redisErrorLogger(logger, 'presence') })
+    : createMemoryPresenceStore();
+  const presence = new PresenceKeeper(
+    presenceStore,
+    (room, changes) => server.to(room).emit(ServerEvent.Presence, { room, ...changes }),
+    metrics,
+    logger,
+    { ...PRESENCE_TIMING, ...options.presenceTiming },
+  );
   const context = {
     io,
+    presence,
     store,
     logger,
     limits,
@@ -241,10 +255,12 @@ export function createRelay(options: RelayOptions): Relay {
   async function close(): Promise<void> {
     clearInterval(sweeper);
     userRate?.stop();
+    presence.stop();
     context.broadcaster.flush();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (metricsServer?.listening) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     await store.close();
+    await presenceStore.close();
     for (const client of redisClients) client.disconnect();
   }
 

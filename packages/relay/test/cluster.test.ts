@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { createRedisStore } from '../src/index.js';
 import { describeRoomLogStore } from './support/room-log-store-contract.js';
+import { describePresenceStore } from './support/presence-store-contract.js';
+import { createRedisPresenceStore } from '../src/store/redis-presence-store.js';
 import { describeScaleOut } from './support/scale-out-suite.js';
 
 // The integration suite again, against a 3-master Redis Cluster started on loopback.
@@ -37,3 +39,5 @@ describeScaleOut('3-master Redis Cluster', async () => ({
   relayOptions: { redisCluster: cluster.addresses },
   stop: async () => {},
 }));
+
+describePresenceStore('redis cluster', async () => createRedisPresenceStore({ clusterNodes: cluster.addresses, keyPrefix: `p${Date.now()}:` }));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../src/index.js';
 import { describeRoomLogStore } from './support/room-log-store-contract.js';
+import { describePresenceStore } from './support/presence-store-contract.js';
+import { createMemoryPresenceStore } from '../src/store/memory-presence-store.js';
 
 describeRoomLogStore('memory', async () => ({
   create: async (options) => createMemoryStore(options),
@@ -20,3 +22,5 @@ describe('bounded memory', () => {
     expect(again.outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 1 } });
   });
 });
+
+describePresenceStore('memory', async () => createMemoryPresenceStore());

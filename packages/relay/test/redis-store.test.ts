@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/index.js';
 import { describeRoomLogStore } from './support/room-log-store-contract.js';
+import { describePresenceStore } from './support/presence-store-contract.js';
+import { createRedisPresenceStore } from '../src/store/redis-presence-store.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -72,3 +74,5 @@ describe('bounded storage on Redis', () => {
     }
   });
 });
+
+describePresenceStore('redis', async () => createRedisPresenceStore({ url: redis.url, keyPrefix: `p${Date.now()}:` }));

@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import type { PresenceChange, PresenceMember, PresenceSnapshot } from '@partyline/protocol';
+import { StoreUnavailableError } from './room-log-store.js';
+import type { PresenceChanges, PresenceStore } from './presence-store.js';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
+
+/**
+ * Keys of a room `R` (prefix `pl:`), one hash tag, so each script runs on one node of a cluster:
+ * - `pl:{R}:pr:members` hash: sub → JSON `{"d": data|null, "s": since}`
+ * - `pl:{R}:pr:counts`  hash: sub → live leases of that member
+ * - `pl:{R}:pr:leases`  sorted set: lease key (`<conn>|<sub>`) scored by expiry (ms)
+ * - `pl:{R}:pr:meta`    hash: `epoch`, `version` (last change)
+ * and one index for sweeping, `pl:{presence}:rooms`: room scored by its earliest lease expiry.
+ * Every script refreshes the room's keys' TTL, so a room whose relays all vanished goes by itself.
+ */
+const PRELUDE = `
+local members, counts, leases, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local changes = {}
+local function epoch_of(candidate)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = candidate
+    redis.call('HSET', meta, 'epoch', epoch, 'version', 0)
+  end
+  return epoch
+end
+local function change(kind, sub, json)
+  local version = redis.call('HINCRBY', meta, 'version', 1)
+  changes[#changes + 1] = { kind, sub, json, version }
+end
+local function drop(lease)
+  if redis.call('ZREM', leases, lease) == 0 then return end
+  local sub = string.sub(lease, string.find(lease, '|', 1, true) + 1)
+  if redis.call('HINCRBY', counts, sub, -1) > 0 then return end
+  redis.call('HDEL', counts, sub)
+  local json = redis.call('HGET', members, sub)
+  redis.call('HDEL', members, sub)
+  if json then change('left', sub, json) end
+end
+local function finish(epoch, ttl)
+  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
+  return { epoch or (redis.call('HGET', meta, 'epoch') or ''), first[2] or '', changes }
+end
+`;
+
+// ARGV: epoch candidate, lease key, sub, has data (1/0), data, now, expiry, ttl
+const ENTER = `${PRELUDE}
+local epoch = epoch_of(ARGV[1])
+local lease, sub, has_data, data, now = ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], tonumber(ARGV[6])
+if redis.call('ZADD', leases, ARGV[7], lease) == 1 then redis.call('HINCRBY', counts, sub, 1) end
+local json = redis.call('HGET', members, sub)
+if not json then
+  json = cjson.encode({ d = has_data and data or cjson.null, s = now })
+  redis.call('HSET', members, sub, json)
+  change('joined', sub, json)
+elseif has_data then
+  local member = cjson.decode(json)
+  if member.d ~= data then
+    member.d = data
+    json = cjson.encode(member)
+    redis.call('HSET', members, sub, json)
+    change('updated', sub, json)
+  end
+end
+return finish(epoch, ARGV[8])`;
+
+// ARGV: lease key, ttl
+const LEAVE = `${PRELUDE}
+drop(ARGV[1])
+return finish(nil, ARGV[2])`;
+
+// ARGV: expiry, ttl, lease keys... → keys it did not have
+const EXTEND = `${PRELUDE}
+local missing = {}
+for i = 3, #ARGV do
+  if redis.call('ZADD', leases, 'XX', 'CH', ARGV[1], ARGV[i]) == 0 and not redis.call('ZSCORE', leases, ARGV[i]) then missing[#missing + 1] = ARGV[i] end
+end
+local answer = finish(nil, ARGV[2])
+answer[4] = missing
+return answer`;
+
+// ARGV: now, ttl
+const SWEEP = `${PRELUDE}
+for _, lease in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', ARGV[1], 'LIMIT', 0, 1000)) do drop(lease) end
+return finish(nil, ARGV[2])`;
+
+type ScriptReply = [epoch: string, firstExpiry: string, changes: [kind: PresenceChange['kind'], sub: string, json: string, version: number][], missing?: string[]];
+interface PresenceScripts {
+  plPresenceEnter(...args: (string | number)[]): Promise<ScriptReply>;
+  plPresenceLeave(...args: (string | number)[]): Promise<ScriptReply>;
+  plPresenceExtend(...args: (string | number)[]): Promise<ScriptReply>;
+  plPresenceSweep(...args: (string | number)[]): Promise<ScriptReply>;
+}
+
+/** A room's keys live this long past their last change or renewal. */
+const ROOM_TTL_MS = 3_600_000;
+
+const toMember = (sub: string, json: string): PresenceMember => {
+  const { d, s } = JSON.parse(json) as { d: string | null; s: number };
+  return { sub, since: s, ...(typeof d === 'string' ? { data: d } : {}) };
+};
+
+export function createRedisPresenceStore(target: RedisTarget & { keyPrefix?: string; onError?: (error: Error) => void }): PresenceStore {
+  const prefix = target.keyPrefix ?? 'pl:';
+  const client = connectRedis(target, { commandTimeout: 5000 });
+  client.on('error', (error: Error) => target.onError?.(error));
+  client.defineCommand('plPresenceEnter', { lua: ENTER, numberOfKeys: 4 });
+  client.defineCommand('plPresenceLeave', { lua: LEAVE, numberOfKeys: 4 });
+  client.defineCommand('plPresenceExtend', { lua: EXTEND, numberOfKeys: 4 });
+  client.defineCommand('plPresenceSweep', { lua: SWEEP, numberOfKeys: 4 });
+  const scripts = client as unknown as PresenceScripts;
+  const index = `${prefix}{presence}:rooms`;
+  const keysOf = (room: string) => ['members', 'counts', 'leases', 'meta'].map((name) => `${prefix}{${room}}:pr:${name}`);
+  const epochNonce = randomBytes(9).toString('base64url');
+  let epochCounter = 0;
+
+  // Commands fail fast while Redis is away (no offline queue); only the first connection is waited for.
+  let connectedOnce = false;
+  const firstReady = new Promise<void>((resolve) => client.once('ready', resolve)).then(() => {
+    connectedOnce = true;
+  });
+
+  async function call<T>(operation: () => Promise<T>): Promise<T> {
+    if (!connectedOnce) await Promise.race([firstReady, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    try {
+      return await operation();
+    } catch (error) {
+      throw new StoreUnavailableError(`redis: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Keeps the sweep index pointing at the room's earliest lease (only ever earlier: LT). */
+  async function indexed(room: string, reply: ScriptReply): Promise<PresenceChanges> {
+    const [epoch, firstExpiry, changes] = reply;
+    if (firstExpiry !== '') await client.zadd(index, 'LT', firstExpiry, room);
+    return { epoch, changes: changes.map(([kind, sub, json, version]) => ({ version, kind, member: toMember(sub, json) })) };
+  }
+
+  return {
+    enter: (room, lease, data, expiresAt) =>
+      call(async () => {
+        const candidate = `${epochNonce}.${(epochCounter++).toString(36)}`;
+        const reply = await scripts.plPresenceEnter(...keysOf(room), candidate, lease.key, lease.sub, data === undefined ? 0 : 1, data ?? '', Date.now(), expiresAt, ROOM_TTL_MS);
+        return indexed(room, reply);
+      }),
+    leave: (room, lease) => call(async () => indexed(room, await scripts.plPresenceLeave(...keysOf(room), lease.key, ROOM_TTL_MS))),
+    extend: (room, keys, expiresAt) =>
+      call(async () => {
+        if (keys.length === 0) return [];
+        const reply = await scripts.plPresenceExtend(...keysOf(room), expiresAt, ROOM_TTL_MS, ...keys);
+        await indexed(room, reply);
+        return reply[3] ?? [];
+      }),
+    sweep: (now, maxRooms) =>
+      call(async () => {
+        const swept = new Map<string, PresenceChanges>();
+        for (const room of await client.zrangebyscore(index, '-inf', now, 'LIMIT', 0, maxRooms)) {
+          const reply = await scripts.plPresenceSweep(...keysOf(room), now, ROOM_TTL_MS);
+          if (reply[1] === '') {
+            // No lease left: unindex, then look again — an enter that raced the removal re-indexes it.
+            await client.zrem(index, room);
+            const [, first] = await client.zrange(keysOf(room)[2]!, 0, 0, 'WITHSCORES');
+            if (first !== undefined) await client.zadd(index, 'LT', first, room);
+          } else {
+            await client.zadd(index, reply[1], room);
+          }
+          const result = await indexed(room, [reply[0], '', reply[2]]);
+          if (result.changes.length > 0) swept.set(room, result);
+        }
+        return swept;
+      }),
+    snapshot: (room) =>
+      call(async (): Promise<PresenceSnapshot> => {
+        const [members, , , meta] = keysOf(room);
+        const [[, entries], [, state]] = (await client.multi().hgetall(members!).hmget(meta!, 'epoch', 'version').exec()) as [[null, Record<string, string>], [null, (string | null)[]]];
+        return {
+          epoch: state[0] ?? '',
+          version: Number(state[1] ?? 0),
+          members: Object.entries(entries).map(([sub, json]) => toMember(sub, json)),
+        };
+      }),
+    async close() {
+      client.disconnect();
+    },
+  };
+}
