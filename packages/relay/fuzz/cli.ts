@@ -10,6 +10,7 @@ Usage: npm run fuzz -- [--inputs N] [--seed S]
   --help       show this help
 
 Every category runs twice: a warm-up (10% of the inputs, at least 6,000 or half), then the rest.
+The fuzzer runs at the lowest CPU priority once the relays are up, so its own work does not count.
 Measures each relay's longest event-loop stall (from its own /metrics) over the whole run, and the
 relays' RSS from the end of the warm-up (their working set: JIT code, pools, heap spaces) to the end.
 Exits non-zero if a relay crashed, an answer was not a typed error, a room log was corrupted, a relay

@@ -17,15 +17,15 @@ export function setFrameLimit(engineSocket: unknown, maxBytes: number): boolean 
 }
 
 /**
- * Stops reading a connection for `ms`: what the peer keeps sending waits in TCP buffers (its own
- * send buffer once ours is full) and costs the relay nothing until then. ws finishes the frames it
- * already holds. Returns false where the transport cannot pause (long-polling).
+ * Stops or restarts reading a connection: while stopped, what the peer keeps sending waits in TCP
+ * buffers (its own send buffer once ours is full) and costs the relay nothing. ws finishes the
+ * frames it already holds. Returns false where the transport cannot pause (long-polling).
  */
-export function holdReading(engineSocket: unknown, ms: number): boolean {
+export function setReading(engineSocket: unknown, reading: boolean): boolean {
   const ws = (engineSocket as { transport?: { socket?: { pause?: () => void; resume?: () => void } } }).transport?.socket;
   if (typeof ws?.pause !== 'function' || typeof ws.resume !== 'function') return false;
-  ws.pause();
-  setTimeout(() => ws.resume!(), ms).unref();
+  if (reading) ws.resume();
+  else ws.pause();
   return true;
 }
 

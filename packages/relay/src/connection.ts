@@ -32,7 +32,7 @@ import type { Server, Socket } from 'socket.io';
 import type { ConnectionIdentity } from './auth.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './options.js';
-import { holdReading } from './admission.js';
+import { setReading } from './admission.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
 import type { UserRateLimiter } from './user-rate-limit.js';
 import { PresenceKeeper } from './presence.js';
@@ -66,6 +66,8 @@ export interface ConnectionContext {
 
 type Answer = Ack<object>;
 const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvent));
+/** Requests of one connection answered at once; past this, the connection is not read until one completes. */
+const MAX_IN_FLIGHT = 16;
 const NOTHING: Record<string, never> = Object.freeze({});
 
 /**
@@ -95,6 +97,7 @@ export class RelayConnection {
   private readonly requests: TokenBucket;
   private signals: TokenBucket | undefined;
   private readingHeldUntil = 0;
+  private readingPaused = false;
   private log: Logger | undefined;
   /** When draining: the time after which the connection is closed (once nothing is in flight). */
   private leaveAt: number | undefined;
@@ -155,7 +158,7 @@ export class RelayConnection {
     const ack = typeof last === 'function' ? (last as (answer: Answer) => void) : undefined;
     const payload = args[0];
     let answer: Answer;
-    this.inFlight++;
+    if (++this.inFlight >= MAX_IN_FLIGHT) this.updateReading();
     try {
       if (!KNOWN_EVENTS.has(event)) answer = fail(ErrorKind.UnknownEvent, `unknown event ${JSON.stringify(event.slice(0, 64))}`);
       else if (Date.now() >= this.socket.data.expiresAt) answer = fail(ErrorKind.TokenExpired, 'token expired');
@@ -163,7 +166,7 @@ export class RelayConnection {
     } catch (error) {
       answer = { ok: false, error: this.toWireError(error) };
     } finally {
-      this.inFlight--;
+      if (this.inFlight-- >= MAX_IN_FLIGHT || this.readingPaused) this.updateReading();
     }
     if (!answer.ok) this.context.metrics.errors.inc({ kind: answer.error.kind });
     if (ack) ack(answer);
@@ -199,7 +202,19 @@ export class RelayConnection {
     const now = Date.now();
     if (this.readingHeldUntil > now) return;
     const ms = Math.min(waitMs, 1_000);
-    if (holdReading(this.socket.conn, ms)) this.readingHeldUntil = now + ms;
+    this.readingHeldUntil = now + ms;
+    this.updateReading();
+    setTimeout(() => this.updateReading(), ms + 1).unref();
+  }
+
+  /**
+   * Reads the connection only while it has fewer than MAX_IN_FLIGHT requests being answered and is
+   * not held for its rate: the work one connection can start in one turn stays bounded (a pipelined
+   * flood waits in TCP, not as hundreds of concurrent requests completing together).
+   */
+  private updateReading(): void {
+    const paused = this.inFlight >= MAX_IN_FLIGHT || Date.now() < this.readingHeldUntil;
+    if (paused !== this.readingPaused && setReading(this.socket.conn, !paused)) this.readingPaused = paused;
   }
 
   /** Grant and rate limit, shared by every room request. */
