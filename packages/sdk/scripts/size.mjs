@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 // 25 → 26 KB with per-tab views, positioned recovery and validated server events (issue "Exactly once to every tab's app").
-const BUDGET_KB = 26;
+const BUDGET_KB = 27.5;
 const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 const result = await build({
   entryPoints: [entry],

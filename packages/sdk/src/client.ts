@@ -350,6 +350,9 @@ export function createClient(options: ClientOptions): PartylineClient {
     socket.on('room:signal', (event: unknown) => {
       if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._signal(event);
     });
+    socket.on('room:presence', (event: unknown) => {
+      if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._presence(event);
+    });
     for (const room of rooms.values()) room._connected();
     flusher.wake(true);
   });
@@ -359,6 +362,19 @@ export function createClient(options: ClientOptions): PartylineClient {
   const unsubscribeOnline = onlineManager.subscribe((online) => {
     if (online) flusher.wake(true);
   });
+  // A page going away (closed, navigated, put in the back-forward cache) leaves presence at once
+  // instead of after the relays' grace; a page coming back from that cache enters again.
+  const pageEvents = typeof addEventListener === 'function' && typeof removeEventListener === 'function';
+  const onPageHide = () => {
+    for (const room of rooms.values()) room.presence._leaveNow(true);
+  };
+  const onPageShow = (event: Event) => {
+    if ((event as Event & { persisted?: boolean }).persisted) for (const room of rooms.values()) room.presence._connected();
+  };
+  if (pageEvents) {
+    addEventListener('pagehide', onPageHide);
+    addEventListener('pageshow', onPageShow);
+  }
   connection.start();
   flusher.wake();
 
@@ -398,6 +414,12 @@ export function createClient(options: ClientOptions): PartylineClient {
       if (closed) return;
       closed = true;
       unsubscribeOnline();
+      if (pageEvents) {
+        removeEventListener('pagehide', onPageHide);
+        removeEventListener('pageshow', onPageShow);
+      }
+      // Leave presence while the connection is still up (the relay would otherwise wait out the grace).
+      for (const room of rooms.values()) room.presence._leaveNow();
       flusher.close();
       coordinator.close();
       connection.close();

@@ -8,6 +8,8 @@ export type { OnlineManager } from './online-manager.js';
 export { exponentialBackoff, retryDelayFor } from './retry-policy.js';
 export type { BackoffOptions, RetryDelay } from './retry-policy.js';
 export { Room } from './room.js';
+export { RoomPresence } from './room-presence.js';
+export type { PresenceContext, RoomMember } from './room-presence.js';
 export type {
   MessageStatus,
   PendingMessage,

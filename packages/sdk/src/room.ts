@@ -14,6 +14,9 @@ import type { Connection, PartylineSocket } from './connection.js';
 import type { RoomCursor } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
+import { encodeJson, parseJson } from './json-text.js';
+import { request } from './request.js';
+import { RoomPresence, type PresenceContext } from './room-presence.js';
 import type { InboxStore } from './inbox-store.js';
 import { createMessageId } from './message-id.js';
 import type { OutboxStore } from './outbox-store.js';
@@ -87,6 +90,8 @@ export interface RoomEvents {
   status: StatusContext;
   reset: ResetContext;
   signal: SignalContext;
+  /** Members joined, left or changed their data (see {@link RoomPresence}); listening starts following them. */
+  presence: PresenceContext;
   error: RoomErrorContext;
 }
 
@@ -189,6 +194,8 @@ const RESET_STORM = { count: 3, withinMs: 60_000 };
  */
 export class Room {
   readonly name: string;
+  /** Who is here, kept by the relays: enter, update, leave, members(), and the `presence` event. */
+  readonly presence: RoomPresence;
   readonly #host: RoomHost;
   readonly #from: 'beginning' | 'now' | AppPosition;
   readonly #events = new Emitter<RoomEvents>();
@@ -228,6 +235,12 @@ export class Room {
       throw new PartylineError(PartylineErrorKind.BadRequest, 'from: an app position needs { epoch: string, seq: integer ≥ 0, id? }', { retryable: false });
     }
     this.#from = from;
+    this.presence = new RoomPresence(name, {
+      connection: host.connection,
+      requestTimeoutMs: host.settings.requestTimeoutMs,
+      assertOpen: () => host.assertOpen(),
+      emit: (context) => this.#events.emit('presence', context),
+    });
     // Open first: the view is fixed before any event or history() answer.
     void this.#step(() => this.#open());
   }
@@ -239,6 +252,7 @@ export class Room {
    * const stop = room.on('reset', ({ reason }) => showNotice(`history restarted: ${reason}`));
    */
   on<K extends keyof RoomEvents>(event: K, listener: (context: RoomEvents[K]) => void): Unsubscribe {
+    if (event === 'presence') this.presence._watch();
     return this.#events.on(event, listener);
   }
 
@@ -272,12 +286,7 @@ export class Room {
   async signal(type: string, body: unknown): Promise<void> {
     this.#host.assertOpen();
     const text = encodeBody(type, body, DEFAULT_LIMITS.maxSignalBytes);
-    const socket = this.#host.connection.socket;
-    if (!socket) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected; signals are not queued');
-    const ack = await socket.timeout(this.#host.settings.requestTimeoutMs).emitWithAck('room:signal', { room: this.name, type, body: text }).catch((error: unknown) => {
-      throw toPartylineError(error);
-    });
-    if (!ack.ok) throw toPartylineError(ack.error);
+    await request(this.#host.connection.socket, this.#host.settings.requestTimeoutMs, 'room:signal', { room: this.name, type, body: text });
   }
 
   /**
@@ -310,7 +319,7 @@ export class Room {
       id: entry.id,
       room: entry.room,
       type: entry.type,
-      body: parseBody(entry.body),
+      body: parseJson(entry.body),
       createdAt: entry.createdAt,
       attempts: entry.attempts,
     }));
@@ -319,6 +328,7 @@ export class Room {
   /** Stops receiving this room (its outbox entries are still delivered). */
   leave(): void {
     if (this.#closed) return;
+    this.presence._close();
     this.#host.connection.socket?.emit('room:leave', { room: this.name }, () => {});
     this.#host.forget(this.name);
     this._close();
@@ -336,6 +346,7 @@ export class Room {
     this.#buffer.clear();
     this.#joinDue = true;
     void this.#pump();
+    this.presence._connected();
   }
 
   /** @internal */
@@ -358,7 +369,12 @@ export class Room {
     const event = validate(RoomSignalEventSchema, raw);
     if (!event.ok) return;
     const { sender, type, body } = event.value;
-    this.#events.emit('signal', { room: this.name, sender, type, body: parseBody(body) });
+    this.#events.emit('signal', { room: this.name, sender, type, body: parseJson(body) });
+  }
+
+  /** @internal presence changes from the relay */
+  _presence(raw: unknown): void {
+    this.presence._event(raw);
   }
 
   /** @internal resolves when queued inbound work is done */
@@ -372,6 +388,7 @@ export class Room {
    */
   _close(): void {
     this.#closed = true;
+    this.presence._close();
     this._disconnected();
     void this.#local.finally(() => this.#events.clear());
   }
@@ -665,25 +682,9 @@ function checkPage(ack: unknown, room: string): RoomPage {
 function encodeBody(type: string, body: unknown, maxBodyBytes: number): string {
   const checked = validate(MessageTypeSchema, type);
   if (!checked.ok) throw new PartylineError(PartylineErrorKind.BadRequest, `invalid message type ${JSON.stringify(type)}`, { retryable: false });
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(body);
-  } catch (error) {
-    throw new PartylineError(PartylineErrorKind.BadRequest, `body is not JSON-serialisable: ${(error as Error).message}`, { retryable: false });
-  }
-  if (text === undefined) throw new PartylineError(PartylineErrorKind.BadRequest, 'body is not JSON-serialisable', { retryable: false });
-  if (utf8ByteLength(text) > maxBodyBytes) throw new PartylineError(PartylineErrorKind.PayloadTooLarge, `body exceeds ${maxBodyBytes} bytes`, { retryable: false });
-  return text;
-}
-
-function parseBody(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  return encodeJson(body, maxBodyBytes, 'body');
 }
 
 function toRoomMessage(room: string, message: LogMessage): RoomMessage {
-  return { room, seq: message.seq, id: message.id, type: message.type, body: parseBody(message.body), sender: message.sender, ts: message.ts };
+  return { room, seq: message.seq, id: message.id, type: message.type, body: parseJson(message.body), sender: message.sender, ts: message.ts };
 }

@@ -1,0 +1,198 @@
+import { DEFAULT_LIMITS, PresenceSnapshotSchema, RoomPresenceEventSchema, validate, type PresenceMember } from '@partyline/protocol';
+import type { Connection } from './connection.js';
+import { PartylineError, PartylineErrorKind } from './errors.js';
+import { encodeJson, parseJson } from './json-text.js';
+import { isEmptyDiff, PresenceView, type PresenceDiff } from './presence-view.js';
+import { request } from './request.js';
+
+/** A member of a room's presence: one identity (`sub`), however many tabs and devices it is in with. */
+export interface RoomMember<Data = unknown> {
+  sub: string;
+  /** What the member entered or last updated with (`undefined` if nothing). */
+  data: Data | undefined;
+  /** When it joined, epoch milliseconds (relay clock). */
+  since: number;
+}
+
+/** The `presence` event of a room: the members now, and what changed since the last event. */
+export interface PresenceContext<Data = unknown> {
+  room: string;
+  members: RoomMember<Data>[];
+  joined: RoomMember<Data>[];
+  left: RoomMember<Data>[];
+  updated: RoomMember<Data>[];
+}
+
+/** What a room's presence needs from its room and client (internal). */
+export interface PresenceHost {
+  readonly connection: Connection;
+  readonly requestTimeoutMs: number;
+  assertOpen(): void;
+  emit(context: PresenceContext): void;
+}
+
+/** How long live changes may wait for one before them before the member list is fetched again. */
+const GAP_WAIT_MS = 500;
+
+const toMember = (member: PresenceMember): RoomMember => ({ sub: member.sub, data: member.data === undefined ? undefined : parseJson(member.data), since: member.since });
+
+/**
+ * Who is in a room, kept by the relays: `room.presence`. Entering is opt-in (a viewer can watch
+ * without appearing); the relays keep a member present while any of its connections is in, renew
+ * that by themselves, and remove it when the last one leaves, closes, hides its page, or stays
+ * disconnected past a short grace. Reconnects and relay failovers need no app code and show no
+ * leave/join flicker.
+ *
+ * @example
+ * room.presence.enter({ name: 'Ana' });
+ * room.on('presence', ({ members, joined }) => {
+ *   renderAvatars(members);
+ *   for (const m of joined) toast(`${m.data?.name ?? m.sub} is here`);
+ * });
+ */
+export class RoomPresence {
+  readonly #room: string;
+  readonly #host: PresenceHost;
+  readonly #view = new PresenceView();
+  /** What this tab asked for: entered with this data (JSON text or none), or not entered. */
+  #entered: { data: string | undefined } | undefined;
+  #members: RoomMember[] = [];
+  #watching = false;
+  #refetchTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @internal use `room.presence` */
+  constructor(room: string, host: PresenceHost) {
+    this.#room = room;
+    this.#host = host;
+  }
+
+  /**
+   * Appears in the room (needs the token's `presence` capability), with optional small data (JSON,
+   * up to 1 KiB) such as a display name. Resolves once a relay has it — while offline, when the
+   * connection is back. Entering again replaces the data, like `update`.
+   */
+  async enter(data?: unknown): Promise<void> {
+    this.#host.assertOpen();
+    const text = data === undefined ? undefined : encodeJson(data, DEFAULT_LIMITS.maxPresenceDataBytes, 'presence data');
+    this.#entered = { data: text ?? this.#entered?.data };
+    await this.#whenConnected(() => this.#sendEnter());
+  }
+
+  /** Changes this member's data for everyone (after `enter`). */
+  async update(data: unknown): Promise<void> {
+    if (!this.#entered) throw new PartylineError(PartylineErrorKind.BadRequest, 'enter the room’s presence before updating it', { retryable: false });
+    await this.enter(data);
+  }
+
+  /** Leaves now (no grace). Closing the client, leaving the room and hiding the page leave too. */
+  async leave(): Promise<void> {
+    if (!this.#entered) return;
+    this.#entered = undefined;
+    const socket = this.#host.connection.socket;
+    if (socket) await request(socket, this.#host.requestTimeoutMs, 'presence:leave', { room: this.#room }).catch(() => {});
+  }
+
+  /** The members as this client knows them now (synchronous; updated before each `presence` event). */
+  members(): RoomMember[] {
+    this.#watch();
+    return this.#members;
+  }
+
+  // ---- internal, called by the room ----
+
+  /** @internal starts following the member list (on first use of presence, or a `presence` listener) */
+  _watch(): void {
+    this.#watch();
+  }
+
+  /** @internal a connection came up: enter again if entered, then take the member list as it is */
+  _connected(): void {
+    if (!this.#watching && !this.#entered) return;
+    void (async () => {
+      try {
+        if (this.#entered) await this.#sendEnter();
+        await this.#refetch();
+      } catch {
+        // The next connection tries again; a refusal (forbidden) was reported to enter()'s caller.
+      }
+    })();
+  }
+
+  /** @internal */
+  _event(raw: unknown): void {
+    const event = validate(RoomPresenceEventSchema, raw);
+    if (!event.ok || !this.#watching) return;
+    const { diff, stale } = this.#view.apply(event.value.epoch, event.value.changes);
+    this.#publish(diff);
+    if (stale) this.#refetchSoon();
+  }
+
+  /** @internal best effort: tell the relay now rather than after the grace; `keepIntent` re-enters on the next connection (a page back from the cache) */
+  _leaveNow(keepIntent = false): void {
+    if (!this.#entered) return;
+    if (!keepIntent) this.#entered = undefined;
+    this.#host.connection.socket?.emit('presence:leave', { room: this.#room }, () => {});
+  }
+
+  /** @internal */
+  _close(): void {
+    this._leaveNow();
+    clearTimeout(this.#refetchTimer);
+    this.#watching = false;
+  }
+
+  #watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    if (this.#host.connection.socket) void this.#refetch().catch(() => this.#refetchSoon());
+  }
+
+  async #sendEnter(): Promise<void> {
+    const entered = this.#entered;
+    if (!entered) return;
+    this.#watch();
+    try {
+      await request(this.#host.connection.socket, this.#host.requestTimeoutMs, 'presence:enter', { room: this.#room, ...(entered.data !== undefined ? { data: entered.data } : {}) });
+    } catch (error) {
+      // Refused for good (no capability, data too large): this tab is not in; anything else retries on reconnect.
+      if (error instanceof PartylineError && !error.retryable && this.#entered === entered) this.#entered = undefined;
+      throw error;
+    }
+  }
+
+  async #refetch(): Promise<void> {
+    clearTimeout(this.#refetchTimer);
+    this.#refetchTimer = undefined;
+    const ack = await request(this.#host.connection.socket, this.#host.requestTimeoutMs, 'presence:get', { room: this.#room });
+    const snapshot = validate(PresenceSnapshotSchema, ack);
+    if (!snapshot.ok) throw new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error.message}`, { retryable: true });
+    this.#publish(this.#view.reset(snapshot.value));
+  }
+
+  #refetchSoon(): void {
+    if (this.#refetchTimer !== undefined) return;
+    this.#refetchTimer = setTimeout(() => {
+      this.#refetchTimer = undefined;
+      if (this.#host.connection.socket) void this.#refetch().catch(() => this.#refetchSoon());
+    }, GAP_WAIT_MS);
+  }
+
+  #publish(diff: PresenceDiff): void {
+    if (isEmptyDiff(diff)) return;
+    this.#members = [...this.#view.members.values()].map(toMember);
+    this.#host.emit({ room: this.#room, members: this.#members, joined: diff.joined.map(toMember), left: diff.left.map(toMember), updated: diff.updated.map(toMember) });
+  }
+
+  /** Runs `send` now if connected; otherwise when the next connection is up (resolving then). */
+  async #whenConnected(send: () => Promise<void>): Promise<void> {
+    if (this.#host.connection.socket) return send();
+    await new Promise<void>((resolve) => {
+      const stop = this.#host.connection.on('connect', () => {
+        stop();
+        resolve();
+      });
+    });
+    // _connected (on the same connect) sends the enter; wait for an answer of our own.
+    return send();
+  }
+}
