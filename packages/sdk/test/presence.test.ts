@@ -5,30 +5,31 @@
  * killed with SIGKILL loses its members within the lease; a client that fails over within the
  * grace is never seen leaving. Convergence times are printed, not asserted (the deadlines are).
  */
-import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
+import { startRedis, startRedisCluster, waitFor, type RedisCluster, type RedisServer } from '@partyline/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PartylineClient, PresenceContext, Room } from '../src/index.js';
 import { spawnRelay, tokenFor, type RelayProcess } from './support/relays.js';
 import { closeAllClients, testClient } from './support/sdk-client.js';
 
 let redis: RedisServer;
+let cluster: RedisCluster;
 let relays: RelayProcess[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster({ masters: 3 })]);
+}, 60_000);
 afterEach(async () => {
   await closeAllClients();
   await Promise.all(relays.splice(0).map((relay) => relay.kill()));
 });
 afterAll(async () => {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
 });
 
-async function threeRelays(): Promise<RelayProcess[]> {
-  relays = await Promise.all([0, 1, 2].map(() => spawnRelay(['--redis-url', redis.url])));
-  return relays;
-}
+const BACKENDS = [
+  { name: 'Redis', args: () => ['--redis-url', redis.url] },
+  { name: 'a 3-master Redis Cluster', args: () => ['--redis-cluster', cluster.addresses.join(',')] },
+];
 
 /** A member's client in `room` (entered, with `data` if given, unless `enter` is false); records every presence event it gets. */
 async function member(sub: string, urls: string[], room: string, data?: unknown, enter = true): Promise<{ client: PartylineClient; room: Room; events: PresenceContext[] }> {
@@ -50,7 +51,12 @@ async function converge(rooms: Room[], expected: string[], what: string, timeout
   return performance.now() - started;
 }
 
-describe('presence across three relays over Redis', () => {
+describe.each(BACKENDS)('presence across three relays over $name', ({ args }) => {
+  const threeRelays = async (): Promise<RelayProcess[]> => {
+    relays = await Promise.all([0, 1, 2].map(() => spawnRelay(args())));
+    return relays;
+  };
+
   it('shows members on other relays, one member per identity across tabs, updates, and leaves with the last tab', async () => {
     const [a, b, c] = await threeRelays();
     const roomName = `party:${Date.now()}`;
