@@ -10,6 +10,8 @@ export const DEFAULT_LIMITS = {
   maxPreAuthFrameBytes: 16 * 1024,
   /** Largest page a read or join returns. @default 500 */
   maxPageSize: 500,
+  /** Most bytes of messages (as JSON on the wire) in one page, whatever their sizes. @default 1048576 */
+  maxPageBytes: 1024 * 1024,
   /** Largest signal body, in UTF-8 bytes. @default 4096 */
   maxSignalBytes: 4 * 1024,
   /** Largest presence data of one member, in UTF-8 bytes. @default 1024 */

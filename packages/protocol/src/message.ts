@@ -38,6 +38,8 @@ export const RoomPageSchema = v.object({
   messages: v.array(LogMessageSchema),
   /** More messages after the last one returned are already in the log. */
   hasMore: v.boolean(),
+  /** On a backward page or a `last` window: the log holds messages before the first one returned. */
+  hasOlder: v.optional(v.boolean()),
   /** Id of message `headSeq`, when retained: a member that starts at the head knows what it stands on. */
   headId: v.optional(MessageIdSchema),
   /**

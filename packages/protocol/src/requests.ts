@@ -19,16 +19,21 @@ export const JoinRequestSchema = v.object({
   room: RoomNameSchema,
   /** Last sequence the client has; the ack carries the first page after it. Omit to start from now. */
   since: v.optional(SeqSchema),
+  /** Instead of `since`: the ack carries the newest `last` messages (a history window), then live. */
+  last: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   /** Page size for the catch-up in the ack (capped by the relay). */
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   ...PositionFields,
 });
 export type JoinRequest = v.InferOutput<typeof JoinRequestSchema>;
 
-/** `room:read` — page through a room log after `since` (catch-up, gap filling). */
+/** `room:read` — page through a room log after `since` (catch-up, gap filling) or before `before` (older history); exactly one of them. */
 export const ReadRequestSchema = v.object({
   room: RoomNameSchema,
-  since: SeqSchema,
+  /** Forward: the messages after `since`. */
+  since: v.optional(SeqSchema),
+  /** Backward, instead of `since`: the newest messages before `before` (the page is still in ascending order). */
+  before: v.optional(SeqSchema),
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   ...PositionFields,
 });

@@ -242,15 +242,18 @@ export class RelayConnection {
   private async join(payload: unknown): Promise<Ack<JoinAck>> {
     const request = validate(JoinRequestSchema, payload);
     if (!request.ok) return request;
-    const { room, since, limit } = request.value;
-    const refused = this.admit(room, Capability.Read, 1);
+    const { room, since, last, limit } = request.value;
+    if (since !== undefined && last !== undefined) return fail(ErrorKind.BadRequest, 'join with since or last, not both');
+    const refused = this.admit(room, Capability.Read, 1) ?? this.admitRead();
     if (refused) return refused;
     // Join before reading: a message appended meanwhile is in the page or arrives live (or both;
     // clients drop repeats by seq) — never in neither.
     await this.socket.join(room);
     try {
-      if (since === undefined) return { ok: true, ...positioned(await this.context.store.read(room, 0, 0), request.value), hasMore: false };
-      return { ok: true, ...positioned(await this.context.store.read(room, since, this.pageSize(limit)), request.value) };
+      const { store } = this.context;
+      if (last !== undefined) return { ok: true, ...(await store.readBefore(room, Number.MAX_SAFE_INTEGER, this.pageSize(last))) };
+      if (since === undefined) return { ok: true, ...positioned(await store.read(room, 0, 0), request.value), hasMore: false };
+      return { ok: true, ...positioned(await store.read(room, since, this.pageSize(limit)), request.value) };
     } catch (error) {
       await this.socket.leave(room);
       throw error;
@@ -260,10 +263,22 @@ export class RelayConnection {
   private async read(payload: unknown): Promise<Ack<ReadAck>> {
     const request = validate(ReadRequestSchema, payload);
     if (!request.ok) return request;
-    const { room, since, limit } = request.value;
-    const refused = this.admit(room, Capability.Read, 1);
+    const { room, since, before, limit } = request.value;
+    if ((since === undefined) === (before === undefined)) return fail(ErrorKind.BadRequest, 'read with since (forward) or before (backward): exactly one');
+    const refused = this.admit(room, Capability.Read, 1) ?? this.admitRead();
     if (refused) return refused;
-    return { ok: true, ...positioned(await this.context.store.read(room, since, this.pageSize(limit)), request.value) };
+    if (before !== undefined) return { ok: true, ...(await this.context.store.readBefore(room, before, this.pageSize(limit))) };
+    return { ok: true, ...positioned(await this.context.store.read(room, since!, this.pageSize(limit)), request.value) };
+  }
+
+  /**
+   * A page can be up to `maxPageBytes`: a client with that much still queued for it (not reading)
+   * is told to wait instead of being handed more to hold in the relay's memory.
+   */
+  private admitRead(): { ok: false; error: WireError } | undefined {
+    const queued = bufferedBytes(this.socket);
+    if (queued + this.context.limits.maxPageBytes <= this.context.maxBufferedBytes) return undefined;
+    return fail(ErrorKind.RateLimited, `${queued} bytes are still queued for this connection; read again once they are delivered`, 1_000);
   }
 
   private async leave(payload: unknown): Promise<Answer> {

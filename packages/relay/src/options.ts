@@ -16,6 +16,8 @@ export interface RelayLimits {
   maxPreAuthFrameBytes: number;
   /** Largest catch-up page. @default 500 */
   maxPageSize: number;
+  /** Most bytes of messages (as JSON) in one page. @default 1048576 */
+  maxPageBytes: number;
   /** Largest signal body in UTF-8 bytes. @default 4096 */
   maxSignalBytes: number;
   /** Largest presence data of one member in UTF-8 bytes. @default 1024 */

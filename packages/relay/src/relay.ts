@@ -74,6 +74,7 @@ export function createRelay(options: RelayOptions): Relay {
   const storeOptions = {
     dedupRetentionMs: options.dedupRetentionMs ?? RELAY_DEFAULTS.dedupRetentionMs,
     retention: { ...RELAY_DEFAULTS.retention, ...options.retention },
+    maxPageBytes: limits.maxPageBytes,
   };
   if (options.redisUrl && options.redisCluster) throw new RangeError('set redisUrl or redisCluster, not both');
   const redisTarget: RedisTarget | undefined = options.redisCluster

@@ -24,6 +24,12 @@ export function instrumentStore(store: RoomLogStore, metrics: RelayMetrics): Roo
       metrics.catchUpMessages.inc(page.messages.length);
       return page;
     },
+    async readBefore(room, before, limit) {
+      const stop = metrics.storeSeconds.startTimer({ op: 'read_before' });
+      const page = await store.readBefore(room, before, limit).finally(() => stop());
+      metrics.catchUpMessages.inc(page.messages.length);
+      return page;
+    },
     async ping() {
       const stop = metrics.storeSeconds.startTimer({ op: 'ping' });
       await store.ping().finally(() => stop());

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage } from '@partyline/protocol';
+import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, utf8ByteLength, type LogMessage } from '@partyline/protocol';
 import type { AppendBatchResult, AppendInput, AppendOutcome, RoomLogStore, RoomLogStoreOptions, StoredPage } from './room-log-store.js';
 
 interface MemoryRoom {
@@ -25,6 +25,18 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
   // Idle rooms go once their messages would all have aged out, never before their dedup records.
   const idleMs = maxAgeMs !== undefined ? Math.max(maxAgeMs, dedupRetentionMs) : undefined;
   const now = options.now ?? Date.now;
+  const maxPageBytes = options.maxPageBytes ?? DEFAULT_LIMITS.maxPageBytes;
+  /** The longest run of `candidates` (taken in order) within the page's byte bound; at least one. */
+  const withinBytes = (candidates: LogMessage[]): LogMessage[] => {
+    let bytes = 0;
+    let count = 0;
+    for (const message of candidates) {
+      bytes += utf8ByteLength(JSON.stringify([message.id, message.type, message.body, message.sender])) + 64;
+      if (bytes > maxPageBytes && count > 0) break;
+      count++;
+    }
+    return candidates.slice(0, count);
+  };
   const rooms = new Map<string, MemoryRoom>();
   let sweptAt = now();
 
@@ -102,7 +114,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       trimLog(room, at);
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const start = Math.max(0, since + 1 - firstSeq);
-      const messages = room.log.slice(start, start + limit);
+      const messages = withinBytes(room.log.slice(start, start + limit));
       const lastSeq = messages.at(-1)?.seq ?? since;
       const sinceId = since >= firstSeq ? room.log[since - firstSeq]?.id : undefined;
       const newest = room.log.at(-1);
@@ -116,6 +128,31 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
         hasMore: lastSeq < room.headSeq,
         ...(sinceId !== undefined ? { sinceId } : {}),
         ...(headId !== undefined ? { headId } : {}),
+      };
+    },
+
+    async readBefore(name: string, before: number, limit: number): Promise<StoredPage> {
+      const at = now();
+      evictIdle(at);
+      const room = rooms.get(name);
+      if (!room || (idleMs !== undefined && at - room.activeAt > idleMs)) {
+        return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false, hasOlder: false };
+      }
+      trimLog(room, at);
+      const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
+      const end = Math.max(0, Math.min(before, room.headSeq + 1) - firstSeq);
+      const messages = withinBytes(room.log.slice(Math.max(0, end - limit), end).reverse()).reverse();
+      const oldest = messages[0]?.seq ?? Math.min(before, room.headSeq + 1);
+      const newest = room.log.at(-1);
+      return {
+        room: name,
+        epoch: room.epoch,
+        firstSeq,
+        headSeq: room.headSeq,
+        messages,
+        hasMore: (messages.at(-1)?.seq ?? room.headSeq) < room.headSeq,
+        hasOlder: oldest > firstSeq,
+        ...(newest && newest.seq === room.headSeq ? { headId: newest.id } : {}),
       };
     },
 

@@ -104,18 +104,44 @@ return out
  * Returns: { epoch, firstSeq, headSeq, entries, sinceId, headId } where entries are raw XRANGE results,
  * sinceId is the id of message \`since\` and headId that of message headSeq ('' when not retained).
  */
-export const READ_SCRIPT = `${PRELUDE}
+/** Bytes a log entry takes as JSON on the wire (conservative: cjson escapes at least as much as JSON.stringify). */
+const PAGE_HELPERS = `
+local function wire_bytes(entry)
+  local f = entry[2]
+  return #cjson.encode({ field(f, 'i') or '', field(f, 't') or '', field(f, 'b') or '', field(f, 's') or '' }) + 64
+end
+local function bounds(meta, log)
+  local head = tonumber(redis.call('HGET', meta, 'seq'))
+  local first_seq = head + 1
+  local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+  if oldest then first_seq = tonumber(string.match(oldest[1], '^(%d+)')) end
+  local head_id = ''
+  local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+  if newest and tonumber(string.match(newest[1], '^(%d+)')) == head then head_id = field(newest[2], 'i') or '' end
+  return head, first_seq, head_id
+end
+`;
+
+/**
+ * A forward page: up to `limit` messages after `since` and at most `max_bytes` of them (always at
+ * least one), read in small chunks so a page of big messages never loads more than it returns.
+ */
+export const READ_SCRIPT = `${PRELUDE}${PAGE_HELPERS}
 local meta, log = KEYS[1], KEYS[2]
-local since, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local since, limit, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then return { '', 1, 0, {}, '', '' } end
-local head = tonumber(redis.call('HGET', meta, 'seq'))
-local first_seq = head + 1
-local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
-if oldest then first_seq = tonumber(string.match(oldest[1], '^(%d+)')) end
-local entries = {}
-if limit > 0 and since < head then
-  entries = redis.call('XRANGE', log, string.format('%d', since + 1) .. '-0', '+', 'COUNT', limit)
+local head, first_seq, head_id = bounds(meta, log)
+local entries, bytes, full, next_id = {}, 0, false, string.format('%d', since + 1) .. '-0'
+while not full and #entries < limit and since < head do
+  local chunk = redis.call('XRANGE', log, next_id, '+', 'COUNT', math.min(limit - #entries, 50))
+  if #chunk == 0 then break end
+  for _, entry in ipairs(chunk) do
+    bytes = bytes + wire_bytes(entry)
+    if bytes > max_bytes and #entries > 0 then full = true break end
+    entries[#entries + 1] = entry
+  end
+  next_id = '(' .. chunk[#chunk][1]
 end
 local since_id = ''
 if since > 0 then
@@ -123,8 +149,28 @@ if since > 0 then
   local entry = redis.call('XRANGE', log, at, at)[1]
   if entry then since_id = field(entry[2], 'i') or '' end
 end
-local head_id = ''
-local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
-if newest and tonumber(string.match(newest[1], '^(%d+)')) == head then head_id = field(newest[2], 'i') or '' end
 return { epoch, first_seq, head, entries, since_id, head_id }
+`;
+
+/** A backward page: the newest messages before seq `before` (up to `limit` and `max_bytes`), newest first. */
+export const READ_BEFORE_SCRIPT = `${PRELUDE}${PAGE_HELPERS}
+local meta, log = KEYS[1], KEYS[2]
+local before, limit, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return { '', 1, 0, {}, '' } end
+local head, first_seq, head_id = bounds(meta, log)
+local entries, bytes, full = {}, 0, before <= 1
+local next_id = '+'
+if before <= head then next_id = '(' .. string.format('%d', before) .. '-0' end
+while not full and #entries < limit do
+  local chunk = redis.call('XREVRANGE', log, next_id, '-', 'COUNT', math.min(limit - #entries, 50))
+  if #chunk == 0 then break end
+  for _, entry in ipairs(chunk) do
+    bytes = bytes + wire_bytes(entry)
+    if bytes > max_bytes and #entries > 0 then full = true break end
+    entries[#entries + 1] = entry
+  end
+  next_id = '(' .. chunk[#chunk][1]
+end
+return { epoch, first_seq, head, entries, head_id }
 `;

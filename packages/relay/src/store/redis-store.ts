@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_DEDUP_RETENTION_MS, type LogMessage } from '@partyline/protocol';
+import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, type LogMessage } from '@partyline/protocol';
 import { Cluster, ReplyError } from 'ioredis';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
-import { APPEND_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import { APPEND_SCRIPT, READ_BEFORE_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
 import {
   StoreUnavailableError,
   type AppendBatchResult,
@@ -41,6 +41,7 @@ const REDIRECTION = /^(MOVED|ASK) /;
 interface ScriptCommands {
   plAppend(...args: (string | number)[]): Promise<unknown[]>;
   plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string, string]>;
+  plReadBefore(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string]>;
 }
 type RawEntry = [string, string[]];
 
@@ -64,6 +65,8 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   client.on('error', (error: Error) => options.onError?.(error));
   client.defineCommand('plAppend', { lua: APPEND_SCRIPT });
   client.defineCommand('plRead', { lua: READ_SCRIPT });
+  client.defineCommand('plReadBefore', { lua: READ_BEFORE_SCRIPT });
+  const maxPageBytes = options.maxPageBytes ?? DEFAULT_LIMITS.maxPageBytes;
   const scripts = client as unknown as ScriptCommands;
   const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
   // Only the very first connection is waited for; after that a lost connection fails fast.
@@ -142,11 +145,20 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
 
     async read(room: string, since: number, limit: number): Promise<StoredPage> {
       const [epoch, firstSeq, headSeq, entries, sinceId, headId] = await call(() =>
-        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit),
+        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, maxPageBytes),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;
       return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq, ...(sinceId ? { sinceId } : {}), ...(headId ? { headId } : {}) };
+    },
+
+    async readBefore(room: string, before: number, limit: number): Promise<StoredPage> {
+      const [epoch, firstSeq, headSeq, entries, headId] = await call(() =>
+        scripts.plReadBefore(2, key(room, 'meta'), key(room, 'log'), Math.min(before, Number.MAX_SAFE_INTEGER), limit, maxPageBytes),
+      );
+      const messages = entries.map(toLogMessage).reverse();
+      const oldest = messages[0]?.seq ?? Math.min(before, headSeq + 1);
+      return { room, epoch, firstSeq, headSeq, messages, hasMore: (messages.at(-1)?.seq ?? headSeq) < headSeq, hasOlder: oldest > firstSeq, ...(headId ? { headId } : {}) };
     },
 
     async ping() {

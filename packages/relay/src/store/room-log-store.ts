@@ -42,6 +42,8 @@ export interface RoomLogStoreOptions {
   dedupRetentionMs?: number;
   /** Room log retention. @default no limit */
   retention?: LogRetention;
+  /** Most bytes of messages (as JSON) in one page; a page always holds at least one message. @default 1 MiB */
+  maxPageBytes?: number;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
 }
@@ -61,6 +63,12 @@ export interface RoomLogStore {
    * Never creates a room: one never appended to (or expired while idle) answers epoch ''.
    */
   read(room: string, since: number, limit: number): Promise<StoredPage>;
+  /**
+   * Up to `limit` of the newest messages with seq < `before` (any `before` past the head: the newest
+   * of all), in ascending order, with `hasOlder` when the log holds messages before them. Its cost
+   * does not depend on the log's length.
+   */
+  readBefore(room: string, before: number, limit: number): Promise<StoredPage>;
   /** Resolves when the store is reachable, rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -139,6 +139,58 @@ export function describeRoomLogStore(name: string, factory: () => Promise<StoreF
       expect(page.messages.at(-1)?.seq).toBe(30);
     });
 
+    it('reads the newest messages and pages backwards to seq 1, in ascending pages, with hasOlder', async () => {
+      for (let i = 1; i <= 25; i++) await store.append('r', [message(`m${i}`)]);
+      const newest = await store.readBefore('r', Number.MAX_SAFE_INTEGER, 10);
+      expect(newest.messages.map((m) => m.seq)).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+      expect(newest).toMatchObject({ firstSeq: 1, headSeq: 25, hasMore: false, hasOlder: true, headId: 'm25' });
+      const seen = [...newest.messages.map((m) => m.seq)];
+      for (let before = newest.messages[0]!.seq, more = true; more; ) {
+        const page = await store.readBefore('r', before, 7);
+        seen.unshift(...page.messages.map((m) => m.seq));
+        more = page.hasOlder === true;
+        before = page.messages[0]?.seq ?? before;
+        if (page.messages.length === 0) break;
+      }
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      expect(await store.readBefore('r', 1, 10)).toMatchObject({ messages: [], hasOlder: false });
+      expect(await store.readBefore('never-written', Number.MAX_SAFE_INTEGER, 10)).toMatchObject({ epoch: '', messages: [], hasOlder: false });
+    });
+
+    it('bounds every page by bytes as well as count, forwards and backwards, and always returns at least one message', async () => {
+      await store.close();
+      store = await stores.create({ now, maxPageBytes: 10_000 });
+      // 3 KB bodies of characters JSON escapes (a quote is two bytes on the wire, a control character six).
+      const awkward = (i: number) => `${'"'.repeat(1_000)}${String.fromCharCode(1).repeat(150)}${'é'.repeat(200)}-${i}`;
+      for (let i = 1; i <= 20; i++) await store.append('r', [message(`b${i}`, awkward(i))]);
+      const wire = (messages: { id: string; type: string; body: string; sender: string }[]) => Buffer.byteLength(JSON.stringify(messages));
+      const forward = await store.read('r', 0, 100);
+      const backward = await store.readBefore('r', Number.MAX_SAFE_INTEGER, 100);
+      for (const page of [forward, backward]) {
+        expect(page.messages.length).toBeGreaterThan(0);
+        expect(page.messages.length).toBeLessThan(20);
+        expect(wire(page.messages)).toBeLessThanOrEqual(10_000);
+      }
+      expect(forward.messages[0]!.seq).toBe(1);
+      expect(forward.hasMore).toBe(true);
+      expect(backward.messages.at(-1)!.seq).toBe(20);
+      expect(backward.hasOlder).toBe(true);
+      // One message bigger than the bound still comes (alone): a page never stalls on it.
+      await store.append('big', [message('huge', 'x'.repeat(20_000))]);
+      expect((await store.read('big', 0, 10)).messages.map((m) => m.id)).toEqual(['huge']);
+    });
+
+    it('says where a trimmed log starts when a window reaches before it', async () => {
+      await store.close();
+      store = await stores.create({ now, retention: { maxMessages: 10 } });
+      for (let i = 0; i < 30; i++) await store.append('r', [message(`m${i}`)]);
+      const window = await store.readBefore('r', Number.MAX_SAFE_INTEGER, 100);
+      expect(window.messages[0]?.seq).toBe(window.firstSeq);
+      expect(window.firstSeq).toBeGreaterThan(1);
+      expect(window.hasOlder).toBe(false);
+      expect(window.messages.at(-1)?.seq).toBe(30);
+    });
+
     it('trims by age', async () => {
       await store.close();
       store = await stores.create({ now, retention: { maxAgeMs: 1000 } });
