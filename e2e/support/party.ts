@@ -92,6 +92,11 @@ export async function joinParty(page: Page, party: string, name: string, title?:
   await expect(dialog).toHaveCount(0);
 }
 
+/** The friends a page shows in "Here now" (everyone but the viewer), one element each, its text the name. */
+export function friendsHere(page: Page) {
+  return page.getByTestId('presence').locator('[data-sub]');
+}
+
 export async function sendChat(page: Page, text: string): Promise<void> {
   const input = page.getByLabel('Message');
   await input.fill(text);

@@ -1,9 +1,9 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { Fragment, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { hasJoined, markJoined, rememberParty, saveName, savedName, userId } from '../party/identity.js';
 import { useParty } from '../party/use-party.js';
 import { formatPartyDate } from '../state/countdown.js';
 import { leadingOption, PartyMessageType } from '../state/party-state.js';
-import { presentPeers, typingLine, typingPeers } from '../state/presence.js';
+import { typingLine, typingNames } from '../state/typing.js';
 import { Chat } from './chat.js';
 import { Checklist } from './checklist.js';
 import { CountdownClock } from './countdown-clock.js';
@@ -42,9 +42,7 @@ export function PartyPage({ party, draft, onHome }: { party: string; draft: Part
     }
   };
 
-  const now = Date.now();
-  const here = presentPeers(room.presence, now);
-  const typing = typingLine(typingPeers(room.presence, now));
+  const typing = typingLine(typingNames(room.typing, Date.now()));
   const date = leadingOption(state.polls.date)?.label;
   const venue = leadingOption(state.polls.venue)?.label;
 
@@ -79,7 +77,11 @@ export function PartyPage({ party, draft, onHome }: { party: string; draft: Part
         <p className="presence" data-testid="presence" aria-live="polite">
           <span className={`dot ${room.connection}`} aria-hidden="true" />
           Here now: <strong>You{name ? ` (${name})` : ''}</strong>
-          {here.map((peer) => <span key={peer.sender}>, {peer.name}</span>)}
+          {room.friendsHere.map((friend) => (
+            <Fragment key={friend.sub}>
+              , <span className="friend" data-sub={friend.sub}>{friend.name}</span>
+            </Fragment>
+          ))}
         </p>
       </header>
 

@@ -1,7 +1,8 @@
-import { createClient } from '@partyline/sdk';
+import { createClient, type RoomMember } from '@partyline/sdk';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { applyPending, type PartyEvent, type PartyState } from '../state/party-state.js';
-import { applySignal, emptyPresence, parseSignal, PRESENCE_PING_MS, type PresenceState } from '../state/presence.js';
+import { friendsHere, type FriendHere, type HereData } from '../state/here-now.js';
+import { applyPending, displayName, type PartyEvent, type PartyState } from '../state/party-state.js';
+import { applyTyping, expireTyping, nextTypingExpiry, NO_ONE_TYPING, parseTypingSignal, type TypingState } from '../state/typing.js';
 import { recentParties, relayUrls, tokenSource } from './identity.js';
 import { EMPTY_FOLD, exposeView, PartyView, type FoldedLog } from './party-view.js';
 
@@ -20,7 +21,10 @@ export interface PartyRoom {
   statusOf(id: string): OwnStatus | undefined;
   /** Why an own message failed, when it did. */
   failureOf(id: string): string | undefined;
-  presence: PresenceState;
+  /** The other friends in the party now, as the relays keep the room's presence (`room.presence` of the SDK). */
+  friendsHere: FriendHere[];
+  /** Who is typing (ephemeral signals). */
+  typing: TypingState;
   /** Set when the party's history could not be continued as it was (the SDK's `reset`). */
   resetNotice: string | undefined;
   /** Set when an own change to another party left the outbox unsent (failed or expired). */
@@ -29,10 +33,11 @@ export interface PartyRoom {
   problem: string | undefined;
   ready: boolean;
   publish(type: string, body: Record<string, unknown>): Promise<void>;
-  signal(type: 'typing' | 'presence', body: Record<string, unknown>): void;
+  /** Tells the friends here that this one is typing (best effort). */
+  signalTyping(name: string): void;
 }
 
-/** Signals are best-effort (they may drop while offline or rate-limited); nothing to report. */
+/** Signals and presence are best effort (a signal may drop while offline or rate-limited); nothing to report. */
 function quietly(promise: Promise<unknown>): void {
   promise.catch(() => undefined);
 }
@@ -40,7 +45,8 @@ function quietly(promise: Promise<unknown>): void {
 /**
  * One party room through the SDK: this tab's view of the log (`history()` at open, then every
  * `message` event, each once and in seq order — folded as it comes, see `PartyView`), this
- * profile's outbox, statuses, presence and typing signals.
+ * profile's outbox, statuses, who is here (the room's presence, kept by the relays: entered with
+ * `{ name }` once the friend has a name) and typing signals.
  */
 export function useParty(party: string, user: string, name: string): PartyRoom {
   const [folded, setFolded] = useState<FoldedLog>(EMPTY_FOLD);
@@ -51,19 +57,20 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   const refreshRef = useRef<() => Promise<void>>(async () => undefined);
   const [failed, setFailed] = useState<Map<string, { event: PartyEvent; reason: string }>>(new Map());
   const [connection, setConnection] = useState<ConnectionState>('connecting');
-  const [presence, setPresence] = useState<PresenceState>(emptyPresence);
+  // The room's presence members as the SDK last reported them (one per friend, however many tabs).
+  const [members, setMembers] = useState<readonly RoomMember[]>([]);
+  const [typing, setTyping] = useState<TypingState>(NO_ONE_TYPING);
   const [resetNotice, setResetNotice] = useState<string>();
   const [elsewhereNotice, setElsewhereNotice] = useState<string>();
   const [problem, setProblem] = useState<string>();
   const [ready, setReady] = useState(false);
   const roomRef = useRef<Room | undefined>(undefined);
-  const nameRef = useRef(name);
-  nameRef.current = name;
+  /** The name this room's presence was entered with, once entered. */
+  const enteredRef = useRef<string | undefined>(undefined);
 
   useEffect(() => {
     let closed = false;
     let client: Client | undefined;
-    const timers: ReturnType<typeof setInterval>[] = [];
     const roomName = `party:${party}`;
     const view = new PartyView(roomName);
 
@@ -156,13 +163,13 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
         void refreshPending(room);
       });
       room.on('signal', (context) => {
-        const signal = parseSignal(context.sender, context.type, context.body);
+        const signal = parseTypingSignal(context.sender, context.type, context.body);
         if (!signal || signal.sender === user) return;
-        const isNew = !(signal.sender in presenceRef.current.peers);
-        setPresence((previous) => applySignal(previous, signal, Date.now()));
-        // Answer a newcomer so they see who is already here without waiting for the next ping.
-        if (isNew && signal.type === 'presence' && signal.here) quietly(room.signal('presence', { name: nameRef.current, here: true }));
+        setTyping((previous) => applyTyping(previous, signal, Date.now()));
       });
+      // Following the member list starts with the listener; members() holds it between events.
+      room.on('presence', (context) => setMembers(context.members));
+      setMembers(room.presence.members());
 
       const history = await historyAtOpen;
       if (closed) return;
@@ -171,28 +178,15 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       await refreshPending(room);
       if (closed) return;
       setReady(true);
-
-      const ping = () => {
-        if (nameRef.current) quietly(room.signal('presence', { name: nameRef.current, here: true }));
-      };
-      ping();
-      timers.push(setInterval(ping, PRESENCE_PING_MS));
-      // Presence leases lapse on their own; re-render so they do.
-      timers.push(setInterval(() => setPresence((previous) => ({ ...previous })), 2_000));
     }
 
-    const goodbye = () => {
-      if (nameRef.current && roomRef.current) quietly(roomRef.current.signal('presence', { name: nameRef.current, here: false }));
-    };
-    window.addEventListener('pagehide', goodbye);
     start().catch((error: unknown) => setProblem(`Could not open the party: ${error instanceof Error ? error.message : String(error)}`));
 
     return () => {
       closed = true;
-      window.removeEventListener('pagehide', goodbye);
-      goodbye();
-      for (const timer of timers) clearInterval(timer);
       roomRef.current = undefined;
+      enteredRef.current = undefined;
+      // Closing the client also leaves the room's presence (as does pagehide, in the SDK).
       void client?.close().catch(() => undefined);
     };
   }, [party, user]);
@@ -201,13 +195,24 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   pendingRef.current = pending;
   const inFlightRef = useRef(inFlight);
   inFlightRef.current = inFlight;
-  const presenceRef = useRef(presence);
-  presenceRef.current = presence;
 
-  // Announce ourselves as soon as we have a name (the join form sets it after the room opened).
+  // Enter the room's presence once this friend has a name (the join form sets it after the room
+  // opened); a new name updates it. The SDK enters again by itself after reconnects and failovers.
   useEffect(() => {
-    if (ready && name && roomRef.current) quietly(roomRef.current.signal('presence', { name, here: true }));
+    const room = roomRef.current;
+    if (!ready || !name || !room || enteredRef.current === name) return;
+    const data: HereData = { name };
+    quietly(enteredRef.current === undefined ? room.presence.enter(data) : room.presence.update(data));
+    enteredRef.current = name;
   }, [ready, name]);
+
+  // Typing fades on its own: re-render when the next one does.
+  useEffect(() => {
+    const next = nextTypingExpiry(typing);
+    if (next === undefined) return;
+    const timer = setTimeout(() => setTyping((previous) => expireTyping(previous, Date.now())), Math.max(0, next - Date.now()));
+    return () => clearTimeout(timer);
+  }, [typing]);
 
   const overlay = useMemo(() => {
     // Outbox order first (acked ones were queued earlier), one copy per id; failed ones stay visible.
@@ -228,6 +233,8 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   }, [pending, failed, inFlight]);
   // An own message in the log is sent, whatever the outbox said last.
   const statusOf = (id: string): OwnStatus | undefined => (folded.senders.get(id) === user ? 'sent' : statuses.get(id));
+  // A friend here without a name in their presence data goes by the name they joined the party with.
+  const here = useMemo(() => friendsHere(members, user, (sub) => displayName(state, sub)), [members, user, state]);
 
   const publish = useCallback(async (type: string, body: Record<string, unknown>) => {
     const room = roomRef.current;
@@ -236,8 +243,8 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     await refreshRef.current();
   }, []);
 
-  const signal = useCallback((type: 'typing' | 'presence', body: Record<string, unknown>) => {
-    if (roomRef.current) quietly(roomRef.current.signal(type, body));
+  const signalTyping = useCallback((typist: string) => {
+    if (roomRef.current) quietly(roomRef.current.signal('typing', { name: typist }));
   }, []);
 
   return {
@@ -246,12 +253,13 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
     queued: pending.length,
     statusOf,
     failureOf: (id) => failed.get(id)?.reason,
-    presence,
+    friendsHere: here,
+    typing,
     resetNotice,
     elsewhereNotice,
     problem,
     ready,
     publish,
-    signal,
+    signalTyping,
   };
 }
