@@ -3,8 +3,8 @@ import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
-// 25 → 26 KB with per-tab views, positioned recovery and validated server events (issue "Exactly once to every tab's app").
-const BUDGET_KB = 27.5;
+// 25 → 26 KB with per-tab views and positioned recovery; → 28 KB with presence and history windows.
+const BUDGET_KB = 28;
 const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 const result = await build({
   entryPoints: [entry],

@@ -17,7 +17,7 @@ export interface InboxStore {
   /**
    * Stores messages that continue a view from seq `from` (none: a hole the log's retention made) and
    * moves the cursor to `cursor` if it stood within [from, cursor.lastSeq) in the same lineage; then
-   * keeps at most `keep` messages of the room, and none up to `dropThrough` (before a trimmed hole).
+   * keeps only the newest `keep` seqs of the room, and none up to `dropThrough` (before a trimmed hole).
    * One transaction.
    */
   commit(cursor: RoomCursor, from: number, messages: readonly LogMessage[], keep: number, dropThrough?: number): Promise<void>;
@@ -26,6 +26,8 @@ export interface InboxStore {
    * `expected`; answers the cursor stored afterwards (another tab's, when it reset first).
    */
   reset(expected: CacheLineage | undefined, next: RoomCursor): Promise<RoomCursor>;
+  /** Caches older messages (below the cursor) read for a tab scrolling back, if the cache follows `lineage`; one transaction. */
+  addOlder(room: string, lineage: CacheLineage, messages: readonly LogMessage[], keep: number): Promise<void>;
   /** The cached messages with seq in [fromSeq, toSeq], if the cache follows `lineage`; else none. */
   history(room: string, lineage: CacheLineage, fromSeq: number, toSeq: number): Promise<StoredMessage[]>;
 }
@@ -51,12 +53,9 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
         const moves = !stored || (stored.lastSeq >= from && stored.lastSeq < cursor.lastSeq);
         if (moves) await cursors.put(cursor);
         if (moves && dropThrough !== undefined) await inbox.delete(IDBKeyRange.bound([cursor.room, 0], [cursor.room, dropThrough]));
-        if (keep === Infinity) return;
-        const index = inbox.index('room');
-        let excess = (await index.count(cursor.room)) - keep;
-        for (let at = excess > 0 ? await index.openCursor(cursor.room) : null; at && excess > 0; at = await at.continue(), excess--) {
-          await at.delete();
-        }
+        // Keep the newest `keep` seqs: one range delete, not a delete per message.
+        const oldestKept = cursor.lastSeq - keep + 1;
+        if (keep !== Infinity && oldestKept > 1) await inbox.delete(IDBKeyRange.bound([cursor.room, 0], [cursor.room, oldestKept - 1]));
       };
       await Promise.all([work(), tx.done]);
     },
@@ -73,6 +72,18 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
       };
       const [after] = await Promise.all([work(), tx.done]);
       return after;
+    },
+
+    async addOlder(room, lineage, messages, keep) {
+      const tx = (await db()).transaction(['inbox', 'cursors'], 'readwrite');
+      const work = async () => {
+        const stored = await tx.objectStore('cursors').get(room);
+        if (!stored || !follows(stored, lineage)) return;
+        const oldestKept = stored.lastSeq - keep + 1;
+        const inbox = tx.objectStore('inbox');
+        await Promise.all(messages.filter((m) => m.seq <= stored.lastSeq && m.seq >= oldestKept).map((m) => inbox.put({ ...m, room })));
+      };
+      await Promise.all([work(), tx.done]);
     },
 
     async history(room, lineage, fromSeq, toSeq) {

@@ -19,6 +19,9 @@ export type {
   RoomEvents,
   RoomMessage,
   RoomOptions,
+  RoomStart,
+  HistoryWindow,
+  OlderMessages,
   SignalContext,
   StatusContext,
 } from './room.js';

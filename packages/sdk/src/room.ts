@@ -132,12 +132,29 @@ export interface RoomOptions {
    * delivers the whole retained log from seq 1, `now` only what is published after joining. Once the
    * profile has a cache, every tab's view starts at what the cache holds (`history()`) and continues.
    *
+   * A {@link HistoryWindow} `{ last: N }` starts the view at the newest N messages — one round trip
+   * in a room of any size, then live; with a cache, at its newest N. `room.loadOlder()` pages back.
+   *
    * An {@link AppPosition} makes the position the app's own: the view starts right after it, whatever
    * the cache holds (`history()` answers nothing; the SDK does not cache such a room's view), so an
    * app can commit its side effects and the seq together and resume from exactly there.
    * @default 'beginning'
    */
-  from?: 'beginning' | 'now' | AppPosition;
+  from?: RoomStart;
+}
+
+/** Where a tab's view of a room starts (see {@link RoomOptions.from}). */
+export type RoomStart = 'beginning' | 'now' | AppPosition | HistoryWindow;
+
+/** A history window: the view starts at the room's newest `last` messages; `room.loadOlder()` reaches further back. */
+export interface HistoryWindow {
+  last: number;
+}
+
+/** What `room.loadOlder()` found: older messages in seq order, and whether the log holds more before them. */
+export interface OlderMessages {
+  messages: RoomMessage[];
+  hasMore: boolean;
 }
 
 /** What a room needs from its client (internal). */
@@ -197,7 +214,7 @@ export class Room {
   /** Who is here, kept by the relays: enter, update, leave, members(), and the `presence` event. */
   readonly presence: RoomPresence;
   readonly #host: RoomHost;
-  readonly #from: 'beginning' | 'now' | AppPosition;
+  readonly #from: RoomStart;
   readonly #events = new Emitter<RoomEvents>();
   /** This tab's view: undefined until opened (from the shared cache, or the app's position). */
   #view: ViewPosition | undefined;
@@ -231,7 +248,9 @@ export class Room {
     this.name = name;
     this.#host = host;
     const from = options.from ?? 'beginning';
-    if (typeof from === 'object' && (typeof from.epoch !== 'string' || !Number.isSafeInteger(from.seq) || from.seq < 0)) {
+    if (typeof from === 'object' && 'last' in from) {
+      if (!Number.isSafeInteger(from.last) || from.last < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'from: a history window needs { last: integer ≥ 1 }', { retryable: false });
+    } else if (typeof from === 'object' && (typeof from.epoch !== 'string' || !Number.isSafeInteger(from.seq) || from.seq < 0)) {
       throw new PartylineError(PartylineErrorKind.BadRequest, 'from: an app position needs { epoch: string, seq: integer ≥ 0, id? }', { retryable: false });
     }
     this.#from = from;
@@ -310,6 +329,53 @@ export class Room {
       await nextMacrotask();
       return cached.map((message) => toRoomMessage(this.name, message));
     });
+  }
+
+  /**
+   * The `limit` messages before the start of this tab's view, in seq order — from the profile's cache
+   * when it holds them, from the relay otherwise — and whether the log holds more before them. The
+   * view's start moves back over them (`history()` includes them from then on); `message` events are
+   * unaffected. Resolves with none when the view is at the start of the log.
+   *
+   * @example
+   * list.onscroll = async () => {
+   *   if (list.scrollTop > 0) return;
+   *   const { messages, hasMore } = await room.loadOlder(50);
+   *   prepend(messages); if (!hasMore) showStart();
+   * };
+   */
+  async loadOlder(limit = 50): Promise<OlderMessages> {
+    this.#host.assertOpen();
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'loadOlder: limit must be an integer ≥ 1', { retryable: false });
+    const { view, start } = await this.#step(async () => ({ view: this.#view, start: this.#viewStart }));
+    if (!view || view.epoch === undefined || start <= 1) return { messages: [], hasMore: false };
+    const wanted = Math.min(limit, this.#host.settings.pageSize, start - 1);
+    let older: LogMessage[] = [];
+    let hasMore = false;
+    if (!this.#appOwned) {
+      const cached = await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, start - wanted, start - 1).catch(() => []);
+      // Only a run that ends right before the view and has no hole serves as is.
+      if (cached.length === wanted && cached.at(-1)?.seq === start - 1) older = cached;
+      hasMore = start - wanted > 1;
+    }
+    if (older.length === 0) {
+      const page = checkPage(await request(this.#host.connection.socket, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), this.name);
+      // Another log than the view's: the pump finds out what changed and says so with a reset.
+      if (page.epoch !== view.epoch) {
+        this.#pumpLater(0);
+        return { messages: [], hasMore: false };
+      }
+      older = page.messages.filter((message) => message.seq < start);
+      hasMore = page.hasOlder === true;
+      if (!this.#appOwned && older.length > 0) {
+        await this.#host.inbox.addOlder(this.name, { epoch: view.epoch, branch: view.branch }, older, this.#host.settings.inboxLimit).catch((error: unknown) => this.#host.cacheFailed(error));
+      }
+    }
+    const first = older[0];
+    await this.#step(async () => {
+      if (first && this.#view?.epoch === view.epoch && this.#viewStart === start) this.#viewStart = first.seq;
+    });
+    return { messages: older.map((message) => toRoomMessage(this.name, message)), hasMore };
   }
 
   /** This room's messages still in the outbox (from this tab, other tabs and earlier sessions), in publish order. */
@@ -403,7 +469,7 @@ export class Room {
   async #open(): Promise<void> {
     if (this.#view) return;
     const from = this.#from;
-    if (typeof from === 'object') {
+    if (typeof from === 'object' && 'epoch' in from) {
       this.#appOwned = true;
       this.#viewStart = from.seq + 1;
       this.#view = { epoch: from.epoch, lastSeq: from.seq, lastId: from.id, branch: '' };
@@ -418,6 +484,8 @@ export class Room {
     this.#view = stored
       ? { epoch: stored.epoch, lastSeq: stored.lastSeq, lastId: stored.lastId, branch: stored.branch ?? '' }
       : { epoch: undefined, lastSeq: 0, lastId: undefined, branch: '' };
+    // A window over a cache: the view starts at its newest `last` messages.
+    if (stored && typeof from === 'object' && 'last' in from) this.#viewStart = Math.max(1, stored.lastSeq - from.last + 1);
   }
 
   /**
@@ -458,13 +526,15 @@ export class Room {
     const join = this.#joinDue;
     const limit = this.#host.settings.pageSize;
     const timeout = this.#host.settings.requestTimeoutMs;
-    // A room this profile never read, opened `from: 'now'`: join at the head.
-    const atHead = join && view.epoch === undefined && this.#from === 'now';
+    // A room this profile never read, opened `from: 'now'` or with a window: join at the head (with the window).
+    const from = this.#from;
+    const window = typeof from === 'object' && 'last' in from ? from.last : undefined;
+    const atHead = join && view.epoch === undefined && (from === 'now' || window !== undefined);
     const position = positionRequest(view);
     let ack: unknown;
     try {
       ack = atHead
-        ? await socket.timeout(timeout).emitWithAck('room:join', { room: this.name, limit })
+        ? await socket.timeout(timeout).emitWithAck('room:join', window === undefined ? { room: this.name, limit } : { room: this.name, last: window })
         : await socket.timeout(timeout).emitWithAck(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position });
     } catch (error) {
       if (socket !== this.#host.connection.socket) return false; // that connection is gone; the next one joins at once
@@ -477,6 +547,15 @@ export class Room {
   }
 
   async #startAtHead(page: RoomPage): Promise<boolean> {
+    const first = page.messages[0];
+    if (first) {
+      // A window: the view starts right before its first message, and delivering the window as
+      // events (cached on the way) continues it exactly like any page.
+      this.#view = { epoch: page.epoch, lastSeq: first.seq - 1, lastId: undefined, branch: '' };
+      this.#viewStart = first.seq;
+      await this.#deliver(page.messages);
+      return false;
+    }
     const view: ViewPosition = { epoch: page.epoch, lastSeq: page.headSeq, lastId: page.headId, branch: '' };
     // Creates the profile's cursor only if none exists: another tab's cursor is never moved past
     // messages it has not cached (later tabs would see a gap).
