@@ -52,6 +52,8 @@ export {
   RoomPresenceEventSchema,
 } from './presence.js';
 export type { PresenceChange, PresenceEnterRequest, PresenceMember, PresenceRoomRequest, PresenceSnapshot, RoomPresenceEvent } from './presence.js';
+export { HttpBatchSchema, HttpMessageSchema } from './http.js';
+export type { HttpBatch, HttpMessage } from './http.js';
 export { utf8ByteLength } from './utf8.js';
 export { validate } from './validate.js';
 export type { Validated } from './validate.js';

@@ -30,6 +30,9 @@ const OPTION_SPECS = [
   { flag: 'rate-burst', env: 'RATE_BURST', kind: 'integer', help: 'Burst allowance per connection', defaultText: '5000' },
   { flag: 'connect-rate', env: 'CONNECT_RATE', kind: 'integer', help: 'Authenticated new connections per second (burst 2×); more get rate_limited', defaultText: '500' },
   { flag: 'connect-rate-per-address', env: 'CONNECT_RATE_PER_ADDRESS', kind: 'integer', help: 'New connection handshakes per second from one address (burst 5×)', defaultText: '200' },
+  { flag: 'webhook-url', env: 'WEBHOOK_URL', kind: 'string', help: 'POST message.appended webhooks here (Standard Webhooks signatures; needs --webhook-secret)', defaultText: 'none' },
+  { flag: 'webhook-secret', env: 'WEBHOOK_SECRET', kind: 'string', help: 'Webhook signing secret: whsec_ followed by base64 (at least 24 bytes)' },
+  { flag: 'api-keys', env: 'API_KEYS', kind: 'string', help: 'Comma list of server API keys for the HTTP API (each ≥ 32 characters)', defaultText: 'none (tokens only)' },
   { flag: 'user-rate-limit', env: 'USER_RATE_LIMIT', kind: 'integer', help: 'Messages and signals per second from one user (token sub) across all relays sharing Redis; 0 = off', defaultText: '5000' },
   { flag: 'max-pending-per-address', env: 'MAX_PENDING_PER_ADDRESS', kind: 'integer', help: 'TCP connections from one address without an accepted token yet (more are closed on arrival)', defaultText: '128' },
   { flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'integer', help: 'On SIGTERM, move clients away and exit within this time', defaultText: '10000' },
@@ -154,6 +157,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (perSecond !== undefined || burst !== undefined) relay.rateLimit = { perSecond: perSecond ?? 1000, burst: burst ?? 5000 };
   const connectRate = integer('connect-rate');
   if (connectRate !== undefined) relay.connectRateLimit = { perSecond: connectRate, burst: connectRate * 2 };
+  const webhookUrl = read('webhook-url');
+  const webhookSecret = read('webhook-secret');
+  if (webhookUrl && !webhookSecret) throw new ConfigError('--webhook-url needs --webhook-secret (whsec_…)');
+  if (webhookUrl) relay.webhook = { url: webhookUrl, secret: webhookSecret! };
+  const apiKeys = read('api-keys');
+  if (apiKeys) relay.apiKeys = apiKeys.split(',').map((key) => key.trim()).filter(Boolean);
   const userRate = integer('user-rate-limit');
   if (userRate !== undefined) relay.userRateLimitPerSecond = userRate;
   const maxPending = integer('max-pending-per-address');

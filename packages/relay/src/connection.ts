@@ -18,12 +18,10 @@ import {
   type Ack,
   type ClientToServerEvents,
   type JoinAck,
-  type LogMessage,
   type PresenceSnapshot,
   type RoomPage,
   type PublishAck,
   type ReadAck,
-  type PublishResult,
   type ServerToClientEvents,
   type WireError,
 } from '@partyline/protocol';
@@ -36,15 +34,16 @@ import { setReading } from './admission.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
 import type { UserRateLimiter } from './user-rate-limit.js';
 import { PresenceKeeper } from './presence.js';
+import { appendBatch, type AppendContext } from './append-batch.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
 import { bufferedBytes } from './socket-backlog.js';
-import { StoreUnavailableError, type AppendInput, type RoomLogStore, type StoredPage } from './store/room-log-store.js';
+import { StoreUnavailableError, type RoomLogStore, type StoredPage } from './store/room-log-store.js';
 
 export type RelayServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ConnectionIdentity>;
 export type RelaySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ConnectionIdentity>;
 
 /** What every connection of a relay shares. */
-export interface ConnectionContext {
+export interface ConnectionContext extends AppendContext {
   io: RelayServer;
   store: RoomLogStore;
   logger: Logger;
@@ -290,7 +289,7 @@ export class RelayConnection {
 
   private async publish(payload: unknown): Promise<Ack<PublishAck>> {
     const startedAt = performance.now();
-    const { limits, store, metrics, broadcaster } = this.context;
+    const { limits } = this.context;
     // Size, grant and rate before schema: a batch that is too big, not allowed or over the rate is
     // refused without validating every message in it (a flood costs a check, not a validation).
     const { room: rawRoom, messages: rawMessages } = (payload ?? {}) as { room?: unknown; messages?: unknown };
@@ -308,38 +307,9 @@ export class RelayConnection {
     for (const message of messages) bytes += utf8ByteLength(message.body) + message.id.length + message.type.length;
     if (bytes > limits.maxBatchBytes) return fail(ErrorKind.PayloadTooLarge, `batch of ${bytes} bytes exceeds ${limits.maxBatchBytes}`);
 
-    const results: PublishResult[] = [];
-    const accepted: AppendInput[] = [];
-    const acceptedAt: number[] = [];
-    const sender = this.socket.data.sub;
-    messages.forEach((message, index) => {
-      if (utf8ByteLength(message.body) > limits.maxBodyBytes) {
-        results[index] = { id: message.id, error: wireError(ErrorKind.PayloadTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`) };
-      } else {
-        accepted.push({ id: message.id, type: message.type, body: message.body, sender });
-        acceptedAt.push(index);
-      }
-    });
-
-    const { epoch, outcomes, previousId } = await store.append(room, accepted);
-    const fresh: LogMessage[] = [];
-    for (const [i, outcome] of outcomes.entries()) {
-      const index = acceptedAt[i]!;
-      if (outcome.status === 'appended') {
-        fresh.push(outcome.message);
-        results[index] = { id: outcome.message.id, seq: outcome.message.seq };
-      } else if (outcome.status === 'duplicate') {
-        results[index] = { id: outcome.id, seq: outcome.seq, duplicate: true };
-      } else {
-        const error = wireError(ErrorKind.Conflict, `message id already used in this room (seq ${outcome.seq}) for a different message`);
-        results[index] = { id: outcome.id, error };
-      }
-    }
-    // Only new messages are broadcast; duplicates were delivered the first time.
-    if (fresh.length > 0) broadcaster.add(room, epoch, fresh, previousId);
-    for (const result of results) if ('error' in result) metrics.errors.inc({ kind: result.error.kind });
-    metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
-    return { ok: true, epoch, results };
+    const ack = await appendBatch(this.context, room, this.socket.data.sub, messages);
+    this.context.metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
+    return { ok: true, ...ack };
   }
 
   private signal(payload: unknown): Answer {

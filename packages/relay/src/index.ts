@@ -18,3 +18,8 @@ export type {
   RoomLogStoreOptions,
 } from './store/room-log-store.js';
 export { parseCli, helpText, ConfigError } from './config.js';
+export { createServerClient, PartylineApiError } from './server-client.js';
+export type { Appended, ServerClient, ServerClientOptions } from './server-client.js';
+export { signWebhook, verifyWebhook } from './webhook-signature.js';
+export type { WebhookCheck } from './webhook-signature.js';
+export type { MessageAppendedEvent, WebhookEndpoint } from './webhooks.js';

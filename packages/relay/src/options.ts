@@ -1,3 +1,4 @@
+import type { WebhookEndpoint } from './webhooks.js';
 import type { PresenceTiming } from './presence.js';
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol';
 import type { Logger } from 'pino';
@@ -77,6 +78,10 @@ export interface RelayOptions {
   userRateLimitPerSecond?: number;
   /** Presence leases, renewal, grace and sweep periods (tests shorten them). @default lease 7 s, renew 2 s, grace 5 s, sweep 1 s */
   presenceTiming?: Partial<PresenceTiming>;
+  /** Send `message.appended` webhooks here (at least once, signed; the queue is the room logs plus a cursor in the store). @default none */
+  webhook?: WebhookEndpoint;
+  /** Server API keys for the HTTP API (`Authorization: Bearer <key>`: every capability in every room), each ≥ 32 characters. @default none */
+  apiKeys?: string[];
   /** How long a new connection may take to present its token. @default 5000 */
   connectTimeoutMs?: number;
   /** Close a connection whose unread backlog passes this many bytes (it catches up from the log). @default 8 MiB */

@@ -17,6 +17,10 @@ import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { RoomBroadcaster } from './room-broadcaster.js';
 import { createSafeParser } from './safe-parser.js';
+import { serveApi, type HttpApiContext } from './http-api.js';
+import { WebhookDeliverer } from './webhooks.js';
+import { secretBytes } from './webhook-signature.js';
+import { createMemoryWebhookState, createRedisWebhookState } from './store/webhook-state.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createMemoryPresenceStore } from './store/memory-presence-store.js';
 import { createRedisPresenceStore } from './store/redis-presence-store.js';
@@ -99,7 +103,18 @@ export function createRelay(options: RelayOptions): Relay {
   const store = instrumentStore(backingStore, metrics);
   // With a metrics port, /metrics is served there only (keep it off the public port).
   const metricsServer = options.metricsPort !== undefined ? createServer((request, response) => void serveMetrics(request, response, metrics)) : undefined;
-  const httpServer = createServer((request, response) => void serveHttp(request, response, store, metricsServer ? undefined : metrics));
+  // The HTTP API is ready once the socket side's context is (below); until then only health answers.
+  let api: HttpApiContext | undefined;
+  const httpServer = createServer((request, response) => {
+    const handle = async () => {
+      if (api && (await serveApi(request, response, api))) return;
+      await serveHttp(request, response, store, metricsServer ? undefined : metrics);
+    };
+    handle().catch((error: unknown) => {
+      logger.error({ err: error }, 'HTTP request failed');
+      response.destroy();
+    });
+  });
   // Connections not yet carrying an accepted token, per address: past the cap, a new TCP connection
   // is closed as it arrives, before any HTTP is parsed for it.
   // The same cap applies to Engine.IO sessions (long-polling makes many over one TCP connection).
@@ -229,9 +244,21 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     { ...PRESENCE_TIMING, ...options.presenceTiming },
   );
+  // Webhooks: the room logs are the queue; a cursor, a dirty mark and a lease per room in the store.
+  if (options.webhook) secretBytes(options.webhook.secret);
+  const webhooks = options.webhook
+    ? new WebhookDeliverer(
+        options.webhook,
+        redisClients[0] ? createRedisWebhookState(redisClients[0], prefix) : createMemoryWebhookState(),
+        store,
+        logger,
+        (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+      )
+    : undefined;
   const context = {
     io,
     presence,
+    ...(webhooks ? { beforeAppend: (room: string) => webhooks.beforeAppend(room) } : {}),
     store,
     logger,
     limits,
@@ -243,6 +270,9 @@ export function createRelay(options: RelayOptions): Relay {
     broadcaster: new RoomBroadcaster(io, limits.maxBatchMessages),
     connections: new Set<RelayConnection>(),
   };
+  const apiKeys = options.apiKeys ?? [];
+  if (apiKeys.some((key) => key.length < 32)) throw new RangeError('API keys must be at least 32 characters');
+  api = { ...context, verifyToken, apiKeys, onError: (error) => logger.error({ err: error }, 'HTTP API request failed') };
   io.on('connection', (socket) => new RelayConnection(socket, context));
   const sweepAll = () => {
     const now = Date.now();
@@ -257,6 +287,7 @@ export function createRelay(options: RelayOptions): Relay {
     clearInterval(sweeper);
     userRate?.stop();
     presence.stop();
+    webhooks?.stop();
     context.broadcaster.flush();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (metricsServer?.listening) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));

@@ -1,0 +1,214 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ALL_CAPABILITIES,
+  Capability,
+  ErrorKind,
+  isAllowed,
+  isValidRoomName,
+  HttpBatchSchema,
+  HttpMessageSchema,
+  MESSAGE_ID_PATTERN,
+  validate,
+  wireError,
+  type OutgoingMessage,
+  type RoomGrant,
+  type WireError,
+} from '@partyline/protocol';
+import { appendBatch, type AppendContext } from './append-batch.js';
+import { PACKET_OVERHEAD_BYTES } from './options.js';
+import type { PresenceKeeper } from './presence.js';
+import { StoreUnavailableError } from './store/room-log-store.js';
+import type { TokenCheck } from './tokens.js';
+import type { UserRateLimiter } from './user-rate-limit.js';
+
+/** What the HTTP API needs: the socket's append path, token checks, presence, per-user limits. */
+export interface HttpApiContext extends AppendContext {
+  verifyToken(token: string): Promise<TokenCheck>;
+  /** Server API keys: a bearer equal to one of them acts as `server` with every capability in every room. */
+  apiKeys: readonly string[];
+  presence: PresenceKeeper;
+  userRate: UserRateLimiter | undefined;
+  onError(error: unknown): void;
+}
+
+/** The OpenAPI document of this API (in the repo, served at /v1/openapi.json, checked against the routes in tests). */
+export const OPENAPI = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+
+/** The routes this module serves, as OpenAPI names them. */
+export const ROUTES = [
+  { method: 'post', path: '/v1/rooms/{room}/messages' },
+  { method: 'get', path: '/v1/rooms/{room}/messages' },
+  { method: 'get', path: '/v1/rooms/{room}/presence' },
+  { method: 'get', path: '/v1/openapi.json' },
+] as const;
+
+const STATUS: Record<string, number> = {
+  [ErrorKind.BadRequest]: 400,
+  [ErrorKind.InvalidRoom]: 400,
+  [ErrorKind.Unauthorized]: 401,
+  [ErrorKind.TokenExpired]: 401,
+  [ErrorKind.Forbidden]: 403,
+  [ErrorKind.Conflict]: 409,
+  [ErrorKind.PayloadTooLarge]: 413,
+  [ErrorKind.RateLimited]: 429,
+  [ErrorKind.Unavailable]: 503,
+};
+
+class ApiError extends Error {
+  constructor(readonly error: WireError) {
+    super(error.message);
+  }
+}
+const refuse = (kind: ErrorKind, message: string, retryAfterMs?: number): never => {
+  throw new ApiError(wireError(kind, message, retryAfterMs));
+};
+
+/**
+ * The relay's HTTP API for app backends: publish (one message with an `Idempotency-Key`, or a batch
+ * with ids) through the same append path as the socket — same dedup, same sequence, broadcast to the
+ * room's members — read history windows, read presence. Bearer token with capabilities, or a server
+ * API key. Errors are the socket's typed errors with an HTTP status. Answers false for other paths.
+ */
+export async function serveApi(request: IncomingMessage, response: ServerResponse, context: HttpApiContext): Promise<boolean> {
+  const url = new URL(request.url ?? '/', 'http://relay');
+  if (!url.pathname.startsWith('/v1/')) return false;
+  try {
+    if (url.pathname === '/v1/openapi.json' && request.method === 'GET') return send(response, 200, OPENAPI), true;
+    const match = /^\/v1\/rooms\/([^/]+)\/(messages|presence)$/.exec(url.pathname);
+    if (!match) return send(response, 404, { error: wireError(ErrorKind.BadRequest, `no such endpoint: ${request.method} ${url.pathname}`) }), true;
+    const room = decodeRoom(match[1]!);
+    const identity = await authenticate(request, context);
+    const resource = match[2];
+    if (resource === 'messages' && request.method === 'POST') await publish(request, response, context, room, identity);
+    else if (resource === 'messages' && request.method === 'GET') await history(url, response, context, room, identity);
+    else if (resource === 'presence' && request.method === 'GET') {
+      allow(identity, room, Capability.Read);
+      send(response, 200, { room, ...(await context.presence.snapshot(room)) });
+    } else send(response, 405, { error: wireError(ErrorKind.BadRequest, `${request.method} not allowed on ${url.pathname}`) });
+  } catch (error) {
+    const wire = toWireError(error, context);
+    const headers = wire.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(wire.retryAfterMs / 1000)) } : {};
+    send(response, STATUS[wire.kind] ?? 500, { error: wire }, headers);
+  }
+  return true;
+}
+
+async function publish(request: IncomingMessage, response: ServerResponse, context: HttpApiContext, room: string, identity: Identity): Promise<void> {
+  allow(identity, room, Capability.Publish);
+  const raw = await readJson(request, context.limits.maxBatchBytes + PACKET_OVERHEAD_BYTES);
+  const key = request.headers['idempotency-key'];
+  let messages: OutgoingMessage[];
+  let single = false;
+  if (raw && typeof raw === 'object' && 'messages' in raw) {
+    const batch = validate(HttpBatchSchema, raw);
+    if (!batch.ok) throw new ApiError(batch.error);
+    if (batch.value.messages.length > context.limits.maxBatchMessages) refuse(ErrorKind.PayloadTooLarge, `batch of ${batch.value.messages.length} messages exceeds ${context.limits.maxBatchMessages}`);
+    messages = batch.value.messages.map((m) => ({ id: m.id, type: m.type, body: JSON.stringify(m.body ?? null) }));
+  } else {
+    const message = validate(HttpMessageSchema, raw);
+    if (!message.ok) throw new ApiError(message.error);
+    if (key !== undefined && (typeof key !== 'string' || !MESSAGE_ID_PATTERN.test(key))) refuse(ErrorKind.BadRequest, 'Idempotency-Key must be 1–128 characters of A–Z a–z 0–9 _ . : -');
+    messages = [{ id: typeof key === 'string' ? key : `http-${randomUUID()}`, type: message.value.type, body: JSON.stringify(message.value.body ?? null) }];
+    single = true;
+  }
+  const waitMs = context.userRate?.take(identity.sub, messages.length) ?? 0;
+  if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages from this user', waitMs);
+  const ack = await appendBatch(context, room, identity.sub, messages);
+  if (!single) return send(response, 200, ack);
+  const result = ack.results[0]!;
+  if ('error' in result) throw new ApiError(result.error);
+  send(response, result.duplicate ? 200 : 201, { id: result.id, seq: result.seq, epoch: ack.epoch, ...(result.duplicate ? { duplicate: true } : {}) });
+}
+
+async function history(url: URL, response: ServerResponse, context: HttpApiContext, room: string, identity: Identity): Promise<void> {
+  allow(identity, room, Capability.Read);
+  const number = (name: string): number | undefined => {
+    const text = url.searchParams.get(name);
+    if (text === null) return undefined;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) refuse(ErrorKind.BadRequest, `${name} must be a non-negative integer`);
+    return value;
+  };
+  const since = number('since');
+  const before = number('before');
+  const last = number('last');
+  if ([since, before, last].filter((x) => x !== undefined).length > 1) refuse(ErrorKind.BadRequest, 'use one of since, before, last');
+  const limit = Math.max(1, Math.min(number('limit') ?? last ?? context.limits.maxPageSize, context.limits.maxPageSize));
+  const { sinceId: _unused, ...page } =
+    since !== undefined || (before === undefined && last === undefined)
+      ? await context.store.read(room, since ?? 0, limit)
+      : await context.store.readBefore(room, before ?? Number.MAX_SAFE_INTEGER, limit);
+  send(response, 200, page);
+}
+
+interface Identity {
+  sub: string;
+  grants: RoomGrant[];
+}
+
+async function authenticate(request: IncomingMessage, context: HttpApiContext): Promise<Identity> {
+  const header = request.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  if (!token) return refuse(ErrorKind.Unauthorized, 'missing bearer token: Authorization: Bearer <token or API key>');
+  if (context.apiKeys.some((key) => sameText(key, token))) return { sub: 'server', grants: [{ room: '*', can: [...ALL_CAPABILITIES] }] };
+  const check = await context.verifyToken(token);
+  if (!check.ok) throw new ApiError(check.error);
+  return { sub: check.claims.sub, grants: check.grants };
+}
+
+function allow(identity: Identity, room: string, capability: Capability): void {
+  if (!isAllowed(identity.grants, room, capability)) refuse(ErrorKind.Forbidden, `token does not allow ${capability} in room ${room}`);
+}
+
+function decodeRoom(raw: string): string {
+  let room: string;
+  try {
+    room = decodeURIComponent(raw);
+  } catch {
+    return refuse(ErrorKind.InvalidRoom, 'room name is not valid percent-encoding');
+  }
+  if (!isValidRoomName(room)) refuse(ErrorKind.InvalidRoom, `invalid room name ${JSON.stringify(raw.slice(0, 140))}`);
+  return room;
+}
+
+/** The body as JSON, at most `maxBytes` (more is refused without reading on). */
+async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+  if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) refuse(ErrorKind.BadRequest, 'send JSON with content-type: application/json');
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > maxBytes) refuse(ErrorKind.PayloadTooLarge, `body over ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      request.destroy();
+      refuse(ErrorKind.PayloadTooLarge, `body over ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return refuse(ErrorKind.BadRequest, 'body is not valid JSON');
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function toWireError(error: unknown, context: HttpApiContext): WireError {
+  if (error instanceof ApiError) return error.error;
+  if (error instanceof StoreUnavailableError) return wireError(ErrorKind.Unavailable, 'room log store unavailable, retry later');
+  context.onError(error);
+  return wireError(ErrorKind.Internal, 'internal relay error');
+}
+
+function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  if (response.headersSent) return;
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
+}

@@ -1,0 +1,73 @@
+import type { PresenceSnapshot, PublishAck, RoomPage, WireError } from '@partyline/protocol';
+
+/** A failed HTTP API call: the relay's typed error and the HTTP status. */
+export class PartylineApiError extends Error {
+  override readonly name = 'PartylineApiError';
+  constructor(
+    readonly status: number,
+    readonly error: WireError,
+  ) {
+    super(`${error.kind}: ${error.message}`);
+  }
+}
+
+export interface ServerClientOptions {
+  /** A relay's base URL, e.g. `https://relay.example.com`. */
+  url: string;
+  /** A server API key (`--api-keys`) or an access token. */
+  credential: string;
+  /** Per request. @default 10000 */
+  timeoutMs?: number;
+}
+
+export interface Appended {
+  id: string;
+  seq: number;
+  epoch: string;
+  duplicate?: true;
+}
+
+/**
+ * A small typed client of the relay's HTTP API for app backends (no IndexedDB, no socket): publish
+ * with an idempotency key (retrying is safe: the same key is appended once), read history windows,
+ * read presence. Verify webhooks with `verifyWebhook`.
+ *
+ * @example
+ * const partyline = createServerClient({ url: process.env.RELAY_URL!, credential: process.env.PARTYLINE_API_KEY! });
+ * await partyline.publish('party:abc', { type: 'system', body: { text: 'Party created' } }, { idempotencyKey: `created-${partyId}` });
+ */
+export function createServerClient({ url, credential, timeoutMs = 10_000 }: ServerClientOptions) {
+  const base = url.replace(/\/$/, '');
+  async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${credential}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const answer = (await response.json().catch(() => ({}))) as { error?: WireError };
+    if (!response.ok) throw new PartylineApiError(response.status, answer.error ?? { kind: 'internal', message: `HTTP ${response.status}`, retryable: response.status >= 500 });
+    return answer as T;
+  }
+  const room = (name: string) => `/v1/rooms/${encodeURIComponent(name)}`;
+  return {
+    /** Appends one message (`body`: any JSON). With the same `idempotencyKey`, a retry answers the first result. */
+    publish(name: string, message: { type: string; body: unknown }, { idempotencyKey }: { idempotencyKey?: string } = {}): Promise<Appended> {
+      return call('POST', `${room(name)}/messages`, message, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+    },
+    /** Appends up to 100 messages, each with its own id (its idempotency key). */
+    publishBatch(name: string, messages: { id: string; type: string; body: unknown }[]): Promise<PublishAck> {
+      return call('POST', `${room(name)}/messages`, { messages });
+    },
+    /** A page of the log: after `since`, before `before`, or the newest `last`. */
+    history(name: string, window: { since?: number; before?: number; last?: number; limit?: number } = {}): Promise<RoomPage> {
+      const query = new URLSearchParams(Object.entries(window).filter(([, value]) => value !== undefined).map(([key, value]): [string, string] => [key, String(value)]));
+      return call('GET', `${room(name)}/messages${query.size > 0 ? `?${query}` : ''}`);
+    },
+    presence(name: string): Promise<PresenceSnapshot & { room: string }> {
+      return call('GET', `${room(name)}/presence`);
+    },
+  };
+}
+
+export type ServerClient = ReturnType<typeof createServerClient>;

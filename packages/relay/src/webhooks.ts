@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import type { LogMessage } from '@partyline/protocol';
+import type { Logger } from 'pino';
+import type { RoomLogStore } from './store/room-log-store.js';
+import type { WebhookState } from './store/webhook-state.js';
+import { signWebhook } from './webhook-signature.js';
+
+/** Where webhooks go. */
+export interface WebhookEndpoint {
+  url: string;
+  /** `whsec_<base64>` (Standard Webhooks). */
+  secret: string;
+}
+
+/** The `message.appended` event, as the receiver gets it (JSON body). */
+export interface MessageAppendedEvent {
+  type: 'message.appended';
+  /** When it was sent, ISO 8601. */
+  timestamp: string;
+  data: LogMessage & { room: string; epoch: string };
+}
+
+const LEASE_MS = 10_000;
+const POLL_MS = 200;
+const MAX_BACKOFF_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Delivers `message.appended` webhooks at least once, in log order per room, from the room logs
+ * themselves: appends mark their room (before appending), and every relay runs this loop — it takes
+ * a marked room's lease (one relay per room at a time), sends each message after the room's cursor,
+ * moves the cursor after each 2xx, retries failures with capped exponential backoff, and lets the
+ * mark go once caught up. A relay killed mid-delivery loses nothing: its lease runs out and another
+ * relay resends from the cursor (the receiver may see that event twice, with the same `webhook-id`).
+ */
+export class WebhookDeliverer {
+  private readonly holder = randomUUID();
+  private readonly timer: NodeJS.Timeout;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly endpoint: WebhookEndpoint,
+    private readonly state: WebhookState,
+    private readonly store: RoomLogStore,
+    private readonly logger: Logger,
+    private readonly onDelivered: (outcome: 'delivered' | 'failed') => void = () => {},
+  ) {
+    this.timer = setInterval(() => void this.tick(), POLL_MS);
+    this.timer.unref();
+  }
+
+  /** Called before every append: the mark must exist before the message does. */
+  beforeAppend(room: string): Promise<void> {
+    return this.state.markDirty(room);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      const rooms = await this.state.dirtyRooms(20);
+      await Promise.all(rooms.map((room) => this.deliverRoom(room)));
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'webhook delivery round failed; retrying');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async deliverRoom(room: string): Promise<void> {
+    if (!(await this.state.lease(room, this.holder, LEASE_MS))) return;
+    try {
+      for (;;) {
+        const cursor = await this.state.cursor(room);
+        const since = cursor?.seq ?? 0;
+        const page = await this.store.read(room, since, 100);
+        // A new log (lost and begun again): its events start from its first message.
+        if (cursor && page.epoch !== '' && cursor.epoch !== page.epoch) {
+          await this.state.advance(room, { epoch: page.epoch, seq: 0 });
+          continue;
+        }
+        if (page.messages.length === 0) {
+          await this.state.clean(room);
+          // An append that marked the room while we were reading is not lost: look once more.
+          const head = (await this.store.read(room, since, 0)).headSeq;
+          if (head > since && page.epoch !== '') await this.state.markDirty(room);
+          return;
+        }
+        for (const message of page.messages) {
+          if (!(await this.send(room, page.epoch, message))) return; // stopping, or the lease went to another relay
+          await this.state.advance(room, { epoch: page.epoch, seq: message.seq });
+          if (!(await this.state.lease(room, this.holder, LEASE_MS))) return; // taken over: stop here
+        }
+      }
+    } finally {
+      await this.state.release(room, this.holder).catch(() => {});
+    }
+  }
+
+  /** Sends one event until the receiver answers 2xx (backing off between attempts); false if it had to give up the room. */
+  private async send(room: string, epoch: string, message: LogMessage): Promise<boolean> {
+    const id = `msg_${Buffer.from(`${room}\n${epoch}\n${message.seq}`).toString('base64url')}`;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      const event: MessageAppendedEvent = { type: 'message.appended', timestamp: new Date().toISOString(), data: { room, epoch, ...message } };
+      const body = JSON.stringify(event);
+      const timestamp = Math.floor(Date.now() / 1000);
+      try {
+        const response = await fetch(this.endpoint.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook(this.endpoint.secret, id, timestamp, body) },
+          body,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        await response.arrayBuffer().catch(() => {});
+        if (response.ok) {
+          this.onDelivered('delivered');
+          return true;
+        }
+        this.logger.warn({ room, seq: message.seq, status: response.status, attempt }, 'webhook refused; retrying');
+      } catch (error) {
+        this.logger.warn({ room, seq: message.seq, err: (error as Error).message, attempt }, 'webhook not delivered; retrying');
+      }
+      this.onDelivered('failed');
+      // Keep the lease while waiting, so no other relay sends this room's events meanwhile.
+      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!(await this.state.lease(room, this.holder, LEASE_MS + delay))) return false;
+    }
+    return false;
+  }
+}
