@@ -1,5 +1,5 @@
 import { expect, test } from '../support/fixtures.js';
-import { addItem, chatLines, chatTextsOnPage, createParty, expectAllSent, item, joinParty, sendChat, shot } from '../support/party.js';
+import { addItem, chatLines, chatTextsOnPage, createParty, expectAllSent, item, joinParty, sendChat, shot, showWholeChat } from '../support/party.js';
 import { publishBurst } from '../support/publisher.js';
 import { chatTexts, duplicates, readRoomLog } from '../support/room-log.js';
 import { expectExactPrefix, expectExactView, expectExactViews, rawView, settleWithSentinel, waitViewAt, type Screen } from '../support/views.js';
@@ -96,8 +96,11 @@ test('tabs of one friend (one profile, one outbox): offline writes, a tab opened
   expect(texts.filter((text) => text === 'all tabs open' || written.includes(text)).sort()).toEqual(['all tabs open', ...written].sort());
   expect(log.filter((message) => message.type === 'item:add')).toHaveLength(2);
 
-  // Every screen shows each message once, in log order (read once: the sentinel already came last).
+  // Every screen opens its chat on the newest 50 lines, and shows each message once, in log order, once
+  // scrolled back to the start (read once: the sentinel already came last).
   for (const { label, page } of screens) {
+    expect(await chatTextsOnPage(page), `${label}'s chat window`).toEqual(texts.slice(-50));
+    await showWholeChat(page);
     expect(await chatTextsOnPage(page), `${label}'s chat`).toEqual(texts);
     await expect(item(page, 'Cake')).toHaveCount(1);
     await expect(item(page, 'Snacks')).toHaveCount(1);

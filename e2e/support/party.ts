@@ -116,6 +116,16 @@ export async function chatLines(page: Page): Promise<{ text: string; who: string
   );
 }
 
+/**
+ * Puts the whole chat on screen: the chat shows the newest 50 lines at first (older ones on scroll, or
+ * with "Load older messages"); presses the button until the start of the chat is shown.
+ */
+export async function showWholeChat(page: Page): Promise<void> {
+  const older = page.getByRole('button', { name: 'Load older messages' });
+  while ((await older.count()) > 0) await older.click();
+}
+
+/** The chat texts on screen (the chat's window: see `showWholeChat`). */
 export async function chatTextsOnPage(page: Page): Promise<string[]> {
   return (await chatLines(page)).map((line) => line.text);
 }

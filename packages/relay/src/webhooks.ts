@@ -92,11 +92,21 @@ export class WebhookDeliverer {
           if (head > since && page.epoch !== '') await this.state.markDirty(room);
           return;
         }
+        // The cursor moves (and the lease is renewed) every few seconds, not per event: a crash resends
+        // at most those events (same ids), and the lease never runs out while this relay is sending.
+        let delivered: number | undefined;
+        let checkpointAt = Date.now();
+        const checkpoint = async (): Promise<boolean> => {
+          if (delivered !== undefined) await this.state.advance(room, { epoch: page.epoch, seq: delivered });
+          checkpointAt = Date.now();
+          return this.state.lease(room, this.holder, LEASE_MS);
+        };
         for (const message of page.messages) {
-          if (!(await this.send(room, page.epoch, message))) return; // stopping, or the lease went to another relay
-          await this.state.advance(room, { epoch: page.epoch, seq: message.seq });
-          if (!(await this.state.lease(room, this.holder, LEASE_MS))) return; // taken over: stop here
+          if (!(await this.send(room, page.epoch, message))) break; // stopping, or the lease went to another relay
+          delivered = message.seq;
+          if (Date.now() - checkpointAt > LEASE_MS / 4 && !(await checkpoint())) return;
         }
+        if (!(await checkpoint()) || delivered !== page.messages.at(-1)!.seq) return;
       }
     } finally {
       await this.state.release(room, this.holder).catch(() => {});
@@ -128,7 +138,7 @@ export class WebhookDeliverer {
       }
       this.onDelivered('failed');
       // Keep the lease while waiting, so no other relay sends this room's events meanwhile.
-      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      const delay = Math.round(Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (!(await this.state.lease(room, this.holder, LEASE_MS + delay))) return false;
     }

@@ -241,6 +241,10 @@ export class Room {
   /** Ids of the latest messages handed to the app, to spot live messages of a log that reused their seqs. */
   readonly #recentIds = new Map<number, string>();
   #closed = false;
+  /** loadOlder calls, one after another. */
+  #older: Promise<unknown> = Promise.resolve();
+  /** Waiting for the view to get its place in the log. */
+  readonly #placed: (() => void)[] = [];
 
   /** @internal use `client.room(name)` */
   constructor(name: string, host: RoomHost, options: RoomOptions = {}) {
@@ -344,11 +348,20 @@ export class Room {
    *   prepend(messages); if (!hasMore) showStart();
    * };
    */
-  async loadOlder(limit = 50): Promise<OlderMessages> {
+  loadOlder(limit = 50): Promise<OlderMessages> {
     this.#host.assertOpen();
     if (!Number.isSafeInteger(limit) || limit < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'loadOlder: limit must be an integer ≥ 1', { retryable: false });
+    // One at a time: each continues where the one before it ended.
+    const run = this.#older.then(() => this.#loadOlder(limit));
+    this.#older = run.catch(() => {});
+    return run;
+  }
+
+  async #loadOlder(limit: number): Promise<OlderMessages> {
+    // A view not yet placed in the log (a window still on its way) has no start to go back from: wait for it.
+    if (this.#view?.epoch === undefined) await new Promise<void>((resolve) => this.#placed.push(resolve));
     const { view, start } = await this.#step(async () => ({ view: this.#view, start: this.#viewStart }));
-    if (!view || view.epoch === undefined || start <= 1) return { messages: [], hasMore: false };
+    if (this.#closed || !view || view.epoch === undefined || start <= 1) return { messages: [], hasMore: false };
     const wanted = Math.min(limit, this.#host.settings.pageSize, start - 1);
     let older: LogMessage[] = [];
     let hasMore = false;
@@ -454,6 +467,7 @@ export class Room {
    */
   _close(): void {
     this.#closed = true;
+    for (const resolve of this.#placed.splice(0)) resolve();
     this.presence._close();
     this._disconnected();
     void this.#local.finally(() => this.#events.clear());
@@ -462,7 +476,10 @@ export class Room {
   /** Runs a local step after the ones before it; its failure is its caller's (and never blocks the next). */
   #step<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#local.then(task, task);
-    this.#local = run.catch(() => {});
+    this.#local = run.catch(() => {}).then(() => {
+      // Wake what waits for the view to be placed in the log (loadOlder before the first page).
+      if (this.#view?.epoch !== undefined || this.#closed) for (const resolve of this.#placed.splice(0)) resolve();
+    });
     return run;
   }
 

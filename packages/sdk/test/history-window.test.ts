@@ -80,6 +80,24 @@ describe('history windows in the SDK', () => {
     expect(fromCache.hasMore).toBe(true);
   }, 60_000);
 
+  it('waits for the window before loading older messages, and runs concurrent loadOlder calls one after another', async () => {
+    const room = `window-early-${Date.now()}`;
+    await publishRaw(room, 1, 600);
+    const client = testClient({ relays: [relay.url], token: await tokenFor('bo') });
+    const opened = client.room(room, { from: { last: 50 } });
+    const events: RoomMessage[] = [];
+    opened.on('message', (m) => events.push(m));
+    await opened.history();
+    // Called before the window arrived: it waits for it instead of saying there is nothing older.
+    const early = await opened.loadOlder(100);
+    expect(seqs(early.messages)).toEqual(range(451, 550));
+    expect(early.hasMore).toBe(true);
+    const [a, b] = await Promise.all([opened.loadOlder(100), opened.loadOlder(100)]);
+    expect([seqs(a.messages), seqs(b.messages)]).toEqual([range(351, 450), range(251, 350)]);
+    await waitFor(() => events.length === 50, 'the window');
+    expect(seqs(events)).toEqual(range(551, 600));
+  });
+
   it('answers an empty window for a room with no messages yet, then delivers from the first', async () => {
     const room = `window-empty-${Date.now()}`;
     const client = testClient({ relays: [relay.url], token: await tokenFor('ana') });

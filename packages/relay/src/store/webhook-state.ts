@@ -78,7 +78,7 @@ export function createRedisWebhookState(redis: Redis | Cluster, prefix: string):
       await redis.srem(dirty, room);
     },
     async lease(room, holder, ttlMs) {
-      return (await redis.eval(LEASE, 1, key(room, 'wh:lease'), holder, ttlMs)) === 1;
+      return (await redis.eval(LEASE, 1, key(room, 'wh:lease'), holder, Math.ceil(ttlMs))) === 1;
     },
     async release(room, holder) {
       await redis.eval(RELEASE, 1, key(room, 'wh:lease'), holder);

@@ -28,13 +28,18 @@ const client: PartylineClient = createClient({
   retryDelay: (attempt) => Math.min(100 * attempt, 1000),
   ...(params.get('pageSize') ? { pageSize: Number(params.get('pageSize')) } : {}),
 });
-const room: Room = client.room(roomName);
+// `last`: open the room with a history window (`from: { last }`) instead of from the beginning.
+const last = params.get('last');
+const room: Room = client.room(roomName, last ? { from: { last: Number(last) } } : {});
 const received: Received[] = [];
 const statuses: { id: string; status: string; seq?: number }[] = [];
 const resets: unknown[] = [];
 const states: string[] = [];
-/** This tab's app view as the receive contract defines it: history() at open, then every message event. */
-const view = { history: [] as { seq: number; id: string }[], events: [] as { seq: number; id: string }[], opened: false };
+/**
+ * This tab's app view as the receive contract defines it: history() at open, then every message event;
+ * with a window, `older` holds what loadOlder() answered (each page prepended, as a chat would).
+ */
+const view = { older: [] as { seq: number; id: string }[], history: [] as { seq: number; id: string }[], events: [] as { seq: number; id: string }[], opened: false };
 room.on('message', ({ seq, id, sender, body }) => {
   received.push({ seq, id, sender, body });
   view.events.push({ seq, id });
@@ -66,6 +71,12 @@ const harness = {
     const ids: string[] = [];
     for (let i = 1; i <= count; i++) ids.push((await room.publish('chat', { tag, i })).id);
     return ids;
+  },
+  /** One `room.loadOlder(limit)`, prepended to the view's `older` part; answers what it found. */
+  async loadOlder(limit: number): Promise<{ count: number; first?: number; last?: number; hasMore: boolean }> {
+    const { messages, hasMore } = await room.loadOlder(limit);
+    view.older.unshift(...messages.map(({ seq, id }) => ({ seq, id })));
+    return { count: messages.length, ...(messages.length > 0 ? { first: messages[0]!.seq, last: messages.at(-1)!.seq } : {}), hasMore };
   },
   pendingIds: async () => (await room.pending()).map((entry) => entry.id),
   historyIds: async () => (await room.history()).map((message) => message.id),

@@ -7,13 +7,13 @@ export interface Entry {
   id: string;
 }
 
-/** A room's whole log, read straight from a relay (no SDK), page by page. */
-export async function readLog(relayUrl: string, room: string): Promise<Entry[]> {
+/** A room's whole log (or its messages after `since`), read straight from a relay (no SDK), page by page. */
+export async function readLog(relayUrl: string, room: string, options: { since?: number } = {}): Promise<Entry[]> {
   const socket = io(relayUrl, { transports: ['websocket'], auth: { token: await tokenFor('log-reader'), protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true });
   try {
     await new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('connect_error', reject));
     const log: Entry[] = [];
-    for (let since = 0; ; ) {
+    for (let since = options.since ?? 0; ; ) {
       const page = (await socket.timeout(10_000).emitWithAck('room:read', { room, since })) as { ok: boolean; messages: LogMessage[]; hasMore: boolean };
       if (!page.ok) throw new Error(`reading ${room}: ${JSON.stringify(page)}`);
       log.push(...page.messages.map(({ seq, id }) => ({ seq, id })));

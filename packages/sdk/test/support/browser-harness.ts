@@ -92,6 +92,8 @@ export interface PageOptions {
   room: string;
   sub: string;
   pageSize?: number;
+  /** Open the room with a history window, `from: { last }`. */
+  last?: number;
   /** The tab's token function throws: it never connects. */
   tokenFails?: boolean;
 }
@@ -101,6 +103,7 @@ export async function openPage(context: BrowserContext, site: TestSite, options:
   page.on('pageerror', (error) => console.error(`[page ${options.sub}] ${error.message}`));
   const query = new URLSearchParams({ relays: options.relays.join(','), room: options.room, sub: options.sub });
   if (options.pageSize) query.set('pageSize', String(options.pageSize));
+  if (options.last) query.set('last', String(options.last));
   if (options.tokenFails) query.set('tokenFails', '1');
   await page.goto(`${site.url}/?${query}`);
   await page.waitForFunction(() => document.title === 'ready');
