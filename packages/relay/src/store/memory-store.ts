@@ -73,6 +73,16 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     if (drop > 0) room.log.splice(0, drop);
   }
 
+  /** A room to read, trimmed to its retention; none if it never existed or went idle (reads create nothing). */
+  const readable = (name: string) => {
+    const at = now();
+    evictIdle(at);
+    const room = rooms.get(name);
+    if (!room || (idleMs !== undefined && at - room.activeAt > idleMs)) return undefined;
+    trimLog(room, at);
+    return room;
+  };
+
   return {
     kind: 'memory',
 
@@ -105,13 +115,8 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     },
 
     async read(name: string, since: number, limit: number): Promise<StoredPage> {
-      const at = now();
-      evictIdle(at);
-      const room = rooms.get(name);
-      if (!room || (idleMs !== undefined && at - room.activeAt > idleMs)) {
-        return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false };
-      }
-      trimLog(room, at);
+      const room = readable(name);
+      if (!room) return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false };
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const start = Math.max(0, since + 1 - firstSeq);
       const messages = withinBytes(room.log.slice(start, start + limit));
@@ -132,13 +137,8 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     },
 
     async readBefore(name: string, before: number, limit: number): Promise<StoredPage> {
-      const at = now();
-      evictIdle(at);
-      const room = rooms.get(name);
-      if (!room || (idleMs !== undefined && at - room.activeAt > idleMs)) {
-        return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false, hasOlder: false };
-      }
-      trimLog(room, at);
+      const room = readable(name);
+      if (!room) return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false, hasOlder: false };
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const end = Math.max(0, Math.min(before, room.headSeq + 1) - firstSeq);
       const messages = withinBytes(room.log.slice(Math.max(0, end - limit), end).reverse()).reverse();
