@@ -234,9 +234,14 @@ export function createRelay(options: RelayOptions): Relay {
       next();
     }, next);
   });
+  // Webhooks: the room logs (and recorded presence changes) are the queue; a dirty mark, a cursor and
+  // a lease per room in the store.
+  if (options.webhook) secretBytes(options.webhook.secret);
+  const webhookState = options.webhook ? (redisClients[0] ? createRedisWebhookState(redisClients[0], prefix) : createMemoryWebhookState()) : undefined;
+  const presenceOptions = webhookState ? { recordChanges: true, beforeChange: (room: string) => webhookState.markDirty(room) } : {};
   const presenceStore = redisTarget
-    ? createRedisPresenceStore({ ...redisTarget, keyPrefix: prefix, onError: redisErrorLogger(logger, 'presence') })
-    : createMemoryPresenceStore();
+    ? createRedisPresenceStore({ ...redisTarget, ...presenceOptions, keyPrefix: prefix, onError: redisErrorLogger(logger, 'presence') })
+    : createMemoryPresenceStore(presenceOptions);
   const presence = new PresenceKeeper(
     presenceStore,
     (room, changes) => server.to(room).emit(ServerEvent.Presence, { room, ...changes }),
@@ -244,17 +249,10 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     { ...PRESENCE_TIMING, ...options.presenceTiming },
   );
-  // Webhooks: the room logs are the queue; a cursor, a dirty mark and a lease per room in the store.
-  if (options.webhook) secretBytes(options.webhook.secret);
-  const webhooks = options.webhook
-    ? new WebhookDeliverer(
-        options.webhook,
-        redisClients[0] ? createRedisWebhookState(redisClients[0], prefix) : createMemoryWebhookState(),
-        store,
-        logger,
-        (outcome) => metrics.webhookDeliveries.inc({ outcome }),
-      )
-    : undefined;
+  const webhooks =
+    options.webhook && webhookState
+      ? new WebhookDeliverer(options.webhook, webhookState, store, presenceStore, logger, (outcome) => metrics.webhookDeliveries.inc({ outcome }))
+      : undefined;
   const context = {
     io,
     presence,

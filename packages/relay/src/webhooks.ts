@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LogMessage } from '@partyline/protocol';
 import type { Logger } from 'pino';
+import type { PresenceStore, RecordedPresenceChange } from './store/presence-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
 import type { WebhookState } from './store/webhook-state.js';
 import { signWebhook } from './webhook-signature.js';
@@ -19,6 +20,15 @@ export interface MessageAppendedEvent {
   timestamp: string;
   data: LogMessage & { room: string; epoch: string };
 }
+
+/** Presence events: a member joined, left or changed its data; a room got its first member or lost its last. */
+export interface PresenceEvent {
+  type: 'presence.joined' | 'presence.left' | 'presence.updated' | 'room.occupied' | 'room.vacated';
+  timestamp: string;
+  data: { room: string; member?: RecordedPresenceChange['member']; members: number };
+}
+
+type WebhookEvent = Omit<MessageAppendedEvent, 'timestamp'> | Omit<PresenceEvent, 'timestamp'>;
 
 const LEASE_MS = 10_000;
 const POLL_MS = 200;
@@ -43,6 +53,7 @@ export class WebhookDeliverer {
     private readonly endpoint: WebhookEndpoint,
     private readonly state: WebhookState,
     private readonly store: RoomLogStore,
+    private readonly presence: PresenceStore,
     private readonly logger: Logger,
     private readonly onDelivered: (outcome: 'delivered' | 'failed') => void = () => {},
   ) {
@@ -86,6 +97,7 @@ export class WebhookDeliverer {
           continue;
         }
         if (page.messages.length === 0) {
+          if (!(await this.deliverPresence(room, cursor?.changes ?? ''))) return;
           await this.state.clean(room);
           // An append that marked the room while we were reading is not lost: look once more.
           const head = (await this.store.read(room, since, 0)).headSeq;
@@ -102,7 +114,8 @@ export class WebhookDeliverer {
           return this.state.lease(room, this.holder, LEASE_MS);
         };
         for (const message of page.messages) {
-          if (!(await this.send(room, page.epoch, message))) break; // stopping, or the lease went to another relay
+          const event = { type: 'message.appended', data: { room, epoch: page.epoch, ...message } } as const;
+          if (!(await this.send(room, `msg_${Buffer.from(`${room}\n${page.epoch}\n${message.seq}`).toString('base64url')}`, event))) break; // stopping, or the lease went to another relay
           delivered = message.seq;
           if (Date.now() - checkpointAt > LEASE_MS / 4 && !(await checkpoint())) return;
         }
@@ -113,12 +126,31 @@ export class WebhookDeliverer {
     }
   }
 
+  /**
+   * Sends the room's recorded presence changes after `after`: `presence.*` for each, plus
+   * `room.occupied` / `room.vacated` when the count went to 1 / 0. False if it had to stop.
+   */
+  private async deliverPresence(room: string, after: string): Promise<boolean> {
+    for (let cursor = after; ; ) {
+      const changes = await this.presence.recorded(room, cursor, 100);
+      if (changes.length === 0) return true;
+      for (const change of changes) {
+        const key = (kind: string) => `${kind}_${Buffer.from(`${room}\n${change.cursor}`).toString('base64url')}`;
+        const events: [string, WebhookEvent][] = [[key('pres'), { type: `presence.${change.kind}`, data: { room, member: change.member, members: change.members } }]];
+        if (change.kind === 'joined' && change.members === 1) events.push([key('occ'), { type: 'room.occupied', data: { room, members: 1 } }]);
+        if (change.kind === 'left' && change.members === 0) events.push([key('vac'), { type: 'room.vacated', data: { room, members: 0 } }]);
+        for (const [id, event] of events) if (!(await this.send(room, id, event))) return false;
+        cursor = change.cursor;
+        await this.state.advance(room, { changes: cursor });
+      }
+      if (!(await this.state.lease(room, this.holder, LEASE_MS))) return false;
+    }
+  }
+
   /** Sends one event until the receiver answers 2xx (backing off between attempts); false if it had to give up the room. */
-  private async send(room: string, epoch: string, message: LogMessage): Promise<boolean> {
-    const id = `msg_${Buffer.from(`${room}\n${epoch}\n${message.seq}`).toString('base64url')}`;
+  private async send(room: string, id: string, event: WebhookEvent): Promise<boolean> {
     for (let attempt = 0; !this.stopped; attempt++) {
-      const event: MessageAppendedEvent = { type: 'message.appended', timestamp: new Date().toISOString(), data: { room, epoch, ...message } };
-      const body = JSON.stringify(event);
+      const body = JSON.stringify({ type: event.type, timestamp: new Date().toISOString(), data: event.data });
       const timestamp = Math.floor(Date.now() / 1000);
       try {
         const response = await fetch(this.endpoint.url, {
@@ -132,9 +164,9 @@ export class WebhookDeliverer {
           this.onDelivered('delivered');
           return true;
         }
-        this.logger.warn({ room, seq: message.seq, status: response.status, attempt }, 'webhook refused; retrying');
+        this.logger.warn({ room, event: id, status: response.status, attempt }, 'webhook refused; retrying');
       } catch (error) {
-        this.logger.warn({ room, seq: message.seq, err: (error as Error).message, attempt }, 'webhook not delivered; retrying');
+        this.logger.warn({ room, event: id, err: (error as Error).message, attempt }, 'webhook not delivered; retrying');
       }
       this.onDelivered('failed');
       // Keep the lease while waiting, so no other relay sends this room's events meanwhile.

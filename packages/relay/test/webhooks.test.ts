@@ -12,7 +12,7 @@ import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerClient, verifyWebhook, type MessageAppendedEvent } from '../src/index.js';
 import { startRelayProcess, type RelayProcess } from './support/relay-process.js';
-import { TEST_SECRET } from './support/harness.js';
+import { connectClient, expectOk, request, TEST_SECRET, tokenFor } from './support/harness.js';
 
 const COUNT = Number(process.env.WEBHOOK_MESSAGES ?? 500);
 const API_KEY = 'webhook-test-key-webhook-test-key-01';
@@ -26,6 +26,7 @@ const bad: string[] = [];
 let attempts = 0;
 let refusedOnPurpose = 0;
 const seqsSeen = new Set<number>();
+const events: { id: string; type: string; room: string; sub?: string }[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -34,8 +35,8 @@ beforeAll(async () => {
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       attempts++;
-      // Refuse the first attempts, and every 7th one after: the relays must retry.
-      if (attempts <= 20 || attempts % 7 === 0) {
+      // Refuse the first message events, and every 7th attempt: the relays must retry.
+      if ((attempts <= 20 && body.includes('"message.appended"')) || attempts % 7 === 0) {
         refusedOnPurpose++;
         return response.writeHead(503).end();
       }
@@ -43,7 +44,9 @@ beforeAll(async () => {
       if (!check.ok) bad.push(check.reason!);
       const id = request.headers['webhook-id'] as string;
       ids.set(id, (ids.get(id) ?? 0) + 1);
-      seqsSeen.add((JSON.parse(body) as MessageAppendedEvent).data.seq);
+      const event = JSON.parse(body) as { type: string; data: { room: string; seq?: number; member?: { sub: string } } };
+      if (event.type === 'message.appended') seqsSeen.add((event as MessageAppendedEvent).data.seq);
+      if (!events.some((seen) => seen.id === id)) events.push({ id, type: event.type, room: event.data.room, ...(event.data.member ? { sub: event.data.member.sub } : {}) });
       response.writeHead(204).end();
     });
   });
@@ -106,4 +109,24 @@ describe('webhooks across relay crashes', () => {
       await relayB.stop();
     }
   }, 240_000);
+
+  it('sends presence events and room.occupied / room.vacated, also when the member’s relay is SIGKILLed and another relay sweeps it', async () => {
+    const args = ['--redis-url', redis.url, '--token-secret', TEST_SECRET, '--webhook-url', receiverUrl, '--webhook-secret', WEBHOOK_SECRET];
+    const [relayA, relayB] = await Promise.all([startRelayProcess(args), startRelayProcess(args)]);
+    try {
+      const room = 'party:presence-hooks';
+      const member = await connectClient(relayA.url, await tokenFor('ana', ['party:*']));
+      expectOk(await request(member, 'presence:enter', { room, data: '{"name":"Ana"}' }));
+      await waitFor(() => events.some((e) => e.room === room && e.type === 'room.occupied'), 'room.occupied', 30_000, 50);
+      relayA.child.kill('SIGKILL');
+      await waitFor(() => events.some((e) => e.room === room && e.type === 'room.vacated'), 'room.vacated after relay A died', 60_000, 100);
+      member.close();
+      const seen = events.filter((e) => e.room === room).map((e) => `${e.type}${e.sub ? `:${e.sub}` : ''}`);
+      console.log(`[webhooks] presence events: ${seen.join(', ')}`);
+      expect(seen).toEqual(['presence.joined:ana', 'room.occupied', 'presence.left:ana', 'room.vacated']);
+    } finally {
+      await relayA.stop();
+      await relayB.stop();
+    }
+  }, 120_000);
 });

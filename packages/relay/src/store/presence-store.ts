@@ -31,9 +31,30 @@ export interface PresenceStore {
   extend(room: string, keys: string[], expiresAt: number): Promise<string[]>;
   /** Removes leases that expired before `now` in up to `maxRooms` rooms; answers the changes per room. */
   sweep(now: number, maxRooms: number): Promise<Map<string, PresenceChanges>>;
+  /**
+   * Changes recorded for webhooks (when the store records them) after `after` ('' = the oldest kept),
+   * oldest first, each with the member count right after it and a cursor to continue from.
+   */
+  recorded(room: string, after: string, limit: number): Promise<RecordedPresenceChange[]>;
   /** The members now (an unknown room: epoch '' and no members). */
   snapshot(room: string): Promise<PresenceSnapshot>;
   close(): Promise<void>;
+}
+
+export interface RecordedPresenceChange {
+  cursor: string;
+  kind: PresenceChange['kind'];
+  member: PresenceChange['member'];
+  /** Members in the room right after this change (1 after a join: the room became occupied; 0 after a leave: vacated). */
+  members: number;
+}
+
+/** Options of every presence store. */
+export interface PresenceStoreOptions {
+  /** Keep each change (for webhooks), up to 10,000 per room. @default false */
+  recordChanges?: boolean;
+  /** Awaited before any change may happen in a room (webhooks mark it, so a crash right after loses no event). */
+  beforeChange?: (room: string) => Promise<void>;
 }
 
 export const subOfLease = (key: string): string => key.slice(key.indexOf('|') + 1);

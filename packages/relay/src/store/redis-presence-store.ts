@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PresenceChange, PresenceMember, PresenceSnapshot } from '@partyline/protocol';
 import { StoreUnavailableError } from './room-log-store.js';
-import type { PresenceChanges, PresenceStore } from './presence-store.js';
+import type { PresenceChanges, PresenceStore, PresenceStoreOptions, RecordedPresenceChange } from './presence-store.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 
 /**
@@ -27,6 +27,8 @@ end
 local function change(kind, sub, json)
   local version = redis.call('HINCRBY', meta, 'version', 1)
   changes[#changes + 1] = { kind, sub, json, version }
+  -- Recorded for webhooks (a fifth key), in the same step as the change: no crash can split them.
+  if KEYS[5] then redis.call('XADD', KEYS[5], 'MAXLEN', '~', 10000, '*', 'k', kind, 's', sub, 'j', json, 'n', redis.call('HLEN', members)) end
 end
 local function drop(lease)
   if redis.call('ZREM', leases, lease) == 0 then return end
@@ -39,7 +41,9 @@ local function drop(lease)
 end
 local function finish(epoch, ttl)
   local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
-  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
+  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  -- Recorded changes wait for webhook delivery longer than the room's own keys.
+  if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then redis.call('PEXPIRE', KEYS[5], 604800000) end
   return { epoch or (redis.call('HGET', meta, 'epoch') or ''), first[2] or '', changes }
 end
 `;
@@ -101,17 +105,22 @@ const toMember = (sub: string, json: string): PresenceMember => {
   return { sub, since: s, ...(typeof d === 'string' ? { data: d } : {}) };
 };
 
-export function createRedisPresenceStore(target: RedisTarget & { keyPrefix?: string; onError?: (error: Error) => void }): PresenceStore {
+export function createRedisPresenceStore(target: RedisTarget & PresenceStoreOptions & { keyPrefix?: string; onError?: (error: Error) => void }): PresenceStore {
   const prefix = target.keyPrefix ?? 'pl:';
   const client = connectRedis(target, { commandTimeout: 5000 });
   client.on('error', (error: Error) => target.onError?.(error));
-  client.defineCommand('plPresenceEnter', { lua: ENTER, numberOfKeys: 4 });
-  client.defineCommand('plPresenceLeave', { lua: LEAVE, numberOfKeys: 4 });
-  client.defineCommand('plPresenceExtend', { lua: EXTEND, numberOfKeys: 4 });
-  client.defineCommand('plPresenceSweep', { lua: SWEEP, numberOfKeys: 4 });
+  client.defineCommand('plPresenceEnter', { lua: ENTER });
+  client.defineCommand('plPresenceLeave', { lua: LEAVE });
+  client.defineCommand('plPresenceExtend', { lua: EXTEND });
+  client.defineCommand('plPresenceSweep', { lua: SWEEP });
   const scripts = client as unknown as PresenceScripts;
   const index = `${prefix}{presence}:rooms`;
-  const keysOf = (room: string) => ['members', 'counts', 'leases', 'meta'].map((name) => `${prefix}{${room}}:pr:${name}`);
+  const recordChanges = target.recordChanges ?? false;
+  // The key count first (the fifth key, the recorded changes, only when recording).
+  const keysOf = (room: string): [number, ...string[]] => {
+    const names = recordChanges ? ['members', 'counts', 'leases', 'meta', 'changes'] : ['members', 'counts', 'leases', 'meta'];
+    return [names.length, ...names.map((name) => `${prefix}{${room}}:pr:${name}`)];
+  };
   const epochNonce = randomBytes(9).toString('base64url');
   let epochCounter = 0;
 
@@ -140,11 +149,16 @@ export function createRedisPresenceStore(target: RedisTarget & { keyPrefix?: str
   return {
     enter: (room, lease, data, expiresAt) =>
       call(async () => {
+        await target.beforeChange?.(room);
         const candidate = `${epochNonce}.${(epochCounter++).toString(36)}`;
         const reply = await scripts.plPresenceEnter(...keysOf(room), candidate, lease.key, lease.sub, data === undefined ? 0 : 1, data ?? '', Date.now(), expiresAt, ROOM_TTL_MS);
         return indexed(room, reply);
       }),
-    leave: (room, lease) => call(async () => indexed(room, await scripts.plPresenceLeave(...keysOf(room), lease.key, ROOM_TTL_MS))),
+    leave: (room, lease) =>
+      call(async () => {
+        await target.beforeChange?.(room);
+        return indexed(room, await scripts.plPresenceLeave(...keysOf(room), lease.key, ROOM_TTL_MS));
+      }),
     extend: (room, keys, expiresAt) =>
       call(async () => {
         if (keys.length === 0) return [];
@@ -156,11 +170,12 @@ export function createRedisPresenceStore(target: RedisTarget & { keyPrefix?: str
       call(async () => {
         const swept = new Map<string, PresenceChanges>();
         for (const room of await client.zrangebyscore(index, '-inf', now, 'LIMIT', 0, maxRooms)) {
+          await target.beforeChange?.(room);
           const reply = await scripts.plPresenceSweep(...keysOf(room), now, ROOM_TTL_MS);
           if (reply[1] === '') {
             // No lease left: unindex, then look again — an enter that raced the removal re-indexes it.
             await client.zrem(index, room);
-            const [, first] = await client.zrange(keysOf(room)[2]!, 0, 0, 'WITHSCORES');
+            const [, first] = await client.zrange(keysOf(room)[3] as string, 0, 0, 'WITHSCORES');
             if (first !== undefined) await client.zadd(index, 'LT', first, room);
           } else {
             await client.zadd(index, reply[1], room);
@@ -170,9 +185,19 @@ export function createRedisPresenceStore(target: RedisTarget & { keyPrefix?: str
         }
         return swept;
       }),
+    recorded: (room, after, limit) =>
+      call(async (): Promise<RecordedPresenceChange[]> => {
+        if (!recordChanges) return [];
+        const entries = (await client.xrange(`${prefix}{${room}}:pr:changes`, after ? `(${after}` : '-', '+', 'COUNT', limit)) as [string, string[]][];
+        return entries.map(([cursor, fields]) => {
+          const value: Record<string, string> = {};
+          for (let i = 0; i < fields.length; i += 2) value[fields[i]!] = fields[i + 1]!;
+          return { cursor, kind: value.k as RecordedPresenceChange['kind'], member: toMember(value.s ?? '', value.j ?? '{}'), members: Number(value.n) };
+        });
+      }),
     snapshot: (room) =>
       call(async (): Promise<PresenceSnapshot> => {
-        const [members, , , meta] = keysOf(room);
+        const [, members, , , meta] = keysOf(room) as [number, string, string, string, string];
         const [[, entries], [, state]] = (await client.multi().hgetall(members!).hmget(meta!, 'epoch', 'version').exec()) as [[null, Record<string, string>], [null, (string | null)[]]];
         return {
           epoch: state[0] ?? '',

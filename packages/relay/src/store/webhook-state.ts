@@ -1,9 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 
-/** How far a room's webhooks have been delivered: through `seq` of the log's `epoch`. */
+/** How far a room's webhooks have been delivered: through `seq` of the log's `epoch`, and through the presence change `changes`. */
 export interface WebhookCursor {
   epoch: string;
   seq: number;
+  changes?: string;
 }
 
 /**
@@ -21,7 +22,7 @@ export interface WebhookState {
   lease(room: string, holder: string, ttlMs: number): Promise<boolean>;
   release(room: string, holder: string): Promise<void>;
   cursor(room: string): Promise<WebhookCursor | undefined>;
-  advance(room: string, cursor: WebhookCursor): Promise<void>;
+  advance(room: string, cursor: Partial<WebhookCursor>): Promise<void>;
 }
 
 export function createMemoryWebhookState(): WebhookState {
@@ -51,7 +52,7 @@ export function createMemoryWebhookState(): WebhookState {
       return cursors.get(room);
     },
     async advance(room, cursor) {
-      cursors.set(room, cursor);
+      cursors.set(room, { epoch: '', seq: 0, ...cursors.get(room), ...cursor });
     },
   };
 }
@@ -84,12 +85,14 @@ export function createRedisWebhookState(redis: Redis | Cluster, prefix: string):
       await redis.eval(RELEASE, 1, key(room, 'wh:lease'), holder);
     },
     async cursor(room) {
-      const [epoch, seq] = await redis.hmget(key(room, 'wh'), 'epoch', 'seq');
-      return epoch === null || epoch === undefined ? undefined : { epoch, seq: Number(seq ?? 0) };
+      const [epoch, seq, changes] = await redis.hmget(key(room, 'wh'), 'epoch', 'seq', 'changes');
+      if (epoch === null && changes === null) return undefined;
+      return { epoch: epoch ?? '', seq: Number(seq ?? 0), ...(changes ? { changes } : {}) };
     },
     async advance(room, cursor) {
       // Lives as long as an idle room's log may (the default retention); a lost cursor starts the epoch over.
-      await redis.multi().hset(key(room, 'wh'), 'epoch', cursor.epoch, 'seq', cursor.seq).pexpire(key(room, 'wh'), CURSOR_TTL_MS).exec();
+      const fields = Object.entries(cursor).flatMap(([field, value]) => [field, String(value)]);
+      await redis.multi().hset(key(room, 'wh'), ...fields).pexpire(key(room, 'wh'), CURSOR_TTL_MS).exec();
     },
   };
 }
