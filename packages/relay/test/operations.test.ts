@@ -92,13 +92,14 @@ describe('graceful drain', () => {
 
     // A publish in flight when the drain starts is still acked.
     const inFlight = publish(members[0]!, 'ops', [{ id: 'in-flight' }]);
-    const drained = target.relay.drain({ deadlineMs: 5_000, spreadMs: 500 });
+    // A spread long enough that the drain is still under way when the newcomer below tries (a loaded CI box).
+    const drained = target.relay.drain({ deadlineMs: 8_000, spreadMs: 3_000 });
     expect(expectOk(await inFlight).results).toEqual([{ id: 'in-flight', seq: 1 }]);
 
     await waitFor(() => notices.length === 20, 'every client told to move');
     for (const notice of notices) {
       expect(notice.reconnectAfterMs).toBeGreaterThanOrEqual(0);
-      expect(notice.reconnectAfterMs).toBeLessThan(500);
+      expect(notice.reconnectAfterMs).toBeLessThan(3_000);
     }
     expect(new Set(notices.map((n) => n.reconnectAfterMs)).size).toBeGreaterThan(1);
     const refusal = await connectRefusal(target.url, { token: await tokenFor('ana', ['ops']) }).catch((error: Error) => error);

@@ -203,8 +203,8 @@ describe('in Chromium, two relays over Redis', () => {
   // Last: it kills a relay process.
   it('relay SIGKILL during a flush: nothing lost, nothing duplicated', async () => {
     const room = nextRoom();
-    // A dedicated, rate-limited relay process so the flush of 600 messages takes a while.
-    const doomed = await spawnRelay(['--redis-url', redis.url, '--rate-limit', '250', '--rate-burst', '100']);
+    // A dedicated, rate-limited relay process so the flush of 600 messages takes ~10 s (the kill lands mid-flush even on a loaded box).
+    const doomed = await spawnRelay(['--redis-url', redis.url, '--rate-limit', '60', '--rate-burst', '100']);
     try {
       const profile = await newProfile(browser, site);
       const memberProfile = await newProfile(browser, site);
