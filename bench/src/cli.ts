@@ -3,13 +3,16 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startRedis } from '@partyline/test-support';
 import { fanout, forSystem, FULL, idleMemory, measure, QUICK, smallRooms, type Figures } from './scenarios.js';
+import { presenceChurn, type ChurnScale } from './presence-scenario.js';
 import { browserEnqueue, bundleSizes, outboxFlush } from './sdk-scenarios.js';
+import { historyWindows } from './history-scenario.js';
+import { httpPublish } from './http-scenario.js';
 
 const HELP = `partyline bench — Partyline vs plain Socket.IO + @socket.io/redis-adapter, same run, same machine
 
-Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g]
+Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g,h,i,j]
 
-  --quick        smaller scale (300 fan-out subscribers, 250 rooms, 2,000 idle connections, 4 s runs)
+  --quick        smaller scale (300 fan-out subscribers, 250 rooms, 2,000 idle connections, 500 presence members, 4 s runs)
   --scenarios    which to run (default all):
                    a  fan-out: 1 room, 1,000 subscribers over 2 relays, delivered msgs/s
                    b  many small rooms: 2,000 rooms × 4 members all publishing, delivered msgs/s
@@ -18,6 +21,14 @@ Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g]
                    e  outbox flush: 10,000 messages queued offline in one SDK client, seconds until all acked
                    f  headless Chromium: IndexedDB enqueue rate and p99, batched (group commit) vs one transaction per message
                    g  SDK bundle (minified + gzipped, with dependencies) vs socket.io-client alone
+                   h  presence churn: 2,000 members in rooms of 20 over 2 relays, each leaving and entering again
+                      (pausing ~1 s after each answer): changes/s, relay CPU, Redis CPU and commands per change
+                      (plain Socket.IO has no presence: no baseline)
+                   i  history windows: a 1,000,000-message room (100,000 with --quick) vs a 1,000-message room —
+                      time to a new member's newest 50, backward pages p50/p99 under live publishing, relay RSS
+                      (the "baseline" column is the 1,000-message room: the ratio should stay near 1)
+                   j  HTTP publish (Idempotency-Key, 16 in flight) vs socket publish on the same relay:
+                      msgs/s, p50, p99 (the "baseline" column is the socket)
   --help         show this help
 
 Relays, baseline servers and load generators run as separate processes; Redis is a real redis-server.
@@ -33,10 +44,11 @@ if (values.help) {
   process.exit(0);
 }
 const scale = values.quick ? QUICK : FULL;
-const wanted = new Set((values.scenarios ?? 'a,b,c,d,e,f,g').split(','));
+const wanted = new Set((values.scenarios ?? 'a,b,c,d,e,f,g,h,i,j').split(','));
 const progress = (text: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
 
-type Row = { scenario: string; metric: string; partyline: number; baseline: number; ratio: number; unit: string };
+/** `noBaseline`: plain Socket.IO has nothing to compare with (printed n/a). */
+type Row = { scenario: string; metric: string; partyline: number; baseline: number; ratio: number; unit: string; noBaseline?: boolean };
 const sdkResults: Record<string, unknown> = {};
 const rows: Row[] = [];
 const results: Record<string, { partyline: Figures; baseline: Figures }> = {};
@@ -112,6 +124,39 @@ try {
     sdkResults.g = sizes;
     add('g bundle (SDK vs socket.io-client)', 'minified + gzipped', 'KB', sizes.sdkKb, sizes.socketIoClientKb);
   }
+  if (wanted.has('h')) {
+    const churn: ChurnScale = values.quick ? { members: 500, roomSize: 20, meanPauseMs: 1000, seconds: scale.seconds } : { members: 2000, roomSize: 20, meanPauseMs: 1000, seconds: scale.seconds };
+    progress(`(h) presence churn: ${churn.members} members in rooms of ${churn.roomSize} over 2 relays`);
+    const figures = await presenceChurn(redis, churn);
+    sdkResults.h = { scale: churn, ...figures };
+    const scenario = `h presence churn (${churn.members.toLocaleString('en-US')} members, rooms of ${churn.roomSize})`;
+    const na = (metric: string, unit: string, value: number) => rows.push({ scenario, metric, unit, partyline: value, baseline: Number.NaN, ratio: Number.NaN, noBaseline: true });
+    na('presence changes/s', 'changes/s', figures.changesPerSecond);
+    na('changes delivered to members/s', 'changes/s', figures.changesDeliveredPerSecond);
+    na('relay CPU per change (2 relays)', 'µs', figures.relayCpuMicrosPerChange);
+    na('Redis CPU per change', 'µs', figures.redisCpuMicrosPerChange);
+    na('Redis commands per change (incl. those scripts run)', 'cmds', figures.redisCommandsPerChange);
+    na('Redis script calls per change', 'calls', figures.redisScriptsPerChange);
+  }
+  if (wanted.has('i')) {
+    const big = values.quick ? 100_000 : 1_000_000;
+    const windows = await historyWindows(redis, big, progress);
+    sdkResults.i = windows;
+    const scenario = `i history windows (${big.toLocaleString('en-US')} vs 1,000 msgs)`;
+    add(scenario, 'new member: connect + newest 50, median', 'ms', windows.big.lastFiftyMs, windows.small.lastFiftyMs);
+    add(scenario, 'backward page of 100 under publishing, p50', 'ms', windows.big.backwardP50Ms, windows.small.backwardP50Ms);
+    add(scenario, 'backward page of 100 under publishing, p99', 'ms', windows.big.backwardP99Ms, windows.small.backwardP99Ms);
+    add(scenario, 'relay RSS after', 'MB', windows.big.relayRssMb, windows.small.relayRssMb);
+  }
+  if (wanted.has('j')) {
+    const count = values.quick ? 3_000 : 10_000;
+    progress(`(j) HTTP publish vs socket publish: ${count} messages each, 16 in flight`);
+    const publish = await httpPublish(redis, count);
+    sdkResults.j = publish;
+    add('j HTTP publish (vs socket)', 'msgs/s, 16 in flight', 'msg/s', publish.http.messagesPerSecond, publish.socket.messagesPerSecond);
+    add('j HTTP publish (vs socket)', 'p50 publish → ack', 'ms', publish.http.p50Ms, publish.socket.p50Ms);
+    add('j HTTP publish (vs socket)', 'p99 publish → ack', 'ms', publish.http.p99Ms, publish.socket.p99Ms);
+  }
 } finally {
   await redis.stop();
 }
@@ -122,10 +167,13 @@ console.log(`\nPartyline vs baseline (plain Socket.IO + redis adapter) — ${val
 console.log(`| scenario | metric | Partyline | baseline | ratio |`);
 console.log(`|---|---|---:|---:|---:|`);
 for (const row of rows) {
-  const ratio = Number.isNaN(row.ratio) ? '—' : `${format(row.ratio)}×`;
-  console.log(`| ${row.scenario} | ${row.metric} (${row.unit}) | ${format(row.partyline)} | ${format(row.baseline)} | ${ratio} |`);
+  const ratio = row.noBaseline ? 'n/a' : Number.isNaN(row.ratio) ? '—' : `${format(row.ratio)}×`;
+  console.log(`| ${row.scenario} | ${row.metric} (${row.unit}) | ${format(row.partyline)} | ${row.noBaseline ? 'n/a' : format(row.baseline)} | ${ratio} |`);
 }
+if (wanted.has('h')) console.log('\n(h) has no baseline: plain Socket.IO keeps no presence (an app would write its own), so there is nothing like it to run.');
 if (wanted.has('f')) console.log('\n(f) compares two ways of storing in the SDK: "Partyline" is batched (group commit), "baseline" one transaction per message.');
+if (wanted.has('i')) console.log('\n(i) compares a big room with a 1,000-message room on the same relay ("baseline" column): a ratio near 1 means the cost does not grow with the log.');
+if (wanted.has('j')) console.log('\n(j) compares the HTTP API with the socket on the same relay ("baseline" column is the socket).');
 
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 const file = new URL(`../results/${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);

@@ -50,15 +50,15 @@ async function startProcess(script: string, args: string[], port: number, label:
   };
 }
 
-/** Starts `count` server processes of one system against one Redis. */
-export async function startServers(system: SystemName, count: number, redisUrl: string): Promise<ServerProcess[]> {
+/** Starts `count` server processes of one system against one Redis (`relayArgs`: more relay flags). */
+export async function startServers(system: SystemName, count: number, redisUrl: string, relayArgs: string[] = []): Promise<ServerProcess[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
       const port = await findFreePort();
       if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system);
       return startProcess(
         RELAY_CLI,
-        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--transports', 'websocket,polling'],
+        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--transports', 'websocket,polling', ...relayArgs],
         port,
         system,
       );
