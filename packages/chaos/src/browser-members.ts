@@ -8,7 +8,8 @@ import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { MemberHistory, Session } from './checker.js';
 import type { ChaosMember } from './faults.js';
-import { newHistory, startSession, type MemberEvent } from './member-events.js';
+import { endPresenceSession, newHistory, newPresenceHistory, recordCut, startSession, type MemberEvent } from './member-events.js';
+import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { Random } from './random.js';
 import { mintChaosToken } from './system-under-test.js';
 
@@ -22,8 +23,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class BrowserMember implements ChaosMember {
   readonly history: MemberHistory;
+  readonly presence: PresenceHistory | undefined;
   crashes = 0;
   #page: Page | undefined;
+  /** Page loads so far: the life a page enters presence with. */
+  #loads = 0;
   #publish = true;
   /** Sessions by the page load's id; a load's first report starts its session. */
   readonly #sessions = new Map<string, (event: MemberEvent) => void>();
@@ -34,17 +38,24 @@ export class BrowserMember implements ChaosMember {
     readonly roomName: string,
     private readonly context: BrowserContext,
     private readonly proxy: FaultProxy,
-    private readonly url: (publish: boolean) => string,
+    private readonly url: (publish: boolean, presenceLife: number | undefined) => string,
     private readonly random: Random,
+    withPresence = false,
   ) {
     this.history = newHistory(name, roomName);
+    this.presence = withPresence ? newPresenceHistory(name, roomName) : undefined;
+  }
+
+  #urlOfNextLoad(): string {
+    this.#loads++;
+    return this.url(this.#publish, this.presence ? this.#loads : undefined);
   }
 
   /** Called by the page binding, in the order the page reported. */
   record(session: string, event: MemberEvent): void {
     let record = this.#sessions.get(session);
     if (!record) {
-      record = startSession(this.history, this.#nextStart);
+      record = startSession(this.history, this.#nextStart, this.presence);
       this.#sessions.set(session, record);
     }
     record(event);
@@ -54,23 +65,26 @@ export class BrowserMember implements ChaosMember {
     this.#nextStart = start;
     const page = await this.context.newPage();
     this.#page = page;
-    await page.goto(this.url(this.#publish));
+    await page.goto(this.#urlOfNextLoad());
     await page.waitForFunction(() => document.title === 'ready');
   }
 
   cutNetwork(): void {
     this.proxy.cut();
+    recordCut(this.presence, true);
   }
 
   healNetwork(): void {
     this.proxy.heal();
+    recordCut(this.presence, false);
   }
 
   /** A real reload: the page's SDK starts again from its IndexedDB outbox and cache. */
   async restart(): Promise<void> {
     const page = this.#page!;
     this.#nextStart = 'restart';
-    await page.goto(this.url(this.#publish));
+    endPresenceSession(this.presence, 'closed');
+    await page.goto(this.#urlOfNextLoad());
     await page.waitForFunction(() => document.title === 'ready');
   }
 
@@ -79,6 +93,7 @@ export class BrowserMember implements ChaosMember {
     const page = this.#page!;
     const cdp = await this.context.newCDPSession(page);
     const crashed = new Promise((resolve) => page.once('crash', resolve));
+    endPresenceSession(this.presence, 'killed');
     void cdp.send('Page.crash').catch(() => {});
     await Promise.race([crashed, sleep(10_000)]);
     this.crashes++;
@@ -97,6 +112,16 @@ export class BrowserMember implements ChaosMember {
     return (await this.#page?.evaluate(() => (window as unknown as { chaos: { pendingCount(): Promise<number> } }).chaos.pendingCount())) ?? 1;
   }
 
+  async presenceLook(): Promise<PresenceLook> {
+    const look: PresenceLook = { member: this.name, room: this.roomName, alive: false, connected: false, data: { name: this.name, life: this.#loads }, members: [] };
+    const page = this.#page;
+    if (!page || page.isClosed()) return look;
+    type Shown = { online: boolean; members: { sub: string; data: unknown }[] };
+    const shown = await page.evaluate(() => (window as unknown as { chaos?: { presenceShown(): Shown } }).chaos?.presenceShown()).catch(() => undefined);
+    if (!shown) return look;
+    return { ...look, alive: true, connected: shown.online && !this.proxy.isCut && this.proxy.openConnections > 0, members: shown.members };
+  }
+
   async close(): Promise<void> {
     await this.#page?.close().catch(() => {});
   }
@@ -107,8 +132,18 @@ export interface BrowserMembers {
   close(): Promise<void>;
 }
 
-/** Serves the chaos page (SDK bundled with esbuild) and a token endpoint, and opens `count` Chromium members, each its own browser profile. */
-export async function startBrowserMembers(count: number, rooms: string[], relayPorts: number[], publishEveryMs: number, random: Random): Promise<BrowserMembers> {
+/**
+ * Serves the chaos page (SDK bundled with esbuild) and a token endpoint, and opens `count` Chromium members, each its own browser profile.
+ * With `presence`, every member enters its room's presence, and each is opened once the one before has `arrived`.
+ */
+export async function startBrowserMembers(
+  count: number,
+  rooms: string[],
+  relayPorts: number[],
+  publishEveryMs: number,
+  random: Random,
+  presence?: { arrived(member: BrowserMember): Promise<void> },
+): Promise<BrowserMembers> {
   const bundle = await build({ entryPoints: [PAGE_SOURCE], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', conditions: ['source'], write: false, logLevel: 'warning' });
   const script = bundle.outputFiles[0]!.text;
   const server: Server = createServer((request, response) => {
@@ -136,14 +171,16 @@ export async function startBrowserMembers(count: number, rooms: string[], relayP
     proxies.push(proxy);
     const context = await chromium.launchPersistentContext(join(profiles, name), chromiumLaunchOptions());
     contexts.push(context);
-    const url = (publish: boolean) => `${site}/?${new URLSearchParams({ name, room, relays: proxy.urls.join(','), every: String(publishEveryMs), publish: publish ? '1' : '0' })}`;
-    const member = new BrowserMember(name, room, context, proxy, url, random);
+    const url = (publish: boolean, presenceLife: number | undefined) =>
+      `${site}/?${new URLSearchParams({ name, room, relays: proxy.urls.join(','), every: String(publishEveryMs), publish: publish ? '1' : '0', ...(presenceLife !== undefined ? { presence: String(presenceLife) } : {}) })}`;
+    const member = new BrowserMember(name, room, context, proxy, url, random, presence !== undefined);
     await context.exposeBinding('chaosRecord', (_source, session: string, event: MemberEvent) => member.record(session, event));
     // The persistent context opens with a blank tab: the app gets a tab of its own, the blank one goes.
     const blank = context.pages();
     await member.open('first');
     for (const page of blank) await page.close();
     members.push(member);
+    await presence?.arrived(member);
   }
   return {
     members,

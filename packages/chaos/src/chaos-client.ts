@@ -5,7 +5,8 @@ import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import type { MemberHistory } from './checker.js';
 import type { ChaosMember } from './faults.js';
-import { newHistory, resetEvent, startSession, type MemberEvent } from './member-events.js';
+import { endPresenceSession, followPresence, newHistory, newPresenceHistory, presenceShown, recordCut, resetEvent, startSession, type MemberEvent } from './member-events.js';
+import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { Random } from './random.js';
 import { mintChaosToken } from './system-under-test.js';
 
@@ -17,6 +18,7 @@ import { mintChaosToken } from './system-under-test.js';
  */
 export class ChaosClient implements ChaosMember {
   readonly history: MemberHistory;
+  readonly presence: PresenceHistory | undefined;
   readonly crashes = 0;
   readonly #indexedDB = new IDBFactory();
   #proxy: FaultProxy | undefined;
@@ -35,13 +37,16 @@ export class ChaosClient implements ChaosMember {
     private readonly relayPorts: number[],
     private readonly random: Random,
     private readonly publishEveryMs: [number, number],
+    /** Enter the room's presence (with `{ name, life }`) and record what presence shows. @default false */
+    withPresence = false,
   ) {
     this.history = newHistory(name, roomName);
+    this.presence = withPresence ? newPresenceHistory(name, roomName) : undefined;
   }
 
   async start(): Promise<void> {
     this.#proxy ??= await startFaultProxy(this.relayPorts);
-    const record = startSession(this.history, this.sessions++ === 0 ? 'first' : 'restart');
+    const record = startSession(this.history, this.sessions++ === 0 ? 'first' : 'restart', this.presence);
     const client = createClient({
       relays: this.#proxy.urls,
       token: () => this.#mintToken(),
@@ -58,6 +63,7 @@ export class ChaosClient implements ChaosMember {
     );
     room.on('message', (message) => record({ t: 'message', seq: message.seq, id: message.id }));
     room.on('reset', (context) => record(resetEvent(context)));
+    if (this.presence) followPresence(client, room, { name: this.name, life: this.sessions }, record);
     this.#client = client;
     this.#room = room;
     this.#schedulePublish(record);
@@ -70,6 +76,7 @@ export class ChaosClient implements ChaosMember {
     const client = this.#client;
     this.#client = undefined;
     this.#room = undefined;
+    if (client) endPresenceSession(this.presence, 'closed');
     await client?.close();
   }
 
@@ -81,10 +88,12 @@ export class ChaosClient implements ChaosMember {
 
   cutNetwork(): void {
     this.#proxy?.cut();
+    recordCut(this.presence, true);
   }
 
   healNetwork(): void {
     this.#proxy?.heal();
+    recordCut(this.presence, false);
   }
 
   async stopPublishing(): Promise<void> {
@@ -95,6 +104,15 @@ export class ChaosClient implements ChaosMember {
 
   async pendingCount(): Promise<number> {
     return (await this.#room?.pending())?.length ?? 0;
+  }
+
+  async presenceLook(): Promise<PresenceLook> {
+    const client = this.#client;
+    const room = this.#room;
+    const proxy = this.#proxy;
+    if (!client || !room || !proxy) return { member: this.name, room: this.roomName, alive: false, connected: false, data: undefined, members: [] };
+    const { online, members } = presenceShown(client, room);
+    return { member: this.name, room: this.roomName, alive: true, connected: online && !proxy.isCut && proxy.openConnections > 0, data: { name: this.name, life: this.sessions }, members };
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { runChaos } from './run-chaos.js';
 
 const HELP = `partyline chaos — seeded faults against relays, Redis and SDK clients, then a checker of every member's app view
 
-Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--retention 200]
+Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--retention 200] [--presence]
 
   --clients N          SDK clients in Node (own IndexedDB each), 10 per room                    (default 200)
   --browsers N         members in real Chromium, each its own persistent profile and proxy       (default 2)
@@ -25,6 +25,11 @@ Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42]
                                                                                                  (default always)
   --retention N        relays keep at most N messages per room (--retention-messages); adds the member-away
                        fault (members offline while the room trims past them): 'trimmed' resets expected
+  --presence           every member also enters its room's presence (data {name, life}) and records every presence
+                       event; after quiescence, every live member's members() must equal who is alive and connected
+                       (see below)
+  --presence-record F  with --presence: write every member's presence record (events, connection changes, lives,
+                       cuts) and final view to file F as JSON
   --help               show this help
 
 Faults: per-client network cuts (TCP proxy), client restarts from the persisted IndexedDB (Node: SDK closed
@@ -46,8 +51,20 @@ message and reset event, against the final room log. It prints
                      (or a view that changed across a restart with no reset)
   resets             by reason; explained if the log really lost what the view had (diverged, epoch_changed)
                      or no longer holds the range (trimmed)
+With --presence it also prints (after waiting until every view is right, at most ~30 s past the heal)
+  ghosts             members a live member's members() shows that are not alive and connected
+  missing            members alive and connected that a live member's members() does not show
+  stale data         shown with other data than the member's current life entered with
+  flaps              a member seen leaving and joining again within the 5 s grace, though its own connection
+                     was not down past the grace and its client was not restarted (the member's connection
+                     record from its SDK and its fault log: cuts, restarts, crashes); each flap and unexplained
+                     leave is also told as made by the relays or only by a view, from the members the relays'
+                     Redis keys held (polled every 50 ms)
+  legitimate leaves  leaves explained by a restart (the SDK leaves at once) or a connection down past the grace
+  unexplained leaves leaves nothing explains and no join followed within the grace
+  relay lists        the relays' own member lists (presence:get) against who is really there
 Exits non-zero if lost, duplicated, reordered, diverged silently or unexplained resets are above 0, or the
-run did not quiesce.`;
+run did not quiesce; with --presence also if ghosts, missing, stale data, flaps or unexplained leaves are above 0.`;
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +78,8 @@ const { values } = parseArgs({
     'crash-clients': { type: 'string' },
     'redis-fsync': { type: 'string' },
     retention: { type: 'string' },
+    presence: { type: 'boolean' },
+    'presence-record': { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -99,6 +118,8 @@ const report = await runChaos({
   redisFsync: fsync as 'always' | 'everysec',
   ...(retention !== undefined ? { retentionMessages: retention } : {}),
   ...(faults ? { faults } : {}),
+  presence: values.presence ?? false,
+  ...(values['presence-record'] !== undefined ? { presenceRecordFile: values['presence-record'] } : {}),
   onProgress: (line) => console.error(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`),
 });
 const { resetsByReason: reasons } = report;
@@ -118,5 +139,19 @@ console.log(`resets explained:       ${report.resetsExplained} / unexplained ${r
 console.log(`faults injected:        ${Object.entries(report.faults).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
 console.log(`seconds to quiescence:  ${report.secondsToQuiescence.toFixed(1)}${report.quiesced ? '' : ' (did not quiesce)'}`);
 for (const example of report.examples) console.log(`  ! ${example}`);
-const ok = report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced;
+const presence = report.presence;
+if (presence) {
+  console.log(`presence:               ${presence.observers} live views judged, ${presence.events} presence events recorded, settled ${presence.secondsToSettle.toFixed(1)} s after the heal${presence.settled ? '' : ' (did not settle)'}`);
+  console.log(`  ghosts:               ${presence.ghosts}`);
+  console.log(`  missing:              ${presence.missing}`);
+  console.log(`  stale data:           ${presence.staleData}`);
+  const by = (n: number, relays: number | undefined) => (n > 0 && relays !== undefined ? ` (${relays} made by the relays, ${n - relays} only in views: the store kept the member)` : '');
+  console.log(`  flaps:                ${presence.flaps}${by(presence.flaps, presence.byTheRelays?.flaps)}`);
+  console.log(`  legitimate leaves:    ${presence.legitimateLeaves} (${presence.leavesSeen} leaves seen over all views)`);
+  console.log(`  unexplained leaves:   ${presence.unexplainedLeaves}${by(presence.unexplainedLeaves, presence.byTheRelays?.unexplainedLeaves)}`);
+  console.log(`  relay lists:          ghosts ${presence.relayGhosts}, missing ${presence.relayMissing}`);
+  for (const example of presence.examples) console.log(`  ! ${example}`);
+}
+const presenceOk = !presence || presence.ghosts + presence.missing + presence.staleData + presence.flaps + presence.unexplainedLeaves + presence.relayGhosts + presence.relayMissing === 0;
+const ok = report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced && presenceOk;
 process.exit(ok ? 0 : 1);

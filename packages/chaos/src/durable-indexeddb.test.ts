@@ -25,7 +25,8 @@ describe('durable IndexedDB for Node chaos clients', () => {
         const last = Number(lines.at(-1));
         if (last > committed + 200) child.kill('SIGKILL');
       });
-      await new Promise((resolve) => child.once('exit', resolve));
+      // 'close', not 'exit': what the writer reported before the kill may still be in the pipe at exit.
+      await new Promise((resolve) => child.once('close', resolve));
       expect(child.signalCode).toBe('SIGKILL');
       const reported = Math.max(...output.trim().split('\n').map(Number));
       expect(reported).toBeGreaterThan(committed);

@@ -1,4 +1,5 @@
 import type { MemberHistory } from './checker.js';
+import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { Random } from './random.js';
 import type { SystemUnderTest } from './system-under-test.js';
 
@@ -35,6 +36,10 @@ export interface ChaosMember {
   crash?(): Promise<void>;
   stopPublishing(): Promise<void>;
   pendingCount(): Promise<number>;
+  /** With presence: its presence events, connection changes, lives and network cuts. */
+  readonly presence?: PresenceHistory | undefined;
+  /** With presence: what its app shows of the room's presence now, and whether it is alive and connected. */
+  presenceLook?(): Promise<PresenceLook>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,6 @@
+import type { PartylineClient, Room } from '@partyline/sdk';
 import type { MemberHistory, ResetReason, Session } from './checker.js';
+import type { PresenceHistory, PresenceSession } from './presence-checker.js';
 
 /**
  * What a member's app reports as it happens — from this process, a child process (IPC) or a Chromium
@@ -9,21 +11,57 @@ export type MemberEvent =
   | { t: 'message'; seq: number; id: string }
   | { t: 'reset'; reason: ResetReason; epoch: string; previousEpoch?: string; fromSeq?: number; toSeq?: number }
   | { t: 'queued'; id: string }
-  | { t: 'status'; id: string; status: 'sent' | 'failed' | 'expired' | 'pending'; seq?: number; at: number };
+  | { t: 'status'; id: string; status: 'sent' | 'failed' | 'expired' | 'pending'; seq?: number; at: number }
+  /** With presence: a `presence` event (subs only). */
+  | { t: 'presence'; at: number; joined: string[]; left: string[]; updated: string[] }
+  /** With presence: the SDK's connection went online (`up`) or stopped being online. */
+  | { t: 'link'; at: number; up: boolean };
 
 export function newHistory(member: string, room: string): MemberHistory {
   return { member, room, queued: [], failed: [], acks: [], sessions: [] };
 }
 
-/** Starts a session; events recorded through the returned function go into it, even after the next one started. */
-export function startSession(history: MemberHistory, start: Session['start']): (event: MemberEvent) => void {
-  const session: Session = { start, entries: [] };
-  history.sessions.push(session);
-  return (event) => recordEvent(history, session, event);
+export function newPresenceHistory(member: string, room: string): PresenceHistory {
+  return { member, room, sessions: [], cuts: [] };
 }
 
-export function recordEvent(history: MemberHistory, session: Session, event: MemberEvent): void {
+/**
+ * Starts a session (and, with presence, a presence session); events recorded through the returned
+ * function go into it, even after the next one started.
+ */
+export function startSession(history: MemberHistory, start: Session['start'], presence?: PresenceHistory): (event: MemberEvent) => void {
+  const session: Session = { start, entries: [] };
+  history.sessions.push(session);
+  const presenceSession: PresenceSession | undefined = presence ? { startedAt: Date.now(), links: [], events: [] } : undefined;
+  if (presenceSession) presence!.sessions.push(presenceSession);
+  return (event) => recordEvent(history, session, event, presenceSession);
+}
+
+/** The member's current life ended: closed (restart, reload) or killed (crash). */
+export function endPresenceSession(presence: PresenceHistory | undefined, how: 'closed' | 'killed'): void {
+  const session = presence?.sessions.at(-1);
+  if (session && !session.end) session.end = { at: Date.now(), how };
+}
+
+/** The fault log of a member's network, for presence: its proxy was cut (`true`) or healed. */
+export function recordCut(presence: PresenceHistory | undefined, cut: boolean): void {
+  if (!presence) return;
+  const last = presence.cuts.at(-1);
+  if (cut && (!last || last.to !== undefined)) presence.cuts.push({ from: Date.now() });
+  else if (!cut && last && last.to === undefined) last.to = Date.now();
+}
+
+export function recordEvent(history: MemberHistory, session: Session, event: MemberEvent, presence?: PresenceSession): void {
   switch (event.t) {
+    case 'presence': {
+      const { t: _t, ...observation } = event;
+      presence?.events.push(observation);
+      return;
+    }
+    case 'link':
+      // Only changes: the SDK reports each state, and `connecting` and `offline` are both "not up".
+      if (presence && presence.links.at(-1)?.up !== event.up) presence.links.push({ at: event.at, up: event.up });
+      return;
     case 'history':
       session.entries.push({ kind: 'history', messages: event.messages.map(([seq, id]) => ({ seq, id })) });
       return;
@@ -55,4 +93,21 @@ export function resetEvent(context: { reason: ResetReason; epoch: string; previo
     ...(context.fromSeq !== undefined ? { fromSeq: context.fromSeq } : {}),
     ...(context.toSeq !== undefined ? { toSeq: context.toSeq } : {}),
   };
+}
+
+/**
+ * With presence: enters the room's presence with `data` (once, as an app would: the SDK enters again
+ * by itself after reconnects and failovers) and reports every `presence` event and connection change.
+ */
+export function followPresence(client: PartylineClient, room: Room, data: unknown, report: (event: MemberEvent) => void): void {
+  client.on('state', ({ state }) => report({ t: 'link', at: Date.now(), up: state === 'online' }));
+  room.on('presence', ({ joined, left, updated }) =>
+    report({ t: 'presence', at: Date.now(), joined: joined.map((m) => m.sub), left: left.map((m) => m.sub), updated: updated.map((m) => m.sub) }),
+  );
+  void room.presence.enter(data).catch(() => {});
+}
+
+/** What a member's app shows of the room's presence now, and whether its SDK is online. */
+export function presenceShown(client: PartylineClient, room: Room): { online: boolean; members: { sub: string; data: unknown }[] } {
+  return { online: client.state === 'online', members: room.presence.members().map((m) => ({ sub: m.sub, data: m.data })) };
 }

@@ -3,7 +3,7 @@
 // It reports what its app is handed to the parent as it happens, and asks the parent for tokens.
 import { createClient } from '@partyline/sdk';
 import { openDurableIndexedDB } from './durable-indexeddb.js';
-import { resetEvent, type MemberEvent } from './member-events.js';
+import { followPresence, presenceShown, resetEvent, type MemberEvent } from './member-events.js';
 
 export interface ChildConfig {
   name: string;
@@ -12,12 +12,20 @@ export interface ChildConfig {
   journal: string;
   publish: boolean;
   publishEveryMs: [number, number];
+  /** With presence: enter the room's presence with `{ name, life }`. */
+  presenceLife?: number;
 }
 
 /** Parent → child. */
-export type ChildCommand = { c: 'token'; token: string } | { c: 'pending'; ask: number } | { c: 'stop-publishing' } | { c: 'close' };
+export type ChildCommand = { c: 'token'; token: string } | { c: 'pending'; ask: number } | { c: 'presence-shown'; ask: number } | { c: 'stop-publishing' } | { c: 'close' };
 /** Child → parent, besides member events. */
-export type ChildReport = MemberEvent | { t: 'ready' } | { t: 'token-request' } | { t: 'pending'; ask: number; count: number } | { t: 'closed' };
+export type ChildReport =
+  | MemberEvent
+  | { t: 'ready' }
+  | { t: 'token-request' }
+  | { t: 'pending'; ask: number; count: number }
+  | { t: 'presence-shown'; ask: number; online: boolean; members: { sub: string; data: unknown }[] }
+  | { t: 'closed' };
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.env.CHAOS_MEMBER ?? '{}') as ChildConfig;
@@ -46,6 +54,7 @@ async function main(): Promise<void> {
   );
   room.on('message', (message) => send({ t: 'message', seq: message.seq, id: message.id }));
   room.on('reset', (context) => send(resetEvent(context)));
+  if (config.presenceLife !== undefined) followPresence(client, room, { name: config.name, life: config.presenceLife }, send);
 
   let n = 0;
   const schedule = () => {
@@ -71,6 +80,9 @@ async function main(): Promise<void> {
           (entries) => send({ t: 'pending', ask: command.ask, count: entries.length }),
           () => send({ t: 'pending', ask: command.ask, count: -1 }),
         );
+        return;
+      case 'presence-shown':
+        send({ t: 'presence-shown', ask: command.ask, ...presenceShown(client, room) });
         return;
       case 'stop-publishing':
         publish = false;

@@ -7,7 +7,8 @@ import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import { build } from 'esbuild';
 import type { MemberHistory, Session } from './checker.js';
 import type { ChaosMember } from './faults.js';
-import { newHistory, startSession, type MemberEvent } from './member-events.js';
+import { endPresenceSession, newHistory, newPresenceHistory, recordCut, startSession, type MemberEvent } from './member-events.js';
+import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { ChildCommand, ChildConfig, ChildReport } from './process-member-child.js';
 import type { Random } from './random.js';
 import { mintChaosToken } from './system-under-test.js';
@@ -48,12 +49,14 @@ export async function prepareProcessMembers(): Promise<ProcessMembers> {
  */
 export class ProcessMember implements ChaosMember {
   readonly history: MemberHistory;
+  readonly presence: PresenceHistory | undefined;
   crashes = 0;
   #proxy: FaultProxy | undefined;
   #child: ChildProcess | undefined;
   #publish = true;
   #asks = 0;
   readonly #waiting = new Map<number, (count: number) => void>();
+  readonly #shownWaiting = new Map<number, (shown: { online: boolean; members: { sub: string; data: unknown }[] } | undefined) => void>();
   readonly #journal: string;
 
   constructor(
@@ -63,15 +66,26 @@ export class ProcessMember implements ChaosMember {
     private readonly processes: ProcessMembers,
     private readonly random: Random,
     private readonly publishEveryMs: [number, number],
+    /** Enter the room's presence (with `{ name, life }`) and record what presence shows. @default false */
+    withPresence = false,
   ) {
     this.history = newHistory(name, roomName);
+    this.presence = withPresence ? newPresenceHistory(name, roomName) : undefined;
     this.#journal = join(processes.dir, `${name}.journal`);
   }
 
   async start(start: Session['start'] = 'first'): Promise<void> {
     this.#proxy ??= await startFaultProxy(this.relayPorts);
-    const record = startSession(this.history, start);
-    const config: ChildConfig = { name: this.name, room: this.roomName, relays: this.#proxy.urls, journal: this.#journal, publish: this.#publish, publishEveryMs: this.publishEveryMs };
+    const record = startSession(this.history, start, this.presence);
+    const config: ChildConfig = {
+      name: this.name,
+      room: this.roomName,
+      relays: this.#proxy.urls,
+      journal: this.#journal,
+      publish: this.#publish,
+      publishEveryMs: this.publishEveryMs,
+      ...(this.presence ? { presenceLife: this.presence.sessions.length } : {}),
+    };
     const child = spawn(process.execPath, [this.processes.bundle], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, CHAOS_MEMBER: JSON.stringify(config) },
@@ -90,6 +104,10 @@ export class ProcessMember implements ChaosMember {
             this.#waiting.get(report.ask)?.(report.count);
             this.#waiting.delete(report.ask);
             return;
+          case 'presence-shown':
+            this.#shownWaiting.get(report.ask)?.(report);
+            this.#shownWaiting.delete(report.ask);
+            return;
           case 'closed':
             return;
           default:
@@ -105,6 +123,7 @@ export class ProcessMember implements ChaosMember {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    endPresenceSession(this.presence, 'killed');
     child.kill('SIGKILL');
     await exited;
     this.crashes++;
@@ -121,10 +140,12 @@ export class ProcessMember implements ChaosMember {
 
   cutNetwork(): void {
     this.#proxy?.cut();
+    recordCut(this.presence, true);
   }
 
   healNetwork(): void {
     this.#proxy?.heal();
+    recordCut(this.presence, false);
   }
 
   async stopPublishing(): Promise<void> {
@@ -145,6 +166,22 @@ export class ProcessMember implements ChaosMember {
     return count < 0 ? 1 : count;
   }
 
+  async presenceLook(): Promise<PresenceLook> {
+    const child = this.#child;
+    const proxy = this.#proxy;
+    const life = this.presence?.sessions.length ?? 0;
+    const look: PresenceLook = { member: this.name, room: this.roomName, alive: false, connected: false, data: { name: this.name, life }, members: [] };
+    if (!child || !child.connected || !proxy) return look;
+    const ask = ++this.#asks;
+    const shown = await new Promise<{ online: boolean; members: { sub: string; data: unknown }[] } | undefined>((resolve) => {
+      this.#shownWaiting.set(ask, resolve);
+      setTimeout(() => resolve(undefined), 5000).unref();
+      this.#send(child, { c: 'presence-shown', ask });
+    });
+    if (!shown) return look;
+    return { ...look, alive: true, connected: shown.online && !proxy.isCut && proxy.openConnections > 0, members: shown.members };
+  }
+
   async close(): Promise<void> {
     await this.#stop();
     await this.#proxy?.close();
@@ -154,6 +191,7 @@ export class ProcessMember implements ChaosMember {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    endPresenceSession(this.presence, 'closed');
     this.#send(child, { c: 'close' });
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;

@@ -1,4 +1,5 @@
-import { PROTOCOL_VERSION, type LogMessage, type RoomPage } from '@partyline/protocol';
+import { writeFileSync } from 'node:fs';
+import { PROTOCOL_VERSION, type LogMessage, type PresenceSnapshot, type RoomPage } from '@partyline/protocol';
 import { signAccessToken } from '@partyline/relay';
 import { waitFor } from '@partyline/test-support';
 import { io } from 'socket.io-client';
@@ -6,6 +7,8 @@ import { startBrowserMembers, type BrowserMembers } from './browser-members.js';
 import { ChaosClient } from './chaos-client.js';
 import { checkHistories, viewPosition, type CheckResult, type RoomLog } from './checker.js';
 import { ALL_FAULT_KINDS, FAULT_KINDS, injectFault, type ChaosMember, type FaultKind } from './faults.js';
+import { checkPresence, presenceSettled, type PresenceLook, type PresenceResult } from './presence-checker.js';
+import { watchPresenceStore, type PresenceStoreWatch } from './presence-store-watch.js';
 import { prepareProcessMembers, ProcessMember, type ProcessMembers } from './process-member.js';
 import { createRandom } from './random.js';
 import { CHAOS_SECRET, startSystem } from './system-under-test.js';
@@ -35,7 +38,27 @@ export interface ChaosOptions {
   redisFsync?: 'always' | 'everysec';
   /** Relays keep at most this many messages per room log; adds the `member-away` fault. @default unlimited */
   retentionMessages?: number;
+  /**
+   * Every member also enters its room's presence (data `{ name, life }`) and records every `presence`
+   * event; after quiescence every live member's `members()` is checked against who is really there,
+   * and the record for flaps (see presence-checker.ts). @default false
+   */
+  presence?: boolean;
+  /** With `presence`: write every member's presence record (events, connection changes, lives, cuts) and final look here, as JSON. */
+  presenceRecordFile?: string;
   onProgress?: (line: string) => void;
+}
+
+/** The relays' grace after a dropped connection (PRESENCE_TIMING.graceMs in packages/relay/src/presence.ts). */
+export const PRESENCE_GRACE_MS = 5_000;
+
+export interface PresenceReport extends PresenceResult {
+  /** From the heal until every live member's view was right (or the wait gave up). */
+  secondsToSettle: number;
+  settled: boolean;
+  /** The relays' own member lists (`presence:get`) against who is really there: ghosts and missing over all rooms. */
+  relayGhosts: number;
+  relayMissing: number;
 }
 
 export interface ChaosReport extends CheckResult {
@@ -49,6 +72,8 @@ export interface ChaosReport extends CheckResult {
   storeCrashesWithLoss: number;
   secondsToQuiescence: number;
   quiesced: boolean;
+  /** With `presence`. */
+  presence?: PresenceReport;
 }
 
 /** Reads a whole room log through a relay, page by page, with its epoch and retained range. */
@@ -79,6 +104,88 @@ async function readLogs(url: string, rooms: string[]): Promise<RoomLog[]> {
   }
 }
 
+/** With presence: resolves once the member's own view shows it (its enter and its first member list are through). */
+async function arrived(member: ChaosMember): Promise<void> {
+  await waitFor(async () => (await member.presenceLook!()).members.some((shown) => shown.sub === member.name), `${member.name} to see itself in presence`, 30_000, 25);
+}
+
+/** Each room's member list as the relays keep it (`presence:get`). */
+async function readPresence(url: string, rooms: string[]): Promise<Map<string, string[]>> {
+  const token = await signAccessToken({ sub: 'checker', rooms: ['*'] }, CHAOS_SECRET);
+  const socket = io(url, { transports: ['websocket'], auth: { token, protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true });
+  await new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('connect_error', reject));
+  try {
+    const lists = new Map<string, string[]>();
+    for (const room of rooms) {
+      const snapshot = (await socket.timeout(10_000).emitWithAck('presence:get', { room })) as PresenceSnapshot & { ok: boolean };
+      if (!snapshot.ok) throw new Error(`presence of ${room}: ${JSON.stringify(snapshot)}`);
+      lists.set(room, snapshot.members.map((member) => member.sub));
+    }
+    return lists;
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * With presence, after the heal: waits until every member is alive and connected and every view
+ * shows exactly them (the relays need up to a lease and a sweep, ~8 s, to drop what a killed relay
+ * or a dropped connection left), then judges the views, the relays' lists and the whole record.
+ */
+async function settleAndCheckPresence(
+  members: ChaosMember[],
+  rooms: string[],
+  relayUrl: string,
+  times: { healedAt: number; startedAt: number },
+  storeWatch: PresenceStoreWatch,
+  recordFile: string | undefined,
+  progress: (line: string) => void,
+): Promise<PresenceReport> {
+  const { healedAt, startedAt } = times;
+  const lookAll = () => Promise.all(members.map((member) => member.presenceLook!()));
+  let looks: PresenceLook[] = [];
+  let settled = true;
+  let reportedAt = Date.now();
+  try {
+    await waitFor(
+      async () => {
+        looks = await lookAll();
+        const done = presenceSettled(looks);
+        if (!done && Date.now() - reportedAt >= 5000) {
+          reportedAt = Date.now();
+          const { ghosts, missing, staleData } = checkPresence([], looks, { graceMs: PRESENCE_GRACE_MS });
+          const away = looks.filter((look) => !look.alive || !look.connected).map((look) => look.member);
+          progress(`presence not settled yet: ghosts ${ghosts}, missing ${missing}, stale data ${staleData}${away.length ? `; not connected: ${away.slice(0, 6).join(', ')}${away.length > 6 ? ` and ${away.length - 6} more` : ''}` : ''}`);
+        }
+        return done;
+      },
+      'presence to settle',
+      Math.max(healedAt + 30_000 - Date.now(), 15_000),
+      500,
+    );
+  } catch {
+    settled = false;
+  }
+  const secondsToSettle = (Date.now() - healedAt) / 1000;
+  const histories = members.map((member) => member.presence!);
+  const store = storeWatch.stop();
+  if (recordFile) writeFileSync(recordFile, `${JSON.stringify({ startedAt, healedAt, histories, looks, store })}\n`);
+  const result = checkPresence(histories, looks, { graceMs: PRESENCE_GRACE_MS, origin: startedAt, store });
+  let relayGhosts = 0;
+  let relayMissing = 0;
+  const lists = await readPresence(relayUrl, rooms);
+  for (const room of rooms) {
+    const truth = new Set(looks.filter((look) => look.room === room && look.alive && look.connected).map((look) => look.member));
+    const listed = new Set(lists.get(room) ?? []);
+    const ghosts = [...listed].filter((sub) => !truth.has(sub));
+    const missing = [...truth].filter((sub) => !listed.has(sub));
+    relayGhosts += ghosts.length;
+    relayMissing += missing.length;
+    if (ghosts.length + missing.length > 0) result.examples.push(`relay list: ${room} lists ${ghosts.length ? `ghosts ${ghosts.join(', ')}` : ''}${ghosts.length && missing.length ? '; ' : ''}${missing.length ? `misses ${missing.join(', ')}` : ''}`);
+  }
+  return { ...result, secondsToSettle, settled, relayGhosts, relayMissing };
+}
+
 /**
  * A chaos run: Redis (AOF), relays, a fault proxy per member, seeded faults of every kind while every
  * member publishes; then heal, wait for quiescence, and check every member's app view against the
@@ -102,25 +209,37 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const children: ProcessMember[] = [];
   let browsers: BrowserMembers | undefined;
   const faults = Object.fromEntries([...ALL_FAULT_KINDS, 'token-expiry'].map((kind) => [kind, 0])) as ChaosReport['faults'];
+  // With presence: what the relays' store really holds, to tell their leaves from ones a view made up.
+  const storeWatch = options.presence ? watchPresenceStore(system.redis.port, rooms, 50) : undefined;
   try {
     if (crashClients > 0) processes = await prepareProcessMembers();
     for (let i = 0; i < options.clients; i++) {
       const name = `client-${i}`;
       const room = rooms[i % rooms.length]!;
       const memberRandom = createRandom(options.seed * 1000 + i);
-      if (i < crashClients) children.push(new ProcessMember(name, room, relayPorts, processes!, memberRandom, publishEveryMs));
-      else clients.push(new ChaosClient(name, room, relayPorts, memberRandom, publishEveryMs));
+      const presence = options.presence ?? false;
+      if (i < crashClients) children.push(new ProcessMember(name, room, relayPorts, processes!, memberRandom, publishEveryMs, presence));
+      else clients.push(new ChaosClient(name, room, relayPorts, memberRandom, publishEveryMs, presence));
     }
-    for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((client) => client.start()));
-    for (let i = 0; i < children.length; i += 4) await Promise.all(children.slice(i, i + 4).map((child) => child.start()));
+    if (options.presence) {
+      // Members arrive one at a time, each once it sees itself, as people come into a room: the faults
+      // are what this run judges, not a stampede of joins racing every member's first member list.
+      for (const member of [...clients, ...children]) {
+        await member.start();
+        await arrived(member);
+      }
+    } else {
+      for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((client) => client.start()));
+      for (let i = 0; i < children.length; i += 4) await Promise.all(children.slice(i, i + 4).map((child) => child.start()));
+    }
     if (options.browsers) {
       const [min, max] = publishEveryMs;
-      browsers = await startBrowserMembers(options.browsers, rooms, relayPorts, (min + max) / 2, createRandom(options.seed + 77));
+      browsers = await startBrowserMembers(options.browsers, rooms, relayPorts, (min + max) / 2, createRandom(options.seed + 77), options.presence ? { arrived } : undefined);
     }
     const members: ChaosMember[] = [...clients, ...children, ...(browsers?.members ?? [])];
     progress(
       `${clients.length} Node clients in this process, ${children.length} in their own processes, ${browsers?.members.length ?? 0} Chromium members in ${rooms.length} rooms on ${system.relays.length} relays` +
-        `; Redis appendfsync ${system.fsync}${options.retentionMessages !== undefined ? `; retention ${options.retentionMessages} messages` : ''}; faults for ${options.durationSeconds} s`,
+        `; Redis appendfsync ${system.fsync}${options.retentionMessages !== undefined ? `; retention ${options.retentionMessages} messages` : ''}${options.presence ? '; every member in presence' : ''}; faults for ${options.durationSeconds} s`,
     );
 
     // member-away: offline long enough for a room to publish ~1.5× the retention past them.
@@ -177,6 +296,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       quiesced = false;
     }
     const secondsToQuiescence = (Date.now() - healedAt) / 1000;
+    let presence: PresenceReport | undefined;
+    if (options.presence) {
+      progress('waiting for presence to settle');
+      presence = await settleAndCheckPresence(members, rooms, system.relays[0]!.url, { healedAt, startedAt }, storeWatch!, options.presenceRecordFile, progress);
+    }
     const logs = await readLogs(system.relays[0]!.url, rooms);
     const result = checkHistories(
       members.map((member) => member.history),
@@ -193,8 +317,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       storeCrashesWithLoss: system.crashesThatLostData,
       secondsToQuiescence,
       quiesced,
+      ...(presence ? { presence } : {}),
     };
   } finally {
+    storeWatch?.stop();
     await browsers?.close();
     await Promise.all([...clients, ...children].map((member) => member.close()));
     await system.stop();

@@ -42,7 +42,8 @@ export class ManagedRelay {
     const child = spawn(
       process.execPath,
       ['--conditions=source', '--import', 'tsx', 'src/cli.ts', '--port', String(this.port), '--redis-url', this.redisUrl, '--token-secret', CHAOS_SECRET, '--drain-timeout-ms', '3000', ...this.extraArgs],
-      { cwd: RELAY_DIR, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } },
+      // CHAOS_RELAY_LOGS=1 shows the relays' JSON logs (LOG_LEVEL=warn for their warnings) on stderr.
+      { cwd: RELAY_DIR, stdio: ['ignore', process.env.CHAOS_RELAY_LOGS ? process.stderr : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } },
     );
     this.#child = child;
     await waitFor(async () => {

@@ -2,7 +2,7 @@
 // what its app is handed — history() at open, then every event — to the chaos run as it happens,
 // through a page binding (`chaosRecord`), so a crashed tab's record is not lost with it.
 import { createClient } from '@partyline/sdk';
-import { resetEvent, type MemberEvent } from '../member-events.js';
+import { followPresence, presenceShown, resetEvent, type MemberEvent } from '../member-events.js';
 
 const params = new URLSearchParams(location.search);
 const name = params.get('name') ?? 'browser';
@@ -26,12 +26,15 @@ void room.history().then(
 );
 room.on('message', ({ seq, id }) => report({ t: 'message', seq, id }));
 room.on('reset', (context) => report(resetEvent(context)));
+const presenceLife = params.get('presence');
+if (presenceLife) followPresence(client, room, { name, life: Number(presenceLife) }, report);
 
 const state = {
   publishing: params.get('publish') !== '0',
   async pendingCount(): Promise<number> {
     return (await room.pending()).length;
   },
+  presenceShown: () => presenceShown(client, room),
 };
 let n = 0;
 setInterval(() => {
