@@ -14,6 +14,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 npx turbo run test --concurrency=2 --log-order=grouped 2>&1 | tee "$log" || status=$?
+# The product's size budget: SDK and React bindings together, as an app ships them.
+node scripts/size.mjs || status=$?
 # One closing line for every runner together (Vitest per package, Playwright for e2e).
 sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
   /Tests +[0-9]/ || /^@partyline\/e2e:test: +[0-9]+ (passed|failed)/ {

@@ -5,6 +5,7 @@ import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.j
 import { Emitter, type Unsubscribe } from './events.js';
 import { Flusher, type Settlement } from './flusher.js';
 import { createInboxStore } from './inbox-store.js';
+import type { ClientInspection } from './inspect.js';
 import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
 import { createOutboxStore, type OutboxEntry } from './outbox-store.js';
 import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
@@ -114,6 +115,14 @@ export interface PartylineClient {
   /** Sends the outbox now, skipping any backoff wait. */
   flush(): void;
   /**
+   * A read-only look inside: connection and relay, each open room's epoch, last seq and gaps, the
+   * profile's outbox, and who flushes it (this tab, another one) and when next. For devtools and
+   * "my message did not arrive" reports; nothing changes by asking.
+   * @example
+   * const { relay, outbox, flush } = await client.inspect();
+   */
+  inspect(): Promise<ClientInspection>;
+  /**
    * Disconnects and releases every timer, listener, lock, channel and database handle. Queued
    * messages stay in the outbox for the next session; open `sent` promises reject with `closed`.
    */
@@ -182,6 +191,8 @@ export function createClient(options: ClientOptions): PartylineClient {
   const tracked = new Map<string, Tracked>();
   let closed = false;
   let cacheFailureReported = false;
+  /** The relay connected to now. */
+  let relay: string | undefined;
 
   const connection = new Connection({
     relays: options.relays,
@@ -342,7 +353,8 @@ export function createClient(options: ClientOptions): PartylineClient {
 
   connection.on('state', (context) => events.emit('state', context));
   connection.on('error', ({ error }) => events.emit('error', { error }));
-  connection.on('connect', ({ socket }) => {
+  connection.on('connect', ({ socket, relay: url }) => {
+    relay = url;
     // Each room validates what it gets; an event that is not even an object names no room.
     socket.on('room:messages', (event: unknown) => {
       if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._messages(event);
@@ -357,6 +369,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     flusher.wake(true);
   });
   connection.on('disconnect', () => {
+    relay = undefined;
     for (const room of rooms.values()) room._disconnected();
   });
   const unsubscribeOnline = onlineManager.subscribe((online) => {
@@ -408,6 +421,21 @@ export function createClient(options: ClientOptions): PartylineClient {
     flush() {
       assertOpen();
       flusher.wake(true);
+    },
+
+    async inspect() {
+      assertOpen();
+      const [entries, tabs] = await Promise.all([outbox.list(), coordinator.inspect()]);
+      return {
+        state: connection.state,
+        relay,
+        relays: options.relays,
+        user: identity(),
+        rooms: [...rooms.values()].map((room) => room._inspect()),
+        outbox: entries,
+        retentionMs: settings.outboxRetentionMs,
+        flush: { ...tabs, failures: flusher.failures, retryAt: flusher.retryAt },
+      };
     },
 
     async close() {

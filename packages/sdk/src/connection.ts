@@ -1,11 +1,11 @@
 import { PROTOCOL_VERSION, type ClientToServerEvents, type ServerToClientEvents } from '@partyline/protocol';
-import { io, type Socket } from 'socket.io-client';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter } from './events.js';
 import type { OnlineManager } from './online-manager.js';
 import { retryDelayFor, type RetryDelay } from './retry-policy.js';
+import { createSocket, type SocketClient } from './socket-client.js';
 
-export type PartylineSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type PartylineSocket = SocketClient<ServerToClientEvents, ClientToServerEvents>;
 
 /** `connecting`: trying to reach a relay (or waiting to retry); `online`: connected; `offline`: the device is offline or the client closed. */
 export type ConnectionState = 'connecting' | 'online' | 'offline';
@@ -29,9 +29,9 @@ export interface ConnectionOptions {
 }
 
 /**
- * One Socket.IO connection to one relay at a time. Socket.IO's own reconnection is off: after a
- * connect error or a drop the next attempt goes to the next relay in the list (failover), after a
- * backoff delay, with a fresh token when the last one expired.
+ * One Socket.IO connection (WebSocket only, see socket-client.ts) to one relay at a time. The socket
+ * does not reconnect by itself: after a connect error or a drop the next attempt goes to the next
+ * relay in the list (failover), after a backoff delay, with a fresh token when the last one expired.
  */
 export class Connection extends Emitter<ConnectionEvents> {
   readonly #options: ConnectionOptions;
@@ -137,10 +137,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     if (this.#socket !== pending || this.#closed) return;
 
-    const socket: PartylineSocket = io(relay, {
-      transports: ['websocket'],
-      reconnection: false,
-      forceNew: true,
+    const socket: PartylineSocket = createSocket(relay, {
       timeout: this.#options.connectTimeoutMs,
       auth: { token, protocol: PROTOCOL_VERSION },
     });
@@ -204,7 +201,6 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.#connected = false;
     }
     socket.off();
-    socket.io.off();
     socket.disconnect();
   }
 

@@ -53,6 +53,7 @@ export class Flusher {
   /** Shrinks when a relay allows smaller batches than this client's setting. */
   #batchSize: number;
   #backoff: ReturnType<typeof setTimeout> | undefined;
+  #retryAt = 0;
   #expiry: ReturnType<typeof setTimeout> | undefined;
   /** The expiry timer fired: the outbox must be read even while there is nothing to send. */
   #expiryDue = false;
@@ -83,6 +84,16 @@ export class Flusher {
     }
     this.#running = true;
     this.#idle = this.#run().finally(() => (this.#running = false));
+  }
+
+  /** Failed passes in a row (for `client.inspect()`). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** When the next pass is due, if one is scheduled (for `client.inspect()`). */
+  get retryAt(): number | undefined {
+    return this.#backoff ? this.#retryAt : undefined;
   }
 
   /** Resolves when no flush is running (tests, close). */
@@ -153,6 +164,7 @@ export class Flusher {
   /** Another tab was flushing a room: look again soon (it may finish, or be stuck and taken over). */
   #scheduleBusyRetry(): void {
     if (this.#closed || this.#backoff) return;
+    this.#retryAt = Date.now() + this.#o.busyRetryMs;
     this.#backoff = setTimeout(() => {
       this.#backoff = undefined;
       this.wake();
@@ -164,6 +176,7 @@ export class Flusher {
     this.#failures++;
     const delay = Math.min(MAX_TIMER_MS, retryDelayFor(this.#o.retryDelay, this.#failures, error.retryAfterMs));
     clearTimeout(this.#backoff);
+    this.#retryAt = Date.now() + delay;
     this.#backoff = setTimeout(() => {
       this.#backoff = undefined;
       this.wake();

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, PresenceSnapshotSchema, RoomPresenceEventSchema, validate, type PresenceMember } from '@partyline/protocol';
+import { DEFAULT_LIMITS, PresenceSnapshotSchema, RoomPresenceEventSchema, validate, type PresenceMember, type RoomPresenceEvent } from '@partyline/protocol';
 import type { Connection } from './connection.js';
 import { PartylineError, PartylineErrorKind } from './errors.js';
 import { encodeJson, parseJson } from './json-text.js';
@@ -58,6 +58,8 @@ export class RoomPresence {
   #entered: { data: string | undefined } | undefined;
   #members: RoomMember[] = [];
   #watching = false;
+  /** Live changes that came while a member list was on its way: applied after it (it may be older than them). */
+  #held: RoomPresenceEvent[] | undefined;
   #refetchTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal use `room.presence` */
@@ -122,7 +124,12 @@ export class RoomPresence {
   _event(raw: unknown): void {
     const event = validate(RoomPresenceEventSchema, raw);
     if (!event.ok || !this.#watching) return;
-    const { diff, stale } = this.#view.apply(event.value.epoch, event.value.changes);
+    if (this.#held) this.#held.push(event.value);
+    else this.#apply(event.value);
+  }
+
+  #apply(event: RoomPresenceEvent): void {
+    const { diff, stale } = this.#view.apply(event.epoch, event.changes);
     this.#publish(diff);
     if (stale) this.#refetchSoon();
   }
@@ -163,10 +170,17 @@ export class RoomPresence {
   async #refetch(): Promise<void> {
     clearTimeout(this.#refetchTimer);
     this.#refetchTimer = undefined;
-    const ack = await request(this.#host.connection.socket, this.#host.requestTimeoutMs, 'presence:get', { room: this.#room });
-    const snapshot = validate(PresenceSnapshotSchema, ack);
-    if (!snapshot.ok) throw new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error.message}`, { retryable: true });
-    this.#publish(this.#view.reset(snapshot.value));
+    const held: RoomPresenceEvent[] = (this.#held = []);
+    try {
+      const ack = await request(this.#host.connection.socket, this.#host.requestTimeoutMs, 'presence:get', { room: this.#room });
+      const snapshot = validate(PresenceSnapshotSchema, ack);
+      if (!snapshot.ok) throw new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error.message}`, { retryable: true });
+      this.#publish(this.#view.reset(snapshot.value));
+    } finally {
+      // The list may have been read before changes that arrived meanwhile: they continue it (or are in it already).
+      if (this.#held === held) this.#held = undefined;
+      for (const event of held) this.#apply(event);
+    }
   }
 
   #refetchSoon(): void {

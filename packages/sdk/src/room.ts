@@ -14,6 +14,7 @@ import type { Connection, PartylineSocket } from './connection.js';
 import type { RoomCursor } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
+import type { RoomInspection } from './inspect.js';
 import { encodeJson, parseJson } from './json-text.js';
 import { request } from './request.js';
 import { RoomPresence, type PresenceContext } from './room-presence.js';
@@ -454,6 +455,11 @@ export class Room {
   /** @internal presence changes from the relay */
   _presence(raw: unknown): void {
     this.presence._event(raw);
+  }
+
+  /** @internal what `client.inspect()` shows of this room */
+  _inspect(): RoomInspection {
+    return { name: this.name, epoch: this.#view?.epoch, lastSeq: this.#view?.lastSeq ?? 0, waiting: [...this.#buffer.keys()].sort((a, b) => a - b) };
   }
 
   /** @internal resolves when queued inbound work is done */

@@ -23,6 +23,8 @@ export interface TabCoordinator {
    */
   lead(room: string, task: () => Promise<void>): Promise<boolean>;
   post(message: TabMessage): void;
+  /** Whether tabs take turns, the rooms this tab flushes now and those another tab flushes now (`client.inspect()`). */
+  inspect(): Promise<{ shared: boolean; leading: string[]; otherTabs: string[] }>;
   close(): void;
 }
 
@@ -47,6 +49,9 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
   const channel = options.shared && typeof BroadcastChannel === 'function' ? new BroadcastChannel(`partyline:${options.name}`) : undefined;
   /** Rooms another tab was flushing when this one wanted to: since when, and when last found so. */
   const busy = new Map<string, { since: number; last: number }>();
+  /** Rooms whose flush pass runs in this tab now. */
+  const leading = new Set<string>();
+  const lockPrefix = `partyline:flusher:${options.name}:`;
   let closed = false;
   if (channel) {
     channel.onmessage = (event: MessageEvent<TabMessage[] | TabMessage>) => {
@@ -70,7 +75,8 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
     async lead(room, task) {
       if (closed) return false;
       if (!locks) {
-        await task();
+        leading.add(room);
+        await task().finally(() => leading.delete(room));
         return true;
       }
       const now = options.now();
@@ -79,9 +85,10 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
       if (waiting && now - waiting.last > options.stealAfterMs) waiting = undefined;
       const steal = waiting !== undefined && now - waiting.since >= options.stealAfterMs;
       let running: Promise<void> | undefined;
-      const request = locks.request(`partyline:flusher:${options.name}:${room}`, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
+      const request = locks.request(lockPrefix + room, steal ? { steal: true } : { ifAvailable: true }, (lock) => {
         if (!lock || closed) return undefined;
-        running = task();
+        leading.add(room);
+        running = task().finally(() => leading.delete(room));
         return running;
       });
       // Taken over by another tab, the request rejects while the task still runs: wait for the task.
@@ -97,6 +104,12 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
     post(message) {
       if (closed || !channel) return;
       if (outgoing.push(message) === 1) queueMicrotask(sendOutgoing);
+    },
+    async inspect() {
+      const held = locks ? ((await locks.query()).held ?? []) : [];
+      const rooms = held.flatMap(({ name = '' }) => (name.startsWith(lockPrefix) ? [name.slice(lockPrefix.length)] : []));
+      const otherTabs = rooms.filter((room) => !leading.has(room));
+      return { shared: locks !== undefined, leading: [...leading], otherTabs };
     },
     close() {
       if (closed) return;

@@ -1,0 +1,6 @@
+export { PartylineProvider, useClient, useConnectionState } from './provider.js';
+export type { PartylineProviderProps } from './provider.js';
+export { useRoom } from './use-room.js';
+export { useMessages, usePending, usePublish } from './use-messages.js';
+export type { MessagesView, OwnMessage } from './room-view.js';
+export { usePresence } from './use-presence.js';

@@ -1,0 +1,68 @@
+import { createClient, type ClientOptions, type ConnectionState, type PartylineClient } from '@partyline/sdk';
+import { createContext, createElement, useContext, useEffect, useRef, useState } from './react.js';
+import type { ReactNode } from 'react';
+import { useStore } from './use-store.js';
+
+/** @internal the client of the nearest {@link PartylineProvider} */
+export const PartylineContext = /* @__PURE__ */ createContext<PartylineClient | undefined>(undefined);
+
+/**
+ * Either an existing `client` (the provider never closes it), or `options` for a client the
+ * provider creates on mount and closes on unmount. Options are read once: remount (a new `key`)
+ * to start over with others.
+ */
+export type PartylineProviderProps = { children?: ReactNode } & ({ client: PartylineClient; options?: never } | { options: ClientOptions; client?: never });
+
+/**
+ * Makes a Partyline client available to the hooks below it. With `options` the provider owns the
+ * client: it creates it after mounting (children render once it exists) and closes it on unmount —
+ * a StrictMode unmount + remount keeps the same client.
+ *
+ * @example
+ * <PartylineProvider options={{ relays: ['https://relay.example.com'], token: fetchToken }}>
+ *   <Party />
+ * </PartylineProvider>
+ */
+export function PartylineProvider(props: PartylineProviderProps): ReactNode {
+  const { client: external, options } = props;
+  const [owned, setOwned] = useState<PartylineClient>();
+  const holder = useRef<{ client?: PartylineClient | undefined; closing?: ReturnType<typeof setTimeout> }>({});
+  useEffect(() => {
+    if (external || !options) return;
+    // A StrictMode unmount + remount finds the client still there: keep it.
+    const held = holder.current;
+    clearTimeout(held.closing);
+    setOwned((held.client ??= createClient(options)));
+    return () => {
+      held.closing = setTimeout(() => {
+        void held.client?.close();
+        held.client = undefined;
+      });
+    };
+  }, [external]); // options are read once
+  const client = external ?? owned;
+  return client ? createElement(PartylineContext.Provider, { value: client }, props.children) : null;
+}
+
+/**
+ * The client of the nearest {@link PartylineProvider}.
+ * @example
+ * const client = useClient();
+ * client.flush();
+ */
+export function useClient(): PartylineClient {
+  const client = useContext(PartylineContext);
+  if (!client) throw new Error('useClient: no PartylineProvider');
+  return client;
+}
+
+/**
+ * The client's connection state — `connecting`, `online` or `offline` — re-rendering on changes.
+ * @example
+ * const state = useConnectionState();
+ * return state === 'online' ? null : <Banner>offline: messages wait in the outbox</Banner>;
+ */
+export function useConnectionState(): ConnectionState {
+  const client = useClient();
+  return useStore(client, (onChange) => client.on('state', onChange), () => client.state);
+}

@@ -1,0 +1,68 @@
+import type { PartylineClient, Room, RoomOptions } from '@partyline/sdk';
+import { useEffect, useState } from './react.js';
+import { useClient } from './provider.js';
+
+interface Held {
+  room: Room;
+  /** Mounted components using it. */
+  users: number;
+  /** The pending check that leaves it if no component uses it by then. */
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** How long a room opened by a render may wait for its component to mount (a thrown-away render never does). */
+const ORPHAN_MS = 5000;
+
+const held = new WeakMap<PartylineClient, Map<string, Held>>();
+
+/** The held room `name` of `client`, opening (and joining) it if no component holds it. */
+function hold(client: PartylineClient, name: string, options: RoomOptions | undefined): Held {
+  const rooms = held.get(client) ?? new Map<string, Held>();
+  held.set(client, rooms);
+  let entry = rooms.get(name);
+  if (!entry) {
+    rooms.set(name, (entry = { room: client.room(name, options), users: 0 }));
+    release(rooms, name, entry, ORPHAN_MS);
+  }
+  return entry;
+}
+
+/** Leaves the room after `delayMs` unless a component uses it by then. */
+function release(rooms: Map<string, Held>, name: string, entry: Held, delayMs = 0): void {
+  clearTimeout(entry.timer);
+  entry.timer = setTimeout(() => {
+    if (entry.users || rooms.get(name) !== entry) return;
+    rooms.delete(name);
+    entry.room.leave();
+  }, delayMs);
+}
+
+/**
+ * The room `name` of the provider's client: joined while any component using it is mounted, left
+ * right after the last one unmounts — a StrictMode unmount + remount, or a component moving in the
+ * tree, keeps the same joined room (one join). `options` apply when the room is opened.
+ *
+ * @example
+ * function Party({ id }: { id: string }) {
+ *   const room = useRoom(`party:${id}`, { from: { last: 50 } });
+ *   const { messages } = useMessages<ChatBody>(room);
+ *   ...
+ * }
+ */
+export function useRoom(name: string, options?: RoomOptions): Room {
+  const client = useClient();
+  const entry = hold(client, name, options);
+  const [, rerender] = useState(0);
+  useEffect(() => {
+    const current = hold(client, name, options);
+    current.users++;
+    clearTimeout(current.timer);
+    // This render's room was left meanwhile (its mount came late): render again with the new one.
+    if (current !== entry) rerender((n) => n + 1);
+    return () => {
+      current.users--;
+      release(held.get(client)!, name, current);
+    };
+  }, [client, name]); // options apply when the room is opened only
+  return entry.room;
+}

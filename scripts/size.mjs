@@ -1,0 +1,102 @@
+// Bundle size check: what an app ships for Partyline, minified and gzipped (level 9), every dependency
+// bundled for the browser as an app's bundler would (react and react-dom stay the app's own).
+//
+//   npm run size                     the SDK alone, the React bindings alone, both together (the product budget)
+//   npm run size -w @partyline/sdk   the SDK alone, against its own budget
+//   node scripts/size.mjs sdk|react|all [--why]   --why adds what each bundle is made of (esbuild's metafile)
+//
+// Exits 1 when a line is over its budget. The one place bundle sizes are measured: package scripts call it.
+import { build, analyzeMetafile } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SDK_ENTRY = `${root}packages/sdk/src/index.ts`;
+const REACT_ENTRY = `${root}packages/react/src/index.ts`;
+const REACT_EXTERNAL = ['react', 'react-dom', 'react/*', 'react-dom/*'];
+
+/** KB (1024 bytes) gzipped. */
+const BUDGETS = {
+  // The product requirement: an app using the React bindings ships at most this much Partyline.
+  combined: 27,
+  // 28 → 19 KB: the SDK's own WebSocket-only Socket.IO client (socket-client.ts) replaced
+  // socket.io-client, whose Manager always bundles the full Engine.IO client (long-polling,
+  // WebTransport, upgrades, binary packets): 27.7 → 17.1 KB with presence and history windows.
+  // The budget leaves room for small features, not for a second transport stack.
+  sdk: 19,
+};
+
+/** The bundles `target` names; the bindings only once packages/react has its entry. */
+function bundlesFor(target) {
+  const hasReact = existsSync(REACT_ENTRY);
+  const sdk = { name: '@partyline/sdk', entryPoints: [SDK_ENTRY], budget: BUDGETS.sdk };
+  // The bindings alone: the SDK is theirs to import, not theirs to weigh.
+  const react = { name: '@partyline/react', entryPoints: [REACT_ENTRY], external: [...REACT_EXTERNAL, '@partyline/sdk'] };
+  const combined = {
+    name: '@partyline/sdk + @partyline/react',
+    stdin: { contents: `export * as sdk from ${JSON.stringify(SDK_ENTRY)};\nexport * as react from ${JSON.stringify(REACT_ENTRY)};\n`, resolveDir: root, loader: 'ts' },
+    external: REACT_EXTERNAL,
+    budget: BUDGETS.combined,
+  };
+  if (target === 'sdk') return [sdk];
+  if (target === 'react') return hasReact ? [react] : [];
+  if (target === 'all') return hasReact ? [sdk, react, combined] : [sdk];
+  throw new Error(`unknown target ${target} (sdk, react or all)`);
+}
+
+/** Bundles one entry as an app would ship it; answers minified and gzipped bytes, and the metafile. */
+export async function measure({ entryPoints, stdin, external = [] }) {
+  const result = await build({
+    ...(stdin ? { stdin } : { entryPoints }),
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    conditions: ['source'],
+    define: { 'process.env.NODE_ENV': '"production"' },
+    external,
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+  });
+  const code = result.outputFiles[0].contents;
+  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length, metafile: result.metafile };
+}
+
+/** Minified bytes per package (node_modules/<name>, or packages/<name>), largest first. */
+function byPackage(metafile) {
+  const totals = new Map();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [path, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = path.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? path.match(/^(?:packages|apps)\/[^/]+/)?.[0] ?? path;
+      totals.set(name, (totals.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
+const kb = (bytes, digits = 1) => (bytes / 1024).toFixed(digits);
+
+async function main(args) {
+  const target = args.find((arg) => !arg.startsWith('--')) ?? 'all';
+  const why = args.includes('--why');
+  const bundles = bundlesFor(target);
+  if (target !== 'sdk' && !existsSync(REACT_ENTRY)) console.log('@partyline/react: no packages/react/src/index.ts yet (bindings and combined lines skipped)');
+  let over = false;
+  for (const bundle of bundles) {
+    const { minified, gzipped, metafile } = await measure(bundle);
+    const overBudget = bundle.budget !== undefined && gzipped / 1024 > bundle.budget;
+    over ||= overBudget;
+    const budget = bundle.budget === undefined ? '' : ` (budget ${bundle.budget} KB)${overBudget ? ' — OVER BUDGET' : ''}`;
+    (overBudget ? console.error : console.log)(`${bundle.name}: ${kb(minified)} KB minified, ${kb(gzipped, 2)} KB gzipped${budget}`);
+    if (why) {
+      for (const [name, bytes] of byPackage(metafile)) console.log(`  ${name.padEnd(32)} ${kb(bytes).padStart(6)} KB minified (${((bytes / minified) * 100).toFixed(1)}%)`);
+      console.log(await analyzeMetafile(metafile));
+    }
+  }
+  if (over) process.exit(1);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main(process.argv.slice(2));
