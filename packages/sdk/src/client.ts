@@ -36,7 +36,7 @@ export interface ClientOptions {
   dbName?: string;
   /** How long an unsent message stays queued before it is dropped as `expired`; keep ≤ the relay's dedup retention. @default 604800000 (7 days) */
   outboxRetentionMs?: number;
-  /** Delay before retry number `attempt` (connects, flushes, catch-up). @default exponentialBackoff() — full jitter, 250 ms doubling to 30 s */
+  /** Delay before retry number `attempt` (connects, flushes, catch-up). @default exponentialBackoff() — full jitter, 250 ms doubling to 5 s (a relay's `retryAfterMs` wins) */
   retryDelay?: RetryDelay;
   /** Online detector. @default the browser's navigator.onLine and online/offline events (always online in Node) */
   onlineManager?: OnlineManager;

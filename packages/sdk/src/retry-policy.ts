@@ -4,7 +4,11 @@ export type RetryDelay = (attempt: number) => number;
 export interface BackoffOptions {
   /** Delay cap of the first retry. @default 250 */
   baseMs?: number;
-  /** Largest delay. @default 30000 */
+  /**
+   * Largest delay. Short enough that a client that failed for minutes is back within seconds of the
+   * network or relay returning; a crowd still spreads (full jitter) and a relay that is overloaded
+   * says so with `retryAfterMs`, which wins over this. @default 5000
+   */
   maxMs?: number;
   /** Random source in [0, 1). @default Math.random */
   random?: () => number;
@@ -20,7 +24,7 @@ export interface BackoffOptions {
  */
 export function exponentialBackoff(options: BackoffOptions = {}): RetryDelay {
   const baseMs = options.baseMs ?? 250;
-  const maxMs = options.maxMs ?? 30_000;
+  const maxMs = options.maxMs ?? 5_000;
   const random = options.random ?? Math.random;
   return (attempt) => {
     const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30));

@@ -9,6 +9,11 @@ describe('exponentialBackoff (capped, full jitter)', () => {
     expect(bottom(7)).toBe(0);
   });
 
+  it('by default waits at most 5 s, however long the failures went on (back within seconds of a heal)', () => {
+    const top = exponentialBackoff({ random: () => 0.999999 });
+    expect([1, 2, 5, 6, 50].map((attempt) => top(attempt))).toEqual([249, 499, 3999, 4999, 4999]);
+  });
+
   it('spreads delays over the whole window (jitter), not around one value', () => {
     const policy = exponentialBackoff({ baseMs: 1000, maxMs: 1000 });
     const samples = Array.from({ length: 2000 }, () => policy(1));
