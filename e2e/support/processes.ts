@@ -91,7 +91,8 @@ export async function startRelayProcess(name: string, redisUrl: string, tokenSec
 /** The party planner's server (built app + token endpoint), pointed at the given relays. */
 export async function startAppProcess(relayUrls: string[], tokenSecret: string): Promise<ServerProcess> {
   const port = await findFreePort();
-  const child = spawn(process.execPath, [APP_CLI, '--port', String(port), '--host', '127.0.0.1', ...relayUrls.flatMap((url) => ['--relay', url])], {
+  // Every browser of the run comes from 127.0.0.1: no cap on new identities per address (unit-tested in the app).
+  const child = spawn(process.execPath, [APP_CLI, '--port', String(port), '--host', '127.0.0.1', '--new-identities-per-hour', '0', ...relayUrls.flatMap((url) => ['--relay', url])], {
     env: { ...process.env, TOKEN_SECRET: tokenSecret },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

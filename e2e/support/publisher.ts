@@ -15,6 +15,24 @@ export interface BurstOptions {
 }
 
 /**
+ * Publishes `messages` into `room` straight at a relay with the given token (no browser, no outbox):
+ * what a script holding that token can do. Answers the relay's ack, one result per message.
+ */
+export async function publishWithToken(relayUrl: string, room: string, token: string, messages: { id: string; type: string; body: unknown }[]): Promise<Ack<PublishAck>> {
+  const socket = io(relayUrl, { transports: ['websocket'], auth: { token, protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    const wire = messages.map((message) => ({ id: message.id, type: message.type, body: JSON.stringify(message.body) }));
+    return (await socket.timeout(10_000).emitWithAck('room:publish', { room, messages: wire })) as Ack<PublishAck>;
+  } finally {
+    socket.close();
+  }
+}
+
+/**
  * Another member of the room talking fast, straight at a relay (no browser): chat messages in
  * batches, each batch acked before the next. Answers the texts in the order they were published.
  */

@@ -14,7 +14,18 @@ Usage: node apps/party-planner/dist/server/cli.js [options]
                                      for failover. None: embed one relay on the in-memory store.
   --token-secret <s>   TOKEN_SECRET  HS256 secret shared with the relays (≥ 32 bytes)  [required]
   --static-dir <dir>   STATIC_DIR    the built app                                 [dist/client]
+  --new-identities-per-hour <n>
+                       NEW_IDENTITIES_PER_HOUR
+                                     new user ids one address (IPv6: one /64) may get
+                                     per hour; browsers that have one are never limited;
+                                     0 = no limit                                  [30]
+  --trust-proxy        TRUST_PROXY=1 behind a reverse proxy: the client address from the
+                                     last X-Forwarded-For entry, https from
+                                     X-Forwarded-Proto (Secure identity cookie)
   -h, --help
+
+Each browser profile gets a random user id from this server, in an HttpOnly cookie MACed with a key
+derived from the token secret; tokens are signed for that id only. A new secret means new identities.
 `;
 
 const { values } = parseArgs({
@@ -24,6 +35,8 @@ const { values } = parseArgs({
     relay: { type: 'string', multiple: true },
     'token-secret': { type: 'string' },
     'static-dir': { type: 'string' },
+    'new-identities-per-hour': { type: 'string' },
+    'trust-proxy': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -40,6 +53,11 @@ if (!tokenSecret || Buffer.byteLength(tokenSecret) < 32) {
 }
 const relays = values.relay ?? (process.env.RELAY_URLS ? process.env.RELAY_URLS.split(',').map((url) => url.trim()).filter(Boolean) : []);
 const here = dirname(fileURLToPath(import.meta.url));
+const newIdentitiesPerHour = Number(values['new-identities-per-hour'] ?? process.env.NEW_IDENTITIES_PER_HOUR ?? 30);
+if (!Number.isFinite(newIdentitiesPerHour) || newIdentitiesPerHour < 0) {
+  process.stderr.write('party-planner: --new-identities-per-hour / NEW_IDENTITIES_PER_HOUR must be a number ≥ 0\n\n' + HELP);
+  process.exit(2);
+}
 
 const server = await startPartyServer({
   staticDir: values['static-dir'] ?? process.env.STATIC_DIR ?? join(here, '..', 'client'),
@@ -47,6 +65,8 @@ const server = await startPartyServer({
   relays,
   host: values.host ?? process.env.HOST ?? '127.0.0.1',
   port: Number(values.port ?? process.env.PORT ?? 8080),
+  newIdentitiesPerHour,
+  trustProxy: values['trust-proxy'] ?? ['1', 'true', 'yes'].includes((process.env.TRUST_PROXY ?? '').toLowerCase()),
 });
 
 const embedded = relays.length === 0;

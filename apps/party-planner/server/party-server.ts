@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { createRelay, signAccessToken, type Relay } from '@partyline/relay';
 import { pino } from 'pino';
+import { createIdentityCookies } from './identity-cookie.js';
+import { createNewIdentityLimit } from './new-identity-limit.js';
 
 export interface PartyServerOptions {
   /** The built app (Vite's output: index.html + assets/). */
@@ -23,6 +25,17 @@ export interface PartyServerOptions {
   tokenTtlSeconds?: number;
   /** Log level of the embedded relay. @default 'warn' */
   relayLogLevel?: string;
+  /**
+   * New identities (user ids) one address may get per hour, refilled evenly; 0 turns the limit off.
+   * Browsers that already have one are never limited. @default 30
+   */
+  newIdentitiesPerHour?: number;
+  /**
+   * Behind a reverse proxy: take the client's address from the last `X-Forwarded-For` entry and
+   * https from `X-Forwarded-Proto` (the identity cookie is `Secure` then). Only with a proxy that sets
+   * both, or anyone can pick their address. @default false
+   */
+  trustProxy?: boolean;
 }
 
 export interface PartyServer {
@@ -35,25 +48,48 @@ export interface PartyServer {
 
 /** Party ids as the app makes them (also the suffix of the room name `party:<id>`). */
 export const PARTY_ID_PATTERN = /^[a-z0-9]{6,32}$/;
-/** Token subjects: a browser profile's random user id. */
-export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{4,64}$/;
+export { IDENTITY_COOKIE, SERVER_USER_ID_PATTERN } from './identity-cookie.js';
 
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.webmanifest': 'application/manifest+json',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-};
+const MIME = new Map<string, string>([
+  ['.html', 'text/html; charset=utf-8'],
+  ['.js', 'text/javascript; charset=utf-8'],
+  ['.css', 'text/css; charset=utf-8'],
+  ['.svg', 'image/svg+xml'],
+  ['.png', 'image/png'],
+  ['.json', 'application/json'],
+  ['.webmanifest', 'application/manifest+json'],
+  ['.ico', 'image/x-icon'],
+  ['.txt', 'text/plain; charset=utf-8'],
+]);
 
-function sendJson(response: ServerResponse, status: number, value: unknown): void {
+function sendJson(response: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(value);
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
   response.end(body);
+}
+
+/**
+ * The path of a request target, or undefined when it is not one: origin-form (`/p/x?y`) is read
+ * as a path even when it starts with `//` (never as a host), absolute-form (`http://host/p/x`) as
+ * a URL.
+ */
+function targetPath(target: string | undefined): string | undefined {
+  if (!target) return undefined;
+  try {
+    return new URL(target.startsWith('/') ? `http://localhost${target}` : target).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A percent-decoded path, or undefined when an escape is malformed (`%E0%A4%A`, `%`) or decodes to a NUL. */
+function decodePath(pathname: string): string | undefined {
+  try {
+    const decoded = decodeURIComponent(pathname);
+    return decoded.includes('\0') ? undefined : decoded;
+  } catch {
+    return undefined;
+  }
 }
 
 async function readJson(request: IncomingMessage, limit = 4096): Promise<unknown> {
@@ -69,8 +105,13 @@ async function readJson(request: IncomingMessage, limit = 4096): Promise<unknown
 
 /**
  * The party planner's server: the built app, `GET /api/config` (which relays to use) and
- * `POST /api/token` (a demo token granting exactly one party). Without `relays` it embeds a relay
- * on the in-memory store, so one process runs everything.
+ * `POST /api/token` `{ party }` (a demo token granting exactly one party, for the browser's own
+ * identity). Without `relays` it embeds a relay on the in-memory store, so one process runs everything.
+ *
+ * Identity: the server gives each browser profile a random user id in an HttpOnly cookie MACed with
+ * a key derived from `tokenSecret` (see `identity-cookie.ts`), and the tokens' `sub` is that id and
+ * nothing else — a `user` in the request body is ignored. The answer tells the app its id
+ * (`{ token, user, ... }`); the display name is only data in the app's messages and presence.
  *
  * Demo policy: anyone who knows a party id may join it (the id is the invitation).
  */
@@ -78,6 +119,10 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
   const host = options.host ?? '127.0.0.1';
   const staticDir = resolve(options.staticDir);
   const ttlSeconds = options.tokenTtlSeconds ?? 12 * 3600;
+  const identities = createIdentityCookies(options.tokenSecret);
+  const perHour = options.newIdentitiesPerHour ?? 30;
+  const newIdentityLimit = perHour > 0 ? createNewIdentityLimit(perHour) : undefined;
+  const trustProxy = options.trustProxy ?? false;
 
   let relay: Relay | undefined;
   let relays = options.relays ?? [];
@@ -93,13 +138,74 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
   const wildcard = host === '0.0.0.0' || host === '::';
   const relaysFor = (request: IncomingMessage): string[] => {
     if (embeddedPort === undefined || !wildcard) return relays;
-    const hostHeader = request.headers.host ?? host;
-    const hostname = new URL(`http://${hostHeader}`).hostname;
+    let hostname: string;
+    try {
+      hostname = new URL(`http://${request.headers.host ?? host}`).hostname;
+    } catch {
+      return relays; // a Host header that is no host: the relay as it listens
+    }
     return [`http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${embeddedPort}`];
   };
 
+  /** The client's address: the socket's, or behind a trusted proxy the last hop it saw. */
+  const clientAddress = (request: IncomingMessage): string => {
+    const forwarded = trustProxy ? request.headers['x-forwarded-for'] : undefined;
+    const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').at(-1)?.trim();
+    return last || request.socket.remoteAddress || 'unknown';
+  };
+  const overHttps = (request: IncomingMessage): boolean =>
+    ('encrypted' in request.socket && request.socket.encrypted === true) ||
+    (trustProxy && String(request.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https');
+
+  async function mintToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (request.method !== 'POST') {
+      sendJson(response, 405, { error: 'use POST' }, { allow: 'POST' });
+      return;
+    }
+    let input: unknown;
+    try {
+      input = await readJson(request);
+    } catch {
+      sendJson(response, 400, { error: 'expected a JSON body' });
+      return;
+    }
+    // Only `party` is read: who the token is for is the cookie's to say, whatever `user` the body names.
+    const { party } = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+    if (typeof party !== 'string' || !PARTY_ID_PATTERN.test(party)) {
+      sendJson(response, 400, { error: 'party: 6–32 lowercase letters or digits' });
+      return;
+    }
+    let user = identities.read(request.headers.cookie);
+    if (user === undefined) {
+      const allowed = newIdentityLimit?.take(clientAddress(request));
+      if (allowed && !allowed.ok) {
+        sendJson(
+          response,
+          429,
+          { error: 'too many new visitors from this network; try again later', retryAfterMs: allowed.retryAfterMs },
+          { 'retry-after': String(Math.ceil(allowed.retryAfterMs / 1000)) },
+        );
+        return;
+      }
+      user = identities.newUser();
+    }
+    const token = await signAccessToken({ sub: user, rooms: [`party:${party}`], ttlSeconds }, options.tokenSecret);
+    sendJson(
+      response,
+      200,
+      { token, user, room: `party:${party}`, expiresAt: Date.now() + ttlSeconds * 1000, relays: relaysFor(request) },
+      // Every answer renews the cookie, so a browser in use keeps its identity.
+      { 'set-cookie': identities.cookie(user, { secure: overHttps(request) }) },
+    );
+  }
+
   async function serveStatic(request: IncomingMessage, response: ServerResponse, pathname: string): Promise<void> {
-    const relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+    const decoded = decodePath(pathname);
+    if (decoded === undefined) {
+      sendJson(response, 400, { error: 'malformed URL' });
+      return;
+    }
+    const relative = normalize(decoded).replace(/^([/\\])+/, '');
     let file = join(staticDir, relative);
     if (!file.startsWith(staticDir + sep) && file !== staticDir) {
       response.writeHead(400).end();
@@ -121,7 +227,7 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
     }
     const immutable = relative.startsWith('assets/');
     response.writeHead(200, {
-      'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+      'content-type': MIME.get(extname(file)) ?? 'application/octet-stream',
       'content-length': info.size,
       'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
       'x-content-type-options': 'nosniff',
@@ -131,37 +237,21 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname === '/api/config' && request.method === 'GET') {
+    // A target that is no URL is the client's mistake: a short 400, not a 500 and a stack trace in the log.
+    const pathname = targetPath(request.url);
+    if (pathname === undefined) {
+      sendJson(response, 400, { error: 'malformed URL' });
+      return;
+    }
+    if (pathname === '/api/config' && request.method === 'GET') {
       sendJson(response, 200, { relays: relaysFor(request) });
       return;
     }
-    if (url.pathname === '/api/token') {
-      if (request.method !== 'POST') {
-        sendJson(response, 405, { error: 'use POST' });
-        return;
-      }
-      let input: unknown;
-      try {
-        input = await readJson(request);
-      } catch {
-        sendJson(response, 400, { error: 'expected a JSON body' });
-        return;
-      }
-      const { party, user } = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-      if (typeof party !== 'string' || !PARTY_ID_PATTERN.test(party)) {
-        sendJson(response, 400, { error: 'party: 6–32 lowercase letters or digits' });
-        return;
-      }
-      if (typeof user !== 'string' || !USER_ID_PATTERN.test(user)) {
-        sendJson(response, 400, { error: 'user: 4–64 letters, digits, _ or -' });
-        return;
-      }
-      const token = await signAccessToken({ sub: user, rooms: [`party:${party}`], ttlSeconds }, options.tokenSecret);
-      sendJson(response, 200, { token, room: `party:${party}`, expiresAt: Date.now() + ttlSeconds * 1000, relays: relaysFor(request) });
+    if (pathname === '/api/token') {
+      await mintToken(request, response);
       return;
     }
-    if (url.pathname === '/healthz') {
+    if (pathname === '/healthz') {
       sendJson(response, 200, { ok: true });
       return;
     }
@@ -169,7 +259,7 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
       sendJson(response, 405, { error: 'method not allowed' });
       return;
     }
-    await serveStatic(request, response, url.pathname);
+    await serveStatic(request, response, pathname);
   }
 
   const server = createServer((request, response) => {

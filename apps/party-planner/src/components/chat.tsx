@@ -108,7 +108,7 @@ export function Chat({ room, me, typing }: { room: PartyRoom; me: string; typing
     const now = Date.now();
     if (value && now - lastTyping.current > TYPING_EVERY_MS) {
       lastTyping.current = now;
-      room.signalTyping(state.members[me] ?? '');
+      room.signalTyping(state.members.get(me) ?? '');
     }
   };
 

@@ -4,20 +4,19 @@ import type { PartyRoom } from '../party/use-party.js';
 import { displayName, MAX_LABEL, PartyMessageType, type ChecklistItem } from '../state/party-state.js';
 import { StatusBadge } from './status-badge.js';
 
-function ownStatus(room: PartyRoom, item: ChecklistItem) {
+function ownStatus(room: PartyRoom, item: ChecklistItem, me: string) {
   // The latest change this friend made to the item decides its marker.
-  for (let index = item.changeIds.length - 1; index >= 0; index -= 1) {
-    const status = room.statusOf(item.changeIds[index] ?? '');
-    if (status) return { status, id: item.changeIds[index] ?? '' };
-  }
-  return undefined;
+  const id = item.changedBy.get(me);
+  const status = id === undefined ? undefined : room.statusOf(id);
+  return id !== undefined && status ? { status, id } : undefined;
 }
 
 export function Checklist({ room, me }: { room: PartyRoom; me: string }) {
   const [label, setLabel] = useState('');
   const { state } = room;
   const offline = room.connection !== 'online';
-  const open = state.items.filter((item) => !item.claimedBy).length;
+  let open = 0;
+  for (const item of state.items) if (!item.claimedBy) open += 1;
 
   const add = (event: FormEvent) => {
     event.preventDefault();
@@ -35,7 +34,7 @@ export function Checklist({ room, me }: { room: PartyRoom; me: string }) {
       <ul className="items" data-testid="checklist">
         {state.items.length === 0 && <li className="empty">Nothing on the list yet — cake? balloons? a playlist?</li>}
         {state.items.map((item) => {
-          const mark = ownStatus(room, item);
+          const mark = ownStatus(room, item, me);
           const claimer = item.claimedBy === me ? 'You' : item.claimedBy ? displayName(state, item.claimedBy) : undefined;
           return (
             <li key={item.itemId} className={item.done ? 'item done' : 'item'} data-item={item.label}>

@@ -1,5 +1,5 @@
-import { Fragment, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { hasJoined, markJoined, rememberParty, saveName, savedName, userId } from '../party/identity.js';
+import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
+import { hasJoined, markJoined, rememberParty, saveName, savedName } from '../party/identity.js';
 import { useParty } from '../party/use-party.js';
 import { formatPartyDate } from '../state/countdown.js';
 import { leadingOption, PartyMessageType } from '../state/party-state.js';
@@ -11,9 +11,10 @@ import type { PartyDraft } from './home.js';
 import { PollCard } from './polls.js';
 
 export function PartyPage({ party, draft, onHome }: { party: string; draft: PartyDraft | undefined; onHome: () => void }) {
-  const me = useMemo(userId, []);
   const [name, setName] = useState(() => (hasJoined(party) || draft ? savedName() : ''));
-  const room = useParty(party, me, name);
+  const room = useParty(party, name);
+  // Who "you" are is the server's to say (learned with the first token); until then nobody's lines are "You".
+  const me = room.me ?? '';
   const { state } = room;
   const created = useRef(false);
 

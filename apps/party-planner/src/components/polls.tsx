@@ -11,7 +11,7 @@ export function PollCard({ room, me, kind }: { room: PartyRoom; me: string; kind
   const [draft, setDraft] = useState('');
   const poll = room.state.polls[kind];
   const leader = leadingOption(poll);
-  const total = Object.keys(poll.votes).length;
+  const total = poll.votes.size;
   const offline = room.connection !== 'online';
   const labelOf = (label: string) => (kind === 'date' ? formatPartyDate(label) : label);
 
@@ -32,9 +32,10 @@ export function PollCard({ room, me, kind }: { room: PartyRoom; me: string; kind
       <ul className="options" data-testid={`poll-${kind}`}>
         {poll.options.length === 0 && <li className="empty">No {kind === 'date' ? 'dates' : 'places'} proposed yet.</li>}
         {poll.options.map((option) => {
-          const mine = poll.votes[me] === option.optionId;
+          const mine = poll.votes.get(me) === option.optionId;
           const share = total === 0 ? 0 : Math.round((option.voters.length / total) * 100);
-          const myChange = [...option.changeIds].reverse().find((id) => room.statusOf(id));
+          const latest = option.changedBy.get(me);
+          const myChange = latest !== undefined && room.statusOf(latest) ? latest : undefined;
           return (
             <li key={option.optionId} className={mine ? 'option mine' : 'option'} data-option={option.label} data-votes={option.voters.length}>
               <button

@@ -1,6 +1,17 @@
-/** This browser profile's identity and the few things the app remembers between visits. */
+/**
+ * This browser profile's identity and the few things the app remembers between visits.
+ *
+ * Who this browser is is the party server's to say: it keeps a random user id in an HttpOnly cookie
+ * and signs every token for that id only (see `server/identity-cookie.ts`). The app never makes a user
+ * id; it learns its own from the token answers (`{ token, user }`) and remembers the last one, so a
+ * reload while offline still knows whose queued messages are whose. The display name is not the
+ * identity: it is only data in `member:join` messages and in presence.
+ */
 
-const USER_KEY = 'partyline:user';
+/** The user id the server last gave this profile. */
+const USER_KEY = 'partyline:me';
+/** Where earlier versions kept a user id the app made up itself: never used again. */
+const LEGACY_USER_KEY = 'partyline:user';
 const NAME_KEY = 'partyline:name';
 const RELAYS_KEY = 'partyline:relays';
 const PARTIES_KEY = 'partyline:parties';
@@ -21,14 +32,14 @@ export function newLocalId(): string {
   return randomId(10);
 }
 
-/** The token subject of this browser profile, made once (all tabs share it, like the outbox). */
-export function userId(): string {
-  let id = localStorage.getItem(USER_KEY);
-  if (!id) {
-    id = `u-${randomId(14)}`;
-    localStorage.setItem(USER_KEY, id);
-  }
-  return id;
+/** The user id the server last gave this profile (all tabs share it, like the outbox), if it ever did. */
+export function knownUser(): string | undefined {
+  return localStorage.getItem(USER_KEY) ?? undefined;
+}
+
+function rememberUser(user: string): void {
+  if (localStorage.getItem(USER_KEY) !== user) localStorage.setItem(USER_KEY, user);
+  localStorage.removeItem(LEGACY_USER_KEY);
 }
 
 export function savedName(): string {
@@ -92,28 +103,96 @@ export async function relayUrls(): Promise<string[]> {
   }
 }
 
-interface CachedToken {
+/** A token request the server answered with an error. */
+export class TokenRequestError extends Error {
+  readonly status: number;
+  /** When the server asked to wait (429: too many new identities from this network). */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(status: number, message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = 'TokenRequestError';
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+interface TokenAnswer {
   token: string;
+  /** Whom the token is for: this browser, as the server knows it. */
+  user: string;
   expiresAt: number;
+}
+
+/** The `sub` of a JWT, read without checking it (the relay checks it; here it only names the holder). */
+function subjectOf(token: string): string | undefined {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json: unknown = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+    const sub = typeof json === 'object' && json !== null ? (json as { sub?: unknown }).sub : undefined;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const tokenKey = (party: string) => `partyline:token:${party}`;
+
+/**
+ * A token for `party` from the app server. The answer names this browser (the server's cookie
+ * decides who it is, whatever the app would like to be): remembered as this profile's user id.
+ */
+async function requestToken(party: string): Promise<TokenAnswer> {
+  const response = await fetch('/api/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    credentials: 'same-origin',
+    body: JSON.stringify({ party }),
+  });
+  if (!response.ok) {
+    const answer = (await response.json().catch(() => ({}))) as { error?: unknown; retryAfterMs?: unknown };
+    const message = typeof answer.error === 'string' ? answer.error : `HTTP ${response.status}`;
+    throw new TokenRequestError(response.status, `token: ${message}`, typeof answer.retryAfterMs === 'number' ? answer.retryAfterMs : undefined);
+  }
+  const answer = (await response.json()) as Partial<TokenAnswer>;
+  if (typeof answer.token !== 'string') throw new Error('token: no token in the answer');
+  const user = typeof answer.user === 'string' ? answer.user : subjectOf(answer.token);
+  if (!user) throw new Error('token: the answer does not say whom it is for');
+  const fresh: TokenAnswer = { token: answer.token, user, expiresAt: typeof answer.expiresAt === 'number' ? answer.expiresAt : 0 };
+  localStorage.setItem(tokenKey(party), JSON.stringify(fresh));
+  rememberUser(user);
+  return fresh;
+}
+
+/**
+ * Who this browser is: the user id the server gave it before, or — the first time — the one it
+ * gives now, with a token for `party`. Tabs of a new profile ask one at a time (a Web Lock), so they
+ * all end up with the one identity the cookie holds.
+ */
+export async function identify(party: string): Promise<string> {
+  const known = knownUser();
+  if (known) return known;
+  const ask = async () => knownUser() ?? (await requestToken(party)).user;
+  return typeof navigator !== 'undefined' && navigator.locks ? navigator.locks.request('partyline:identify', ask) : ask();
 }
 
 /**
  * A token source for the SDK: a fresh demo token from the app server, or the last one while it is
  * still good (so a reload while offline can still try to reconnect the moment the network is back).
+ *
+ * The server, not the app, says whom a token is for: when its answer names someone else than `user`
+ * (the cookie was cleared, or the server's secret changed), no token is handed out for `user` —
+ * `onOtherUser` is told, so the app reopens the party as the browser's new identity.
  */
-export function tokenSource(party: string, user: string): () => Promise<string> {
-  const key = `partyline:token:${party}:${user}`;
+export function tokenSource(party: string, user: string, onOtherUser: (user: string) => void): () => Promise<string> {
   return async () => {
-    const cached = JSON.parse(localStorage.getItem(key) ?? 'null') as CachedToken | null;
-    if (cached && cached.expiresAt - Date.now() > 5 * 60_000) return cached.token;
-    const response = await fetch('/api/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ party, user }),
-    });
-    if (!response.ok) throw new Error(`token: HTTP ${response.status}`);
-    const fresh = (await response.json()) as CachedToken;
-    localStorage.setItem(key, JSON.stringify({ token: fresh.token, expiresAt: fresh.expiresAt }));
+    const cached = JSON.parse(localStorage.getItem(tokenKey(party)) ?? 'null') as Partial<TokenAnswer> | null;
+    if (cached?.user === user && typeof cached.token === 'string' && (cached.expiresAt ?? 0) - Date.now() > 5 * 60_000) return cached.token;
+    const fresh = await requestToken(party);
+    if (fresh.user !== user) {
+      onOtherUser(fresh.user);
+      throw new Error(`token: this browser is now ${fresh.user}, not ${user}`);
+    }
     return fresh.token;
   };
 }

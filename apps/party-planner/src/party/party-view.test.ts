@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveParty, type PartyEvent } from '../state/party-state.js';
+import { applyPending, deriveParty, type PartyEvent } from '../state/party-state.js';
 import { PartyView } from './party-view.js';
 
 const ROOM = 'party:abcdef';
@@ -110,7 +110,7 @@ describe('PartyView', () => {
     const { state } = view.folded;
     expect(state.title).toBe("Sam's 30th");
     expect(state.items.map((item) => [item.label, item.claimedBy])).toEqual([['Cake', 'bo']]);
-    expect(state.polls.venue.votes).toEqual({ ana: 'v2' });
+    expect(state.polls.venue.votes).toEqual(new Map([['ana', 'v2']]));
     expect(state.chat).toHaveLength(651);
     expect(view.raw.history).toEqual(log.map((_, index) => index + 1));
   });
@@ -124,5 +124,32 @@ describe('PartyView', () => {
     expect(view.folded).toBe(before);
     view.message(log[2]!);
     expect(view.folded).not.toBe(before);
+  });
+
+  it('folds each message once: a new message never makes the view read the older ones again', () => {
+    const log = [...partyLog(), ...logOf(Array.from({ length: 300 }, (_, index) => (index % 3 === 0 ? { sender: 'bo', type: 'item:done', body: { itemId: 'cake', done: index % 2 === 0 } } : chat('ana', `line ${index}`))), 9)];
+    // Every body read is counted: a re-fold of the log would read the earlier messages again.
+    const reads = new Map<string, number>();
+    const counted = log.map((event) => {
+      const { body, ...rest } = event;
+      return Object.defineProperty({ ...rest }, 'body', {
+        enumerable: true,
+        get() {
+          reads.set(event.id, (reads.get(event.id) ?? 0) + 1);
+          return body;
+        },
+      }) as PartyEvent;
+    });
+    const view = new PartyView(ROOM);
+    view.open(counted.slice(0, 100));
+    expect([...reads.values()].every((count) => count === 1)).toBe(true);
+    for (const [index, event] of counted.slice(100).entries()) {
+      view.message(event);
+      expect(reads.size, `after message ${index + 101}`).toBe(index + 101);
+      expect(reads.get(event.id)).toBe(1);
+    }
+    expect([...reads.values()].every((count) => count === 1)).toBe(true);
+    // One by one, it is the fold of the whole log at once.
+    expect(view.folded.state).toEqual(deriveParty(log));
   });
 });

@@ -3,7 +3,9 @@ import { emptyPartyState, reduceParty, type PartyEvent, type PartyState } from '
 
 /**
  * This tab's view of a party room, folded exactly as the SDK hands it: what `room.history()`
- * answered at open, then every `message` event, broken only by a `reset`. The SDK promises one
+ * answered at open, then every `message` event, broken only by a `reset`. The fold is resumable:
+ * each message is folded once, into the state the earlier ones left (never the whole log again),
+ * at a cost that does not grow with the log (see `PartyState`). The SDK promises one
  * gap-free, duplicate-free run in seq order, so folding is a plain append — no sort, no de-duplication
  * that would hide an SDK bug. A message that does not continue the run is kept in the raw record
  * (tests read it) and handled so the screen stays sane: a repeat is not folded twice, a message after
@@ -181,6 +183,7 @@ declare global {
 /** Publishes a view's raw record on `window.__partyline` (a newer view of the same room replaces it). */
 export function exposeView(view: PartyView): void {
   if (typeof window === 'undefined') return;
-  const debug = (window.__partyline ??= { views: {} });
+  // A null-prototype record: room names are keys, never inherited properties.
+  const debug = (window.__partyline ??= { views: Object.create(null) as Record<string, RawView> });
   debug.views[view.raw.room] = view.raw;
 }

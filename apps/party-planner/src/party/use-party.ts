@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { friendsHere, type FriendHere, type HereData } from '../state/here-now.js';
 import { applyPending, displayName, type PartyEvent, type PartyState } from '../state/party-state.js';
 import { applyTyping, expireTyping, nextTypingExpiry, NO_ONE_TYPING, parseTypingSignal, type TypingState } from '../state/typing.js';
-import { recentParties, relayUrls, tokenSource } from './identity.js';
+import { identify, knownUser, recentParties, relayUrls, TokenRequestError, tokenSource } from './identity.js';
 import { EMPTY_FOLD, exposeView, PartyView, type FoldedLog } from './party-view.js';
 
 export type ConnectionState = 'connecting' | 'online' | 'offline';
@@ -14,6 +14,8 @@ type Client = ReturnType<typeof createClient>;
 type Room = ReturnType<Client['room']>;
 
 export interface PartyRoom {
+  /** This browser's user id (the `sub` of its tokens), as the server gave it; undefined until known. */
+  me: string | undefined;
   state: PartyState;
   connection: ConnectionState;
   /** Own messages still in the outbox. */
@@ -42,13 +44,24 @@ function quietly(promise: Promise<unknown>): void {
   promise.catch(() => undefined);
 }
 
+/** What to tell the friend when the server would not say who they are. */
+function identityProblem(error: unknown): string {
+  if (error instanceof TokenRequestError && error.status === 429) {
+    const minutes = Math.max(1, Math.ceil((error.retryAfterMs ?? 60_000) / 60_000));
+    return `Too many new guests from your network right now. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
+  }
+  return 'Could not reach the party server to sign you in. Check your connection; this page tries again by itself.';
+}
+
 /**
- * One party room through the SDK: this tab's view of the log (`history()` at open, then every
- * `message` event, each once and in seq order — folded as it comes, see `PartyView`), this
- * profile's outbox, statuses, who is here (the room's presence, kept by the relays: entered with
- * `{ name }` once the friend has a name) and typing signals.
+ * One party room through the SDK, as this browser's identity (the server's to give: learned with
+ * the first token, remembered for offline starts, see `identity.ts`): this tab's view of the log
+ * (`history()` at open, then every `message` event, each once and in seq order — folded as it
+ * comes, see `PartyView`), this profile's outbox, statuses, who is here (the room's presence, kept
+ * by the relays: entered with `{ name }` once the friend has a name) and typing signals.
  */
-export function useParty(party: string, user: string, name: string): PartyRoom {
+export function useParty(party: string, name: string): PartyRoom {
+  const [user, setUser] = useState<string | undefined>(knownUser);
   const [folded, setFolded] = useState<FoldedLog>(EMPTY_FOLD);
   const [pending, setPending] = useState<PartyEvent[]>([]);
   // Own messages that left the outbox (acked) but whose log copy has not been delivered yet:
@@ -68,7 +81,41 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   /** The name this room's presence was entered with, once entered. */
   const enteredRef = useRef<string | undefined>(undefined);
 
+  // The first visit of this profile: the server says who it is (and sets its cookie). When it cannot
+  // be asked, the friend is told why, and it is asked again: when the server said to wait, after that;
+  // otherwise when the network is back, or in 15 s.
+  const [identifyAttempt, setIdentifyAttempt] = useState(0);
   useEffect(() => {
+    if (user !== undefined) return;
+    let gone = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const retry = () => {
+      if (gone) return;
+      setProblem(undefined);
+      setIdentifyAttempt((attempt) => attempt + 1);
+    };
+    identify(party).then(
+      (id) => {
+        if (!gone) setUser(id);
+      },
+      (error: unknown) => {
+        if (gone) return;
+        setProblem(identityProblem(error));
+        const asked = error instanceof TokenRequestError ? error.retryAfterMs : undefined;
+        timer = setTimeout(retry, asked ?? 15_000);
+        if (asked === undefined) window.addEventListener('online', retry, { once: true });
+      },
+    );
+    return () => {
+      gone = true;
+      clearTimeout(timer);
+      window.removeEventListener('online', retry);
+    };
+  }, [party, user, identifyAttempt]);
+
+  useEffect(() => {
+    if (user === undefined) return;
+    const me = user; // narrowed, for the functions below
     let closed = false;
     let client: Client | undefined;
     const roomName = `party:${party}`;
@@ -84,13 +131,13 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       id: message.id,
       type: message.type,
       body: message.body,
-      sender: message.sender ?? user,
+      sender: message.sender ?? me,
       seq: message.seq,
       ts: message.ts,
     });
 
     async function refreshPending(room: Room) {
-      const entries = (await room.pending()).map((entry) => toEvent({ ...entry, sender: user }));
+      const entries = (await room.pending()).map((entry) => toEvent({ ...entry, sender: me }));
       if (closed) return;
       const still = new Set(entries.map((entry) => entry.id));
       const left = pendingRef.current.filter((event) => !still.has(event.id) && !view.has(event.id));
@@ -109,7 +156,11 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       }
       if (closed) return;
       // `user` binds queued messages to this profile's identity (the `sub` of its tokens), also before any token is fetched.
-      client = createClient({ relays, token: tokenSource(party, user), user });
+      // Should the server now say this browser is someone else, the party reopens as them.
+      const otherUser = (other: string) => {
+        if (!closed) setUser(other);
+      };
+      client = createClient({ relays, token: tokenSource(party, me, otherUser), user: me });
       const room = client.room(roomName);
       roomRef.current = room;
       refreshRef.current = () => refreshPending(room);
@@ -164,7 +215,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
       });
       room.on('signal', (context) => {
         const signal = parseTypingSignal(context.sender, context.type, context.body);
-        if (!signal || signal.sender === user) return;
+        if (!signal || signal.sender === me) return;
         setTyping((previous) => applyTyping(previous, signal, Date.now()));
       });
       // Following the member list starts with the listener; members() holds it between events.
@@ -234,7 +285,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   // An own message in the log is sent, whatever the outbox said last.
   const statusOf = (id: string): OwnStatus | undefined => (folded.senders.get(id) === user ? 'sent' : statuses.get(id));
   // A friend here without a name in their presence data goes by the name they joined the party with.
-  const here = useMemo(() => friendsHere(members, user, (sub) => displayName(state, sub)), [members, user, state]);
+  const here = useMemo(() => friendsHere(members, user ?? '', (sub) => displayName(state, sub)), [members, user, state]);
 
   const publish = useCallback(async (type: string, body: Record<string, unknown>) => {
     const room = roomRef.current;
@@ -248,6 +299,7 @@ export function useParty(party: string, user: string, name: string): PartyRoom {
   }, []);
 
   return {
+    me: user,
     state,
     connection,
     queued: pending.length,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { afterScroll, atEnd, atTop, CHAT_PAGE, holdWindow, NEWEST, revealOlder, showChat, type ChatWindow } from './chat-window.js';
+import { KeyedList } from './persistent-list.js';
 
 const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ id: `m${from + i}` }));
 const ids = (shown: { lines: readonly { id: string }[] }) => shown.lines.map((line) => line.id);
@@ -74,5 +75,19 @@ describe('chat window', () => {
     expect(afterScroll(chat, revealed, scroller(4_500))).toBe(NEWEST);
     // A list too short to scroll is at both ends: scrolling there changes nothing (the button reveals).
     expect(afterScroll(chat, held, { scrollTop: 0, clientHeight: 500, scrollHeight: 500 })).toBe(held);
+  });
+
+  it('moves the same way over the party\'s keyed chat as over an array (a held line found by id, not by a scan)', () => {
+    const array = lines(1, 130);
+    const keyed = array.reduce((list, line) => list.push(line), KeyedList.empty<{ id: string }>((line) => line.id));
+    let window: ChatWindow = NEWEST;
+    for (const step of ['hold', 'reveal', 'reveal', 'reveal'] as const) {
+      const next = step === 'hold' ? holdWindow(keyed, window) : revealOlder(keyed, window);
+      expect(next).toEqual(step === 'hold' ? holdWindow(array, window) : revealOlder(array, window));
+      window = next;
+      expect(showChat(keyed, window)).toEqual(showChat(array, window));
+    }
+    expect(showChat(keyed, window).hidden).toBe(0);
+    expect(afterScroll(keyed, window, scroller(4_500))).toBe(NEWEST);
   });
 });

@@ -1,3 +1,5 @@
+import { KeyedList } from './persistent-list.js';
+
 /**
  * The party's state is derived from the room's ordered log, and nothing else: every friend folds
  * the same messages in the same order (the relay's sequence) through these pure functions, so
@@ -51,8 +53,8 @@ export interface ChecklistItem {
   addedBy: string;
   claimedBy: string | undefined;
   done: boolean;
-  /** Ids of the messages that shaped this item, oldest first (for pending/sent markers). */
-  changeIds: string[];
+  /** sender → id of their latest message that shaped this item (what their pending/sent marker follows). */
+  changedBy: ReadonlyMap<string, string>;
 }
 
 export interface PollOption {
@@ -60,27 +62,40 @@ export interface PollOption {
   label: string;
   proposedBy: string;
   /** Voters in the order their (current) vote was cast. */
-  voters: string[];
-  changeIds: string[];
+  voters: readonly string[];
+  /** sender → id of their latest message about this option (proposal or vote). */
+  changedBy: ReadonlyMap<string, string>;
 }
 
 export interface Poll {
   kind: PollKind;
-  options: PollOption[];
+  /** In the order proposed, found by option id. */
+  options: KeyedList<PollOption>;
+  /** Option ids by {@link labelKey} of their label: an option proposed twice is one option. */
+  labels: KeyedList<{ key: string; optionId: string }>;
   /** sender → optionId of their current vote. */
-  votes: Record<string, string>;
+  votes: ReadonlyMap<string, string>;
 }
 
+/**
+ * The party as its log says. Maps are `Map`s and the lists are keyed by strings in `Map`s, never
+ * plain objects: ids come from other people's messages, and `__proto__`, `constructor` or
+ * `toString` must be ids like any other.
+ *
+ * Folding one more message costs O(1) in the length of the log (chat lines, items, options and
+ * their changes live in persistent lists, see `persistent-list.ts`); a join or a vote copies a map
+ * of the party's members or of one poll's voters, which is no more than showing them costs.
+ */
 export interface PartyState {
   title: string | undefined;
   host: string | undefined;
-  /** sender (token subject) → display name. */
-  members: Record<string, string>;
-  /** Senders in order of their first appearance. */
-  memberOrder: string[];
-  chat: ChatLine[];
-  items: ChecklistItem[];
-  polls: Record<PollKind, Poll>;
+  /** sender (token subject) → display name, in order of their first appearance. */
+  members: ReadonlyMap<string, string>;
+  /** Chat lines in log order, found by message id. */
+  chat: KeyedList<ChatLine>;
+  /** Checklist items in the order added, found by item id. */
+  items: KeyedList<ChecklistItem>;
+  polls: { readonly [kind in PollKind]: Poll };
   /** Highest log seq folded in (0 = none). */
   lastSeq: number;
   /** Messages that were not understood (wrong shape); counted, never fatal. */
@@ -90,18 +105,18 @@ export interface PartyState {
 export const MAX_TEXT = 2000;
 export const MAX_LABEL = 120;
 
+function emptyPoll(kind: PollKind): Poll {
+  return { kind, options: KeyedList.empty((option) => option.optionId), labels: KeyedList.empty((entry) => entry.key), votes: new Map() };
+}
+
 export function emptyPartyState(): PartyState {
   return {
     title: undefined,
     host: undefined,
-    members: {},
-    memberOrder: [],
-    chat: [],
-    items: [],
-    polls: {
-      date: { kind: 'date', options: [], votes: {} },
-      venue: { kind: 'venue', options: [], votes: {} },
-    },
+    members: new Map(),
+    chat: KeyedList.empty((line) => line.id),
+    items: KeyedList.empty((item) => item.itemId),
+    polls: { date: emptyPoll('date'), venue: emptyPoll('venue') },
     lastSeq: 0,
     ignored: 0,
   };
@@ -121,56 +136,55 @@ function pollKind(value: unknown): PollKind | undefined {
   return value === 'date' || value === 'venue' ? value : undefined;
 }
 
-function sameLabel(a: string, b: string): boolean {
-  return a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+/**
+ * What makes two option labels the same option: case-insensitive, accent-sensitive, Unicode
+ * compatibility forms folded — and the same for every friend. (`localeCompare` would follow each
+ * viewer's locale, and friends in Istanbul and in Berlin could fold one log to two winners.)
+ */
+export function labelKey(label: string): string {
+  return label.normalize('NFKC').toUpperCase().toLowerCase();
 }
 
 function addMember(state: PartyState, sender: string, name: string | undefined): PartyState {
-  const known = sender in state.members;
-  if (known && (name === undefined || state.members[sender] === name)) return state;
-  return {
-    ...state,
-    members: { ...state.members, [sender]: name ?? state.members[sender] ?? 'Guest' },
-    memberOrder: known ? state.memberOrder : [...state.memberOrder, sender],
-  };
+  const known = state.members.get(sender);
+  if (known !== undefined && (name === undefined || known === name)) return state;
+  // Map.set on a known key keeps its place: the order stays the order of first appearance.
+  return { ...state, members: new Map(state.members).set(sender, name ?? known ?? 'Guest') };
+}
+
+function changed<T extends { changedBy: ReadonlyMap<string, string> }>(value: T, sender: string, id: string): T {
+  return { ...value, changedBy: new Map(value.changedBy).set(sender, id) };
 }
 
 function updateItem(state: PartyState, itemId: string, change: (item: ChecklistItem) => ChecklistItem | undefined): PartyState {
-  const index = state.items.findIndex((item) => item.itemId === itemId);
-  const item = state.items[index];
-  if (!item) return { ...state, ignored: state.ignored + 1 };
-  const next = change(item);
-  if (!next) return state;
-  const items = state.items.slice();
-  items[index] = next;
-  return { ...state, items };
+  if (!state.items.has(itemId)) return { ...state, ignored: state.ignored + 1 };
+  const items = state.items.update(itemId, change);
+  return items === state.items ? state : { ...state, items };
+}
+
+function withPoll(state: PartyState, poll: Poll): PartyState {
+  return { ...state, polls: { ...state.polls, [poll.kind]: poll } };
 }
 
 function addOption(state: PartyState, kind: PollKind, optionId: string, label: string, sender: string, id: string): PartyState {
   const poll = state.polls[kind];
-  if (poll.options.some((option) => option.optionId === optionId || sameLabel(option.label, label))) return state;
-  const option: PollOption = { optionId, label, proposedBy: sender, voters: [], changeIds: [id] };
-  return { ...state, polls: { ...state.polls, [kind]: { ...poll, options: [...poll.options, option] } } };
+  const key = labelKey(label);
+  if (poll.options.has(optionId) || poll.labels.has(key)) return state;
+  const option: PollOption = { optionId, label, proposedBy: sender, voters: [], changedBy: new Map([[sender, id]]) };
+  return withPoll(state, { ...poll, options: poll.options.push(option), labels: poll.labels.push({ key, optionId }) });
 }
 
 function castVote(state: PartyState, kind: PollKind, target: string, sender: string, id: string): PartyState {
   const poll = state.polls[kind];
   // A vote may name an option by id, or by label (an option proposed twice is one option).
-  const chosen = poll.options.find((option) => option.optionId === target) ?? poll.options.find((option) => sameLabel(option.label, target));
+  const chosen = poll.options.get(target) ?? poll.options.get(poll.labels.get(labelKey(target))?.optionId ?? '');
   if (!chosen) return { ...state, ignored: state.ignored + 1 };
-  const previous = poll.votes[sender];
-  const options = poll.options.map((option) => {
-    if (option.optionId === chosen.optionId) {
-      return {
-        ...option,
-        voters: [...option.voters.filter((voter) => voter !== sender), sender],
-        changeIds: [...option.changeIds, id],
-      };
-    }
-    if (option.optionId === previous) return { ...option, voters: option.voters.filter((voter) => voter !== sender) };
-    return option;
-  });
-  return { ...state, polls: { ...state.polls, [kind]: { ...poll, options, votes: { ...poll.votes, [sender]: chosen.optionId } } } };
+  const previous = poll.votes.get(sender);
+  let options = poll.options.update(chosen.optionId, (option) => changed({ ...option, voters: [...option.voters.filter((voter) => voter !== sender), sender] }, sender, id));
+  if (previous !== undefined && previous !== chosen.optionId) {
+    options = options.update(previous, (option) => ({ ...option, voters: option.voters.filter((voter) => voter !== sender) }));
+  }
+  return withPoll(state, { ...poll, options, votes: new Map(poll.votes).set(sender, chosen.optionId) });
 }
 
 /** Folds one message into the state. Pure: returns a new state, never mutates the old one. */
@@ -198,31 +212,31 @@ export function reduceParty(state: PartyState, event: PartyEvent): PartyState {
     case PartyMessageType.Chat: {
       const line = text(body.text, MAX_TEXT);
       if (!line) return { ...next, ignored: next.ignored + 1 };
-      return { ...addMember(next, sender, undefined), chat: [...next.chat, { id, seq: event.seq, sender, text: line, ts: event.ts }] };
+      return { ...addMember(next, sender, undefined), chat: next.chat.push({ id, seq: event.seq, sender, text: line, ts: event.ts }) };
     }
     case PartyMessageType.ItemAdd: {
       const itemId = text(body.itemId, 64);
       const label = text(body.label, MAX_LABEL);
-      if (!itemId || !label || next.items.some((item) => item.itemId === itemId)) return { ...next, ignored: next.ignored + 1 };
-      const item: ChecklistItem = { itemId, label, addedBy: sender, claimedBy: undefined, done: false, changeIds: [id] };
-      return { ...next, items: [...next.items, item] };
+      if (!itemId || !label || next.items.has(itemId)) return { ...next, ignored: next.ignored + 1 };
+      const item: ChecklistItem = { itemId, label, addedBy: sender, claimedBy: undefined, done: false, changedBy: new Map([[sender, id]]) };
+      return { ...next, items: next.items.push(item) };
     }
     case PartyMessageType.ItemClaim: {
       const itemId = text(body.itemId, 64);
       if (!itemId) return { ...next, ignored: next.ignored + 1 };
       // The first claim in log order wins; a later claim of a claimed item changes nothing.
-      return updateItem(next, itemId, (item) => (item.claimedBy === undefined ? { ...item, claimedBy: sender, changeIds: [...item.changeIds, id] } : undefined));
+      return updateItem(next, itemId, (item) => (item.claimedBy === undefined ? changed({ ...item, claimedBy: sender }, sender, id) : undefined));
     }
     case PartyMessageType.ItemUnclaim: {
       const itemId = text(body.itemId, 64);
       if (!itemId) return { ...next, ignored: next.ignored + 1 };
-      return updateItem(next, itemId, (item) => (item.claimedBy === sender ? { ...item, claimedBy: undefined, changeIds: [...item.changeIds, id] } : undefined));
+      return updateItem(next, itemId, (item) => (item.claimedBy === sender ? changed({ ...item, claimedBy: undefined }, sender, id) : undefined));
     }
     case PartyMessageType.ItemDone: {
       const itemId = text(body.itemId, 64);
       if (!itemId || typeof body.done !== 'boolean') return { ...next, ignored: next.ignored + 1 };
       const done = body.done;
-      return updateItem(next, itemId, (item) => ({ ...item, done, changeIds: [...item.changeIds, id] }));
+      return updateItem(next, itemId, (item) => changed({ ...item, done }, sender, id));
     }
     case PartyMessageType.PollOption: {
       const kind = pollKind(body.poll);
@@ -262,7 +276,10 @@ export function deriveParty(log: readonly PartyEvent[], pending: readonly PartyE
  * this overlay again when the outbox changes.
  */
 export function applyPending(state: PartyState, pending: readonly PartyEvent[], isLogged: (id: string) => boolean): PartyState {
-  let next = state;
+  if (pending.length === 0) return state;
+  // A branch: what the queue adds stays with it, so the log's state keeps growing in O(1) per message.
+  const branch = (poll: Poll): Poll => ({ ...poll, options: poll.options.branch(), labels: poll.labels.branch() });
+  let next: PartyState = { ...state, chat: state.chat.branch(), items: state.items.branch(), polls: { date: branch(state.polls.date), venue: branch(state.polls.venue) } };
   for (const event of pending) {
     if (!isLogged(event.id)) next = reduceParty(next, { ...event, seq: undefined });
   }
@@ -279,5 +296,5 @@ export function leadingOption(poll: Poll): PollOption | undefined {
 }
 
 export function displayName(state: PartyState, sender: string): string {
-  return state.members[sender] ?? 'Guest';
+  return state.members.get(sender) ?? 'Guest';
 }

@@ -25,9 +25,9 @@ describe('typing', () => {
     expect(nextTypingExpiry(state)).toBe(TYPING_MS);
     expect(expireTyping(state, TYPING_MS - 1)).toBe(state);
     const later = expireTyping(state, TYPING_MS);
-    expect(Object.keys(later)).toEqual(['cy']);
+    expect([...later.keys()]).toEqual(['cy']);
     expect(nextTypingExpiry(later)).toBe(1000 + TYPING_MS);
-    expect(expireTyping(later, 1000 + TYPING_MS)).toEqual({});
+    expect(expireTyping(later, 1000 + TYPING_MS)).toEqual(new Map());
   });
 
   it('reads only typing signals; a missing name is a guest', () => {

@@ -8,15 +8,15 @@ import { MAX_LABEL } from './party-state.js';
 
 export const TYPING_MS = 4_000;
 
-/** sender → { name, typing until (ms) } */
-export type TypingState = Readonly<Record<string, { name: string; until: number }>>;
+/** sender → { name, typing until (ms) }; a `Map`, so any sender id is a key like any other. */
+export type TypingState = ReadonlyMap<string, { readonly name: string; readonly until: number }>;
 
 export interface TypingSignal {
   sender: string;
   name: string;
 }
 
-export const NO_ONE_TYPING: TypingState = {};
+export const NO_ONE_TYPING: TypingState = new Map();
 
 /** Turns a raw signal (sender, type, parsed body) into a typing signal, or undefined if it is not one. */
 export function parseTypingSignal(sender: string, type: string, body: unknown): TypingSignal | undefined {
@@ -27,24 +27,24 @@ export function parseTypingSignal(sender: string, type: string, body: unknown): 
 }
 
 export function applyTyping(state: TypingState, signal: TypingSignal, now: number): TypingState {
-  return { ...state, [signal.sender]: { name: signal.name, until: now + TYPING_MS } };
+  return new Map(state).set(signal.sender, { name: signal.name, until: now + TYPING_MS });
 }
 
 /** The state without the typing that has faded by `now` (the same object when nothing has). */
 export function expireTyping(state: TypingState, now: number): TypingState {
-  const entries = Object.entries(state);
-  const live = entries.filter(([, peer]) => peer.until > now);
-  return live.length === entries.length ? state : Object.fromEntries(live);
+  const live = [...state].filter(([, peer]) => peer.until > now);
+  return live.length === state.size ? state : new Map(live);
 }
 
 /** When the next typing fades (ms), if anyone is typing. */
 export function nextTypingExpiry(state: TypingState): number | undefined {
-  const times = Object.values(state).map((peer) => peer.until);
-  return times.length === 0 ? undefined : Math.min(...times);
+  let next: number | undefined;
+  for (const peer of state.values()) if (next === undefined || peer.until < next) next = peer.until;
+  return next;
 }
 
 export function typingNames(state: TypingState, now: number): string[] {
-  return Object.values(state)
+  return [...state.values()]
     .filter((peer) => peer.until > now)
     .map((peer) => peer.name)
     .sort();
