@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyPending, deriveParty, type PartyEvent } from '../state/party-state.js';
+import { deriveParty, type PartyEvent } from '../state/party-state.js';
 import { PartyView } from './party-view.js';
 
 const ROOM = 'party:abcdef';
