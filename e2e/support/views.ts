@@ -8,8 +8,8 @@ import { readRoomLog } from './room-log.js';
 export type { RawView };
 
 /**
- * Each screen's raw event stream: what the SDK handed that page's app (`history()` at open, then every
- * `message` event, and any `reset`), recorded by the app before it interprets anything
+ * Each screen's raw event stream: what the SDK handed that page's app through `useMessages` (the view it
+ * opened with — `history()` —, then every message added to it, and any `reset`), recorded by the app before it interprets anything
  * (`window.__partyline.views`, see apps/party-planner/src/party/party-view.ts). A reload starts a new
  * view; these helpers read the page's current one.
  */
@@ -44,7 +44,7 @@ export function runs(seqs: readonly number[]): string {
 
 export function describeView(view: RawView | undefined): string {
   if (!view) return 'no view recorded';
-  return `history [${runs(view.history)}], events [${runs(view.events)}]${view.early ? ` (${view.early} before history answered)` : ''}, resets ${JSON.stringify(view.resets)}, anomalies ${JSON.stringify(view.anomalies)}`;
+  return `history [${runs(view.history)}], events [${runs(view.events)}], resets ${JSON.stringify(view.resets)}, anomalies ${JSON.stringify(view.anomalies)}`;
 }
 
 /**

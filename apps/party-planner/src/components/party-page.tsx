@@ -1,5 +1,6 @@
-import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
+import { Fragment, useEffect, useRef, useState, type FormEvent, type RefObject } from 'react';
 import { hasJoined, markJoined, rememberParty, saveName, savedName } from '../party/identity.js';
+import { PartyClient } from '../party/party-client.js';
 import { useParty } from '../party/use-party.js';
 import { formatPartyDate } from '../state/countdown.js';
 import { leadingOption, PartyMessageType } from '../state/party-state.js';
@@ -11,12 +12,41 @@ import type { PartyDraft } from './home.js';
 import { PollCard } from './polls.js';
 
 export function PartyPage({ party, draft, onHome }: { party: string; draft: PartyDraft | undefined; onHome: () => void }) {
-  const [name, setName] = useState(() => (hasJoined(party) || draft ? savedName() : ''));
-  const room = useParty(party, name);
-  // Who "you" are is the server's to say (learned with the first token); until then nobody's lines are "You".
-  const me = room.me ?? '';
-  const { state } = room;
+  // The draft founds the party once, whoever this browser turns out to be.
   const created = useRef(false);
+  return (
+    <PartyClient party={party} opening={(problem) => <Opening problem={problem} onHome={onHome} />}>
+      {(me) => <PartyScreen party={party} me={me} draft={draft} created={created} onHome={onHome} />}
+    </PartyClient>
+  );
+}
+
+/** Until the client can start: who this browser is, and the relays, are not known yet. */
+function Opening({ problem, onHome }: { problem: string | undefined; onHome: () => void }) {
+  return (
+    <div className="party">
+      {problem && <div className="banner error" role="alert">{problem}</div>}
+      <header className="party-head">
+        <button type="button" className="ghost small back" onClick={onHome}>← Parties</button>
+        <h1 data-testid="party-title">Opening the party…</h1>
+      </header>
+    </div>
+  );
+}
+
+interface PartyScreenProps {
+  party: string;
+  /** Who "you" are: the server's to say (learned with the first token). */
+  me: string;
+  draft: PartyDraft | undefined;
+  created: RefObject<boolean>;
+  onHome: () => void;
+}
+
+function PartyScreen({ party, me, draft, created, onHome }: PartyScreenProps) {
+  const [name, setName] = useState(() => (hasJoined(party) || draft ? savedName() : ''));
+  const room = useParty(party, me, name);
+  const { state } = room;
 
   // The creator's first message founds the party (queued in the outbox like any other).
   useEffect(() => {
@@ -24,7 +54,7 @@ export function PartyPage({ party, draft, onHome }: { party: string; draft: Part
     created.current = true;
     markJoined(party, name);
     void room.publish(PartyMessageType.Create, { title: draft.title, name, date: draft.date, venue: draft.venue });
-  }, [room.ready, draft, party, name, room]);
+  }, [room.ready, draft, party, name, room, created]);
 
   useEffect(() => {
     if (state.title) rememberParty({ id: party, title: state.title });

@@ -1,17 +1,19 @@
+import type { ResetContext, RoomMessage } from '@partyline/sdk';
 import { describe, expect, it } from 'vitest';
-import { deriveParty, type PartyEvent } from '../state/party-state.js';
+import { deriveParty } from '../state/party-state.js';
 import { PartyView } from './party-view.js';
 
 const ROOM = 'party:abcdef';
 
 /** A room log: seq 1..n in the order given. */
-function logOf(specs: { sender: string; type: string; body: unknown }[], firstSeq = 1, prefix = 'm'): PartyEvent[] {
-  return specs.map((spec, index) => ({ id: `${prefix}${firstSeq + index}`, ...spec, seq: firstSeq + index, ts: 1_000 + index }));
+function logOf(specs: { sender: string; type: string; body: unknown }[], firstSeq = 1, prefix = 'm'): RoomMessage[] {
+  return specs.map((spec, index) => ({ room: ROOM, id: `${prefix}${firstSeq + index}`, ...spec, seq: firstSeq + index, ts: 1_000 + index }));
 }
 
 const chat = (sender: string, text: string) => ({ sender, type: 'chat', body: { text } });
+const texts = (view: PartyView) => view.folded.state.chat.map((line) => line.text);
 
-function partyLog(): PartyEvent[] {
+function partyLog(): RoomMessage[] {
   return logOf([
     { sender: 'ana', type: 'party:create', body: { title: "Sam's 30th", name: 'Ana', venue: 'Rooftop' } },
     { sender: 'bo', type: 'member:join', body: { name: 'Bo' } },
@@ -24,42 +26,75 @@ function partyLog(): PartyEvent[] {
   ]);
 }
 
+/** Hands the view a ready `useMessages` snapshot: like the bindings, a new array each time, holding the same message objects. */
+function show(view: PartyView, messages: readonly RoomMessage[], reset?: ResetContext) {
+  return view.follow({ messages: messages.slice(), ready: true, reset });
+}
+
 describe('PartyView', () => {
-  it('folds history then events to the state of the whole log, wherever the view splits them, and records them raw', () => {
+  it('folds the history it opens with, then what each snapshot adds, to the state of the whole log, and records them raw', () => {
     const log = partyLog();
     const expected = deriveParty(log);
     for (let split = 0; split <= log.length; split += 1) {
-      const view = new PartyView(ROOM);
-      view.open(log.slice(0, split));
-      for (const event of log.slice(split)) view.message(event);
-      expect(view.folded.state).toEqual(expected);
-      expect(view.folded.lastSeq).toBe(log.length);
-      expect(view.raw).toMatchObject({ opened: true, history: log.slice(0, split).map((e) => e.seq), events: log.slice(split).map((e) => e.seq), anomalies: [], resets: [] });
+      // One message per snapshot, or the rest at once (the bindings hand a task's messages in one snapshot).
+      for (const step of [1, log.length]) {
+        const view = new PartyView(ROOM);
+        show(view, log.slice(0, split));
+        for (let end = split + step; end < log.length + step; end += step) show(view, log.slice(0, end));
+        expect(view.folded.state).toEqual(expected);
+        expect(view.folded.lastSeq).toBe(log.length);
+        expect(view.raw).toMatchObject({ opened: true, history: log.slice(0, split).map((e) => e.seq), events: log.slice(split).map((e) => e.seq), anomalies: [], resets: [] });
+      }
     }
+  });
+
+  it('folds nothing until the view is ready; a reset from before that is recorded when it opens', () => {
+    const log = partyLog();
+    const view = new PartyView(ROOM);
+    const early: ResetContext = { room: ROOM, reason: 'epoch_changed', epoch: 'e2', previousEpoch: 'e1' };
+    view.follow({ messages: [], ready: false, reset: early });
+    expect(view.folded.lastSeq).toBe(0);
+    expect(view.raw.opened).toBe(false);
+    show(view, log.slice(0, 3), early);
+    show(view, log, early);
+    expect(view.raw).toMatchObject({ opened: true, history: [1, 2, 3], events: [4, 5, 6, 7, 8], anomalies: [], resets: [{ reason: 'epoch_changed', afterEvents: 0 }] });
+    expect(view.folded.state).toEqual(deriveParty(log));
   });
 
   it('records a repeated message as a duplicate and does not fold it twice', () => {
     const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three')]);
     const view = new PartyView(ROOM);
-    view.open(log.slice(0, 2));
-    view.message(log[1]!); // the SDK handed seq 2 again
-    view.message(log[2]!);
+    show(view, log.slice(0, 2));
+    show(view, [...log.slice(0, 2), log[1]!, log[2]!]); // the SDK handed seq 2 again
     expect(view.raw.events).toEqual([2, 3]);
     expect(view.raw.anomalies).toEqual([{ kind: 'duplicate', source: 'event', seq: 2, expected: 3 }]);
-    expect(view.folded.state.chat.map((line) => line.text)).toEqual(['one', 'two', 'three']);
+    expect(texts(view)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('records an array that does not continue the one folded (without a reset) as duplicates, never skipping it unseen', () => {
+    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three')]);
+    const view = new PartyView(ROOM);
+    show(view, log.slice(0, 2));
+    show(view, log.map((message) => ({ ...message }))); // other objects: not the run folded so far
+    expect(view.raw.events).toEqual([1, 2, 3]);
+    expect(view.raw.anomalies).toEqual([
+      { kind: 'duplicate', source: 'event', seq: 1, expected: 3 },
+      { kind: 'duplicate', source: 'event', seq: 2, expected: 3 },
+    ]);
+    expect(texts(view)).toEqual(['one', 'two', 'three']);
   });
 
   it('records a gap and folds what came, in order', () => {
     const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three'), chat('bo', 'four')]);
     const view = new PartyView(ROOM);
-    view.open(log.slice(0, 1));
-    view.message(log[2]!);
-    view.message(log[3]!);
+    show(view, log.slice(0, 1));
+    show(view, [log[0]!, log[2]!]);
+    show(view, [log[0]!, log[2]!, log[3]!]);
     expect(view.raw.anomalies).toEqual([{ kind: 'gap', source: 'event', seq: 3, expected: 2 }]);
-    expect(view.folded.state.chat.map((line) => line.text)).toEqual(['one', 'three', 'four']);
+    expect(texts(view)).toEqual(['one', 'three', 'four']);
     // A history that does not start at seq 1 is a gap too (a missing prefix).
     const late = new PartyView(ROOM);
-    late.open(log.slice(1));
+    show(late, log.slice(1));
     expect(late.raw.anomalies).toEqual([{ kind: 'gap', source: 'history', seq: 2, expected: 1 }]);
   });
 
@@ -67,46 +102,44 @@ describe('PartyView', () => {
     const old = partyLog();
     const fresh = logOf([{ sender: 'cy', type: 'party:create', body: { title: 'Another party', name: 'Cy' } }, chat('cy', 'hello')], 1, 'n');
     for (const reason of ['diverged', 'epoch_changed'] as const) {
-      const view = new PartyView(ROOM);
-      view.open(old.slice(0, 5));
-      view.message(old[5]!);
-      view.reset({ room: ROOM, reason, epoch: 'e2', ...(reason === 'diverged' ? { toSeq: 6 } : { previousEpoch: 'e1' }) });
-      expect(view.folded.state).toEqual(deriveParty([]));
-      expect(view.has(old[0]!.id)).toBe(false);
-      for (const event of fresh) view.message(event);
-      expect(view.folded.state).toEqual(deriveParty(fresh));
-      expect(view.raw.anomalies).toEqual([]);
-      expect(view.raw.resets).toEqual([{ reason, epoch: 'e2', ...(reason === 'diverged' ? { toSeq: 6 } : { previousEpoch: 'e1' }), afterEvents: 1 }]);
-      expect(view.raw.events).toEqual([6, 1, 2]);
+      // The reset alone first, then the new log; or both in one snapshot.
+      for (const together of [false, true]) {
+        const view = new PartyView(ROOM);
+        show(view, old.slice(0, 5));
+        show(view, old.slice(0, 6));
+        const reset: ResetContext = { room: ROOM, reason, epoch: 'e2', ...(reason === 'diverged' ? { toSeq: 6 } : { previousEpoch: 'e1' }) };
+        if (!together) {
+          show(view, [], reset);
+          expect(view.folded.state).toEqual(deriveParty([]));
+          expect(view.folded.senders.has(old[0]!.id)).toBe(false);
+          show(view, fresh.slice(0, 1), reset);
+        }
+        show(view, fresh, reset);
+        expect(view.folded.state).toEqual(deriveParty(fresh));
+        expect(view.folded.senders.has(old[0]!.id)).toBe(false);
+        expect(view.raw.anomalies).toEqual([]);
+        expect(view.raw.resets).toEqual([{ reason, epoch: 'e2', ...(reason === 'diverged' ? { toSeq: 6 } : { previousEpoch: 'e1' }), afterEvents: 1 }]);
+        expect(view.raw.events).toEqual([6, 1, 2]);
+      }
     }
   });
 
-  it('continues after the hole on trimmed', () => {
-    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three'), chat('bo', 'four')]);
+  it('continues after the hole on trimmed, also when the messages around it come in the reset\'s snapshot', () => {
+    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three'), chat('bo', 'four'), chat('ana', 'five')]);
+    const trimmed: ResetContext = { room: ROOM, reason: 'trimmed', epoch: 'e1', fromSeq: 3, toSeq: 4 };
     const view = new PartyView(ROOM);
-    view.open(log.slice(0, 1));
-    view.reset({ room: ROOM, reason: 'trimmed', epoch: 'e1', fromSeq: 2, toSeq: 3 });
-    view.message(log[3]!);
+    show(view, log.slice(0, 1));
+    show(view, log.slice(0, 1), trimmed);
+    show(view, [log[0]!, log[1]!, log[4]!], trimmed); // two before the hole, five after it
     expect(view.raw.anomalies).toEqual([]);
-    expect(view.folded.state.chat.map((line) => line.text)).toEqual(['one', 'four']);
-  });
-
-  it('holds events that come before history() answered, counts them, and folds them after it', () => {
-    const log = partyLog();
-    const view = new PartyView(ROOM);
-    view.message(log[3]!);
-    view.message(log[4]!);
-    expect(view.folded.lastSeq).toBe(0);
-    view.open(log.slice(0, 3));
-    for (const event of log.slice(5)) view.message(event);
-    expect(view.raw).toMatchObject({ history: [1, 2, 3], events: [4, 5, 6, 7, 8], early: 2, anomalies: [] });
-    expect(view.folded.state).toEqual(deriveParty(log));
+    expect(view.raw.resets).toEqual([{ reason: 'trimmed', epoch: 'e1', fromSeq: 3, toSeq: 4, afterEvents: 0 }]);
+    expect(texts(view)).toEqual(['one', 'two', 'five']);
   });
 
   it('keeps title, early items and votes of a party past 500 messages (a reload folds the whole cached log)', () => {
     const log = [...partyLog(), ...logOf(Array.from({ length: 650 }, (_, index) => chat(index % 2 ? 'ana' : 'bo', `chat ${index}`)), 9)];
     const view = new PartyView(ROOM);
-    view.open(log); // what history() answers after a reload: the whole room, from seq 1
+    show(view, log); // what history() answers after a reload: the whole room, from seq 1
     const { state } = view.folded;
     expect(state.title).toBe("Sam's 30th");
     expect(state.items.map((item) => [item.label, item.claimedBy])).toEqual([['Cake', 'bo']]);
@@ -118,38 +151,58 @@ describe('PartyView', () => {
   it('answers the same fold object until something changes (a stable snapshot for React)', () => {
     const log = partyLog();
     const view = new PartyView(ROOM);
-    view.open(log.slice(0, 2));
-    const before = view.folded;
-    view.message(log[0]!); // a duplicate changes nothing
-    expect(view.folded).toBe(before);
-    view.message(log[2]!);
-    expect(view.folded).not.toBe(before);
+    const snapshot = { messages: log.slice(0, 2), ready: true, reset: undefined };
+    const before = view.follow(snapshot);
+    expect(view.follow(snapshot)).toBe(before); // the same snapshot again (a re-render)
+    expect(show(view, log.slice(0, 2))).toBe(before); // the same messages (only own pending ones changed)
+    expect(show(view, [...log.slice(0, 2), log[0]!])).toBe(before); // a duplicate changes nothing
+    expect(show(view, [...log.slice(0, 2), log[0]!, log[2]!])).not.toBe(before);
   });
 
-  it('folds each message once: a new message never makes the view read the older ones again', () => {
+  it('folds each message once: a new snapshot never makes the view read (or even walk) the older messages again', () => {
     const log = [...partyLog(), ...logOf(Array.from({ length: 300 }, (_, index) => (index % 3 === 0 ? { sender: 'bo', type: 'item:done', body: { itemId: 'cake', done: index % 2 === 0 } } : chat('ana', `line ${index}`))), 9)];
-    // Every body read is counted: a re-fold of the log would read the earlier messages again.
+    // Every body read is counted: a re-fold of the log would read the earlier messages again. Every seq
+    // read too: even a walk over the earlier ones that folds nothing (a cost that grows with the log) reads them.
     const reads = new Map<string, number>();
-    const counted = log.map((event) => {
-      const { body, ...rest } = event;
-      return Object.defineProperty({ ...rest }, 'body', {
-        enumerable: true,
-        get() {
-          reads.set(event.id, (reads.get(event.id) ?? 0) + 1);
-          return body;
+    let seqReads = 0;
+    const counted = log.map((message) => {
+      const { body, seq, ...rest } = message;
+      return Object.defineProperties({ ...rest }, {
+        body: {
+          enumerable: true,
+          get() {
+            reads.set(message.id, (reads.get(message.id) ?? 0) + 1);
+            return body;
+          },
         },
-      }) as PartyEvent;
+        seq: {
+          enumerable: true,
+          get() {
+            seqReads += 1;
+            return seq;
+          },
+        },
+      }) as RoomMessage;
     });
     const view = new PartyView(ROOM);
-    view.open(counted.slice(0, 100));
+    show(view, counted.slice(0, 100));
     expect([...reads.values()].every((count) => count === 1)).toBe(true);
-    for (const [index, event] of counted.slice(100).entries()) {
-      view.message(event);
-      expect(reads.size, `after message ${index + 101}`).toBe(index + 101);
-      expect(reads.get(event.id)).toBe(1);
+    // Each snapshot is the whole view so far (a new array), one or a few messages longer.
+    let folded = 100;
+    for (let end = 101; folded < counted.length; end += end % 7 === 0 ? 3 : 1) {
+      const last = Math.min(end, counted.length);
+      const before = seqReads;
+      show(view, counted.slice(0, last));
+      expect(reads.size, `after message ${last}`).toBe(last);
+      expect(reads.get(counted[last - 1]!.id)).toBe(1);
+      expect(seqReads - before, `seq reads for messages ${folded + 1}–${last}`).toBeLessThanOrEqual(8 * (last - folded)); // a few per new message, none for the older ones
+      folded = last;
+      const again = seqReads;
+      show(view, counted.slice(0, last)); // a snapshot with nothing new reads nothing
+      expect(seqReads).toBe(again);
     }
     expect([...reads.values()].every((count) => count === 1)).toBe(true);
-    // One by one, it is the fold of the whole log at once.
+    // Snapshot by snapshot, it is the fold of the whole log at once.
     expect(view.folded.state).toEqual(deriveParty(log));
   });
 });

@@ -1,15 +1,17 @@
-import type { ResetContext } from '@partyline/sdk';
-import { emptyPartyState, reduceParty, type PartyEvent, type PartyState } from '../state/party-state.js';
+import type { MessagesView } from '@partyline/react';
+import type { ResetContext, RoomMessage } from '@partyline/sdk';
+import { emptyPartyState, reduceParty, type PartyState } from '../state/party-state.js';
 
 /**
- * This tab's view of a party room, folded exactly as the SDK hands it: what `room.history()`
- * answered at open, then every `message` event, broken only by a `reset`. The fold is resumable:
- * each message is folded once, into the state the earlier ones left (never the whole log again),
- * at a cost that does not grow with the log (see `PartyState`). The SDK promises one
- * gap-free, duplicate-free run in seq order, so folding is a plain append — no sort, no de-duplication
- * that would hide an SDK bug. A message that does not continue the run is kept in the raw record
- * (tests read it) and handled so the screen stays sane: a repeat is not folded twice, a message after
- * a gap is folded in order.
+ * This tab's view of a party room, folded exactly as the SDK hands it through `useMessages`: a
+ * `messages` array that only grows at its end (the first ready one is what `history()` answered),
+ * started over by an `epoch_changed`/`diverged` reset. The fold is resumable: each snapshot folds
+ * only what was added since the last one (how far it got is kept with the array's last message), into the
+ * state the earlier ones left — never the whole log again, at a cost that does not grow with the log
+ * (see `PartyState`). The SDK promises one gap-free, duplicate-free run in seq order, so folding is a
+ * plain append — no sort, no de-duplication that would hide an SDK bug. A message that does not continue
+ * the run is kept in the raw record (tests read it) and handled so the screen stays sane: a repeat is
+ * not folded twice, a message after a gap is folded in order.
  */
 
 /** A `reset` as the view saw it. */
@@ -19,14 +21,14 @@ export interface ViewReset {
   previousEpoch?: string;
   fromSeq?: number;
   toSeq?: number;
-  /** How many `message` events this view had seen when the reset came. */
+  /** How many messages this view had folded after its history when the reset came. */
   afterEvents: number;
 }
 
 /** A message that did not continue the view exactly. Never expected; recorded so tests can see it. */
 export interface ViewAnomaly {
   kind: 'duplicate' | 'gap';
-  /** Where it came from: the `history()` answer or a `message` event. */
+  /** Where it came from: the history the view opened with, or a message added after it. */
   source: 'history' | 'event';
   seq: number;
   /** The seq that would have continued the view. */
@@ -39,14 +41,12 @@ export interface ViewAnomaly {
  */
 export interface RawView {
   room: string;
-  /** Whether `history()` has answered yet. */
+  /** Whether the view is ready (`history()` has answered). */
   opened: boolean;
-  /** Seqs `history()` answered at open, in the order answered. */
+  /** Seqs of the view the room opened with (what `history()` answered), in order. */
   history: number[];
-  /** Seqs of the `message` events, in arrival order. */
+  /** Seqs of the messages added after it, in arrival order (after a reset: the log again). */
   events: number[];
-  /** `message` events that came before `history()` answered (folded after it). */
-  early: number;
   resets: ViewReset[];
   anomalies: ViewAnomaly[];
 }
@@ -63,19 +63,25 @@ export interface FoldedLog {
 
 export const EMPTY_FOLD: FoldedLog = { state: emptyPartyState(), senders: new Map(), lastSeq: 0 };
 
-type Early = { kind: 'message'; event: PartyEvent } | { kind: 'reset'; context: ResetContext };
+/** What `PartyView.follow` reads of a `useMessages` snapshot. */
+export type MessagesSnapshot = Pick<MessagesView, 'messages' | 'ready' | 'reset'>;
 
 export class PartyView {
   readonly raw: RawView;
   #state: PartyState = emptyPartyState();
   #senders = new Map<string, string>();
   #lastSeq = 0;
-  /** Events and resets that came before `history()` answered, in order. */
-  #early: Early[] | undefined = [];
+  /** How many messages of the current run are folded, and the last of them (the array that holds it there continues the run). */
+  #count = 0;
+  #last: RoomMessage | undefined;
+  /** The last reset seen (snapshots hand the latest one until another comes). */
+  #reset: ResetContext | undefined;
+  /** After a `trimmed` reset: the last seq of the hole, passed by the next message after it. */
+  #hole: number | undefined;
   #snapshot: FoldedLog = EMPTY_FOLD;
 
   constructor(room: string) {
-    this.raw = { room, opened: false, history: [], events: [], early: 0, resets: [], anomalies: [] };
+    this.raw = { room, opened: false, history: [], events: [], resets: [], anomalies: [] };
   }
 
   /** The current fold; the same object until the view changes. */
@@ -83,41 +89,41 @@ export class PartyView {
     return this.#snapshot;
   }
 
-  /** Whether the view holds the message with this id. */
-  has(id: string): boolean {
-    return this.#senders.has(id);
-  }
-
-  /** `history()` answered: fold it, then whatever came while waiting for it. */
-  open(history: readonly PartyEvent[]): void {
-    if (this.raw.opened) return;
+  /**
+   * Brings the fold up to a `useMessages` snapshot: a new reset first (recorded; `epoch_changed` and
+   * `diverged` start the fold over), then the messages added since the last snapshot. Snapshots must
+   * come in order; the same one again changes nothing. Answers the fold.
+   */
+  follow({ messages, ready, reset }: MessagesSnapshot): FoldedLog {
+    if (!ready) return this.#snapshot;
+    const opening = !this.raw.opened;
     this.raw.opened = true;
-    for (const event of history) {
-      if (event.seq !== undefined) this.raw.history.push(event.seq);
-      this.#fold(event, 'history');
+    let changed = opening;
+    let from = this.#count;
+    if (reset !== this.#reset) {
+      this.#reset = reset;
+      if (reset && this.#restart(reset)) {
+        changed = true;
+        from = 0;
+      }
     }
-    const early = this.#early ?? [];
-    this.#early = undefined;
-    for (const item of early) {
-      if (item.kind === 'message') this.#fold(item.event, 'event');
-      else this.#restart(item.context);
+    // Not a continuation of the run folded so far (never expected without a reset): fold it all again,
+    // so the repeats are recorded as duplicates rather than skipped unseen.
+    if (from > 0 && messages[from - 1] !== this.#last) from = 0;
+    const seqs = opening ? this.raw.history : this.raw.events;
+    for (let index = from; index < messages.length; index += 1) {
+      const message = messages[index]!;
+      seqs.push(message.seq);
+      if (this.#fold(message, opening ? 'history' : 'event')) changed = true;
     }
-    this.#changed();
+    this.#count = messages.length;
+    this.#last = messages.at(-1);
+    if (changed) this.#snapshot = { state: this.#state, senders: this.#senders, lastSeq: this.#lastSeq };
+    return this.#snapshot;
   }
 
-  /** A `message` event. */
-  message(event: PartyEvent): void {
-    if (event.seq !== undefined) this.raw.events.push(event.seq);
-    if (this.#early) {
-      this.raw.early += 1;
-      this.#early.push({ kind: 'message', event });
-      return;
-    }
-    if (this.#fold(event, 'event')) this.#changed();
-  }
-
-  /** A `reset` event: `epoch_changed` and `diverged` start the view over, `trimmed` continues after the hole. */
-  reset(context: ResetContext): void {
+  /** Records a reset; answers whether the view starts over (`epoch_changed`, `diverged`) rather than continuing after a hole (`trimmed`). */
+  #restart(context: ResetContext): boolean {
     this.raw.resets.push({
       reason: context.reason,
       epoch: context.epoch,
@@ -126,30 +132,26 @@ export class PartyView {
       ...(context.toSeq !== undefined ? { toSeq: context.toSeq } : {}),
       afterEvents: this.raw.events.length,
     });
-    if (this.#early) {
-      this.#early.push({ kind: 'reset', context });
-      return;
-    }
-    this.#restart(context);
-    this.#changed();
-  }
-
-  #restart(context: ResetContext): void {
     if (context.reason === 'trimmed') {
-      // The log no longer holds fromSeq..toSeq: what follows continues after the hole.
-      if (context.toSeq !== undefined && context.toSeq > this.#lastSeq) this.#lastSeq = context.toSeq;
-      return;
+      // The log no longer holds fromSeq..toSeq: what follows it continues after the hole.
+      this.#hole = context.toSeq;
+      return false;
     }
     // Another history than the one folded: everything the view built goes; the log comes again from its start.
     this.#state = emptyPartyState();
     this.#senders = new Map();
     this.#lastSeq = 0;
+    this.#hole = undefined;
+    return true;
   }
 
-  /** Folds one message if it belongs in the view; answers whether the fold changed. */
-  #fold(event: PartyEvent, source: ViewAnomaly['source']): boolean {
-    const seq = event.seq;
-    if (seq === undefined) return false;
+  /** Folds one message if it belongs in the view; answers whether it did. */
+  #fold(message: RoomMessage, source: ViewAnomaly['source']): boolean {
+    const { seq } = message;
+    if (this.#hole !== undefined && seq > this.#hole) {
+      this.#lastSeq = Math.max(this.#lastSeq, this.#hole);
+      this.#hole = undefined;
+    }
     const expected = this.#lastSeq + 1;
     if (seq < expected) {
       // Already folded: applying it again would double a chat line or a vote change.
@@ -158,14 +160,10 @@ export class PartyView {
     }
     // After a gap: the missing messages cannot be waited for here (the SDK owns that), so fold in order.
     if (seq > expected) this.raw.anomalies.push({ kind: 'gap', source, seq, expected });
-    this.#state = reduceParty(this.#state, event);
-    this.#senders.set(event.id, event.sender);
+    this.#state = reduceParty(this.#state, message);
+    this.#senders.set(message.id, message.sender);
     this.#lastSeq = seq;
     return true;
-  }
-
-  #changed(): void {
-    this.#snapshot = { state: this.#state, senders: this.#senders, lastSeq: this.#lastSeq };
   }
 }
 
