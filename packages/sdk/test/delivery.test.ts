@@ -266,11 +266,13 @@ describe('dedup, ordering, gaps and resets', () => {
     const oldEpoch = (await first.relay.store.read(name, 0, 0)).epoch;
 
     // The memory relay "restarts": a new store, a new epoch, a new history.
+    // The new log has its messages before the member gets there: otherwise it would find no room yet
+    // (rooms begin with their first append) and its reset would name no epoch.
     const second = await startRelay();
-    proxy.setTarget(second.port);
-    await first.close();
     const sender2 = testClient({ relays: [second.url], token: await tokenFor('alice') });
     for (let i = 1; i <= 2; i++) await (await sender2.room(name).publish('chat', { fresh: i })).sent;
+    proxy.setTarget(second.port);
+    await first.close();
     await waitFor(() => seen.messages.length === 5, 'new log delivered');
     const newEpoch = (await second.relay.store.read(name, 0, 0)).epoch;
     expect(resets).toEqual([{ room: name, reason: 'epoch_changed', epoch: newEpoch, previousEpoch: oldEpoch }]);
