@@ -19,7 +19,8 @@ Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g,h,i,j]
                    c  latency at 50% of the baseline's saturation publish rate (open loop)
                    d  10,000 idle connections on one relay, bytes per connection
                    e  outbox flush: 10,000 messages queued offline in one SDK client, seconds until all acked
-                   f  headless Chromium: IndexedDB enqueue rate and p99, batched (group commit) vs one transaction per message
+                   f  headless Chromium, profile on disk: IndexedDB enqueue rate and p99, batched (group commit) vs one
+                      transaction per message; batched also with strict durability (a disk flush per transaction)
                    g  SDK bundle (minified + gzipped, with dependencies) vs socket.io-client alone
                    h  presence churn: 2,000 members in rooms of 20 over 2 relays, each leaving and entering again
                       (pausing ~1 s after each answer): changes/s, relay CPU, Redis CPU and commands per change
@@ -117,6 +118,9 @@ try {
     // One transaction per message cannot be offered 10,000 msgs/s at all (it tops out far lower): no baseline.
     add('f IndexedDB enqueue (batched)', `enqueued msgs/s at ${offered.toLocaleString('en-US')} offered`, 'msg/s', enqueue.atOfferedRate.perSecond, Number.NaN);
     add('f IndexedDB enqueue (batched)', `p99 enqueue latency at ${offered.toLocaleString('en-US')} msgs/s offered`, 'ms', enqueue.atOfferedRate.p99Ms, Number.NaN);
+    // The same with outboxDurability 'strict' (a disk flush per transaction): what power-loss safety costs.
+    add('f IndexedDB enqueue (strict durability)', 'enqueued msgs/s, as fast as it goes', 'msg/s', enqueue.strict.batched.perSecond, Number.NaN);
+    add('f IndexedDB enqueue (strict durability)', `p99 enqueue latency at ${offered.toLocaleString('en-US')} msgs/s offered`, 'ms', enqueue.strict.atOfferedRate.p99Ms, Number.NaN);
   }
   if (wanted.has('g')) {
     progress('(g) bundle sizes');
@@ -171,7 +175,7 @@ for (const row of rows) {
   console.log(`| ${row.scenario} | ${row.metric} (${row.unit}) | ${format(row.partyline)} | ${row.noBaseline ? 'n/a' : format(row.baseline)} | ${ratio} |`);
 }
 if (wanted.has('h')) console.log('\n(h) has no baseline: plain Socket.IO keeps no presence (an app would write its own), so there is nothing like it to run.');
-if (wanted.has('f')) console.log('\n(f) compares two ways of storing in the SDK: "Partyline" is batched (group commit), "baseline" one transaction per message.');
+if (wanted.has('f')) console.log('\n(f) compares two ways of storing in the SDK: "Partyline" is batched (group commit), "baseline" one transaction per message; the strict rows use outboxDurability \'strict\'.');
 if (wanted.has('i')) console.log('\n(i) compares a big room with a 1,000-message room on the same relay ("baseline" column): a ratio near 1 means the cost does not grow with the log.');
 if (wanted.has('j')) console.log('\n(j) compares the HTTP API with the socket on the same relay ("baseline" column is the socket).');
 

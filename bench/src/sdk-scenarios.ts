@@ -1,5 +1,8 @@
 import 'fake-indexeddb/auto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSION } from '@partyline/protocol';
@@ -64,9 +67,14 @@ export interface EnqueueFigures {
 /**
  * (f) IndexedDB enqueue in headless Chromium: one transaction per message (one publish at a time) vs
  * batched (100 in flight share transactions: group commit), each as fast as it goes; and batched at
- * a fixed offered rate (open loop), where p99 is what an app publishing that fast sees.
+ * a fixed offered rate (open loop), where p99 is what an app publishing that fast sees. The outbox's
+ * default durability (relaxed) throughout, and once more with `outboxDurability: 'strict'`.
+ *
+ * The page runs in a persistent profile on disk, as a user's browser does: a Playwright
+ * `browser.newPage()` context keeps IndexedDB in memory, which neither writes files nor can show
+ * what durability costs.
  */
-export async function browserEnqueue(count: number, offeredPerSecond: number): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures; atOfferedRate: EnqueueFigures }> {
+export async function browserEnqueue(count: number, offeredPerSecond: number): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures; atOfferedRate: EnqueueFigures; strict: { batched: EnqueueFigures; atOfferedRate: EnqueueFigures } }> {
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL('../src/browser/enqueue-page.ts', import.meta.url))],
     bundle: true,
@@ -82,16 +90,17 @@ export async function browserEnqueue(count: number, offeredPerSecond: number): P
     response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>loading</title><script type="module" src="/bench.js"></script>');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const browser = await chromium.launch(chromiumLaunchOptions());
+  const profile = await mkdtemp(join(tmpdir(), 'partyline-bench-f-'));
+  const context = await chromium.launchPersistentContext(profile, chromiumLaunchOptions());
   try {
-    const page = await browser.newPage();
+    const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
     await page.waitForFunction(() => document.title === 'ready');
-    type Run = (n: number, x: number) => Promise<{ perSecond: number; latenciesMs: number[] }>;
-    const measure = async (mode: 'run' | 'runAtRate', x: number): Promise<EnqueueFigures> => {
+    type Run = (n: number, x: number, durability?: string) => Promise<{ perSecond: number; latenciesMs: number[] }>;
+    const measure = async (mode: 'run' | 'runAtRate', x: number, durability?: 'strict'): Promise<EnqueueFigures> => {
       const { perSecond, latenciesMs } = await page.evaluate(
-        ([m, n, value]) => (window as unknown as { bench: Record<string, Run> }).bench[m]!(n, value),
-        [mode, count, x] as const,
+        ([m, n, value, d]) => (window as unknown as { bench: Record<string, Run> }).bench[m]!(n, value, d),
+        [mode, count, x, durability] as const,
       );
       latenciesMs.sort((a, b) => a - b);
       return { perSecond, p99Ms: latenciesMs[Math.floor(latenciesMs.length * 0.99)] ?? 0 };
@@ -99,10 +108,12 @@ export async function browserEnqueue(count: number, offeredPerSecond: number): P
     const oneTxPerMessage = await measure('run', 1);
     const batched = await measure('run', 100);
     const atOfferedRate = await measure('runAtRate', offeredPerSecond);
-    return { batched, oneTxPerMessage, atOfferedRate };
+    const strict = { batched: await measure('run', 100, 'strict'), atOfferedRate: await measure('runAtRate', offeredPerSecond, 'strict') };
+    return { batched, oneTxPerMessage, atOfferedRate, strict };
   } finally {
-    await browser.close();
+    await context.close();
     server.close();
+    await rm(profile, { recursive: true, force: true });
   }
 }
 

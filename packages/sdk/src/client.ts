@@ -7,7 +7,7 @@ import { Flusher, type Settlement } from './flusher.js';
 import { createInboxStore } from './inbox-store.js';
 import type { ClientInspection } from './inspect.js';
 import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
-import { createOutboxStore, type OutboxEntry } from './outbox-store.js';
+import { createOutboxStore, type OutboxDurability, type OutboxEntry } from './outbox-store.js';
 import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
 import { createMessageId } from './message-id.js';
 import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
@@ -36,6 +36,15 @@ export interface ClientOptions {
   dbName?: string;
   /** How long an unsent message stays queued before it is dropped as `expired`; keep ≤ the relay's dedup retention. @default 604800000 (7 days) */
   outboxRetentionMs?: number;
+  /**
+   * How durable a message is once `publish` resolved as queued (IndexedDB transaction durability).
+   * `'relaxed'`: written through to the operating system — it survives a closed or crashed tab and a
+   * crashed browser, but a power loss or OS crash right after may lose the latest messages. `'strict'`:
+   * flushed to disk before `publish` resolves — survives power loss too, but every outbox transaction
+   * waits for a disk flush (well under a millisecond on some disks, tens of milliseconds on others).
+   * @default 'relaxed'
+   */
+  outboxDurability?: OutboxDurability;
   /** Delay before retry number `attempt` (connects, flushes, catch-up). @default exponentialBackoff() — full jitter, 250 ms doubling to 5 s (a relay's `retryAfterMs` wins) */
   retryDelay?: RetryDelay;
   /** Online detector. @default the browser's navigator.onLine and online/offline events (always online in Node) */
@@ -71,6 +80,7 @@ export interface ClientOptions {
 export const CLIENT_DEFAULTS = {
   dbName: 'partyline',
   outboxRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
+  outboxDurability: 'relaxed',
   ackTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
@@ -185,7 +195,7 @@ export function createClient(options: ClientOptions): PartylineClient {
 
   let dbPromise: Promise<PartylineDatabase> | undefined;
   const db = () => (dbPromise ??= openDatabase(factory, settings.dbName));
-  const outbox = createOutboxStore(db);
+  const outbox = createOutboxStore(db, { durability: settings.outboxDurability });
   const inbox = createInboxStore(db);
   const rooms = new Map<string, Room>();
   const tracked = new Map<string, Tracked>();
@@ -432,7 +442,8 @@ export function createClient(options: ClientOptions): PartylineClient {
         relays: options.relays,
         user: identity(),
         rooms: [...rooms.values()].map((room) => room._inspect()),
-        outbox: entries,
+        // The store lists room by room; ids are time-ordered, so sorting by id is publish order.
+        outbox: entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
         retentionMs: settings.outboxRetentionMs,
         flush: { ...tabs, failures: flusher.failures, retryAt: flusher.retryAt },
       };

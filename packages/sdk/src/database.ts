@@ -19,31 +19,63 @@ export interface RoomCursor {
 export type StoredMessage = LogMessage & { room: string };
 
 export interface PartylineSchema extends DBSchema {
-  outbox: { key: string; value: OutboxEntry; indexes: { room: string } };
+  /** Keyed by `[room, id]`: a room's entries are one key range, in publish order (ids are time-ordered). */
+  outbox: { key: [string, string]; value: OutboxEntry };
   inbox: { key: [string, number]; value: StoredMessage; indexes: { room: string } };
   cursors: { key: string; value: RoomCursor };
 }
 
 export type PartylineDatabase = IDBPDatabase<PartylineSchema>;
 
-const VERSION = 1;
+/**
+ * Schema versions (each step runs in the upgrade's versionchange transaction: all or nothing, so a
+ * crash or an error mid-upgrade leaves the previous version as it was):
+ * 1. `outbox` keyed by `id` with a `room` index; `inbox` keyed by `[room, seq]` with a `room` index;
+ *    `cursors` keyed by `room`.
+ * 2. `outbox` keyed by `[room, id]`, no index: one B-tree entry per queued message instead of two
+ *    (the write `publish` waits for), a room's entries are a key range. Queued entries are kept.
+ */
+const VERSION = 2;
 
 /**
- * Opens (creating on first use) the SDK's database through the given factory — the page's
+ * Opens (creating or upgrading on first use) the SDK's database through the given factory — the page's
  * `indexedDB`, or an injected one such as fake-indexeddb in Node. idb's `openDB` always uses the
  * global factory, so the open request is made here and wrapped.
  */
 export function openDatabase(factory: IDBFactory, name: string): Promise<PartylineDatabase> {
   const request = factory.open(name, VERSION);
-  request.addEventListener('upgradeneeded', () => {
+  request.addEventListener('upgradeneeded', (event) => {
     const db = request.result;
-    if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('room', 'room');
-    if (!db.objectStoreNames.contains('inbox')) db.createObjectStore('inbox', { keyPath: ['room', 'seq'] }).createIndex('room', 'room');
-    if (!db.objectStoreNames.contains('cursors')) db.createObjectStore('cursors', { keyPath: 'room' });
+    if (event.oldVersion < 1) {
+      createOutbox(db);
+      db.createObjectStore('inbox', { keyPath: ['room', 'seq'] }).createIndex('room', 'room');
+      db.createObjectStore('cursors', { keyPath: 'room' });
+    } else if (event.oldVersion < 2) {
+      outboxToV2(db, request.transaction!);
+    }
   });
   return (wrap(request) as Promise<PartylineDatabase>).then((db) => {
     // Another tab upgrading to a newer SDK: step aside instead of blocking it forever.
     db.addEventListener('versionchange', () => db.close());
     return db;
+  });
+}
+
+function createOutbox(db: IDBDatabase): IDBObjectStore {
+  return db.createObjectStore('outbox', { keyPath: ['room', 'id'] });
+}
+
+/**
+ * 1 → 2: reads every queued entry, replaces the store and writes them back, inside the upgrade
+ * transaction (if it aborts or the page dies before it commits, version 1 stays whole).
+ */
+function outboxToV2(db: IDBDatabase, upgrade: IDBTransaction): void {
+  const read = upgrade.objectStore('outbox').getAll();
+  read.addEventListener('success', () => {
+    const entries = read.result as OutboxEntry[];
+    db.deleteObjectStore('outbox');
+    const outbox = createOutbox(db);
+    // Every version-1 entry has both (the SDK wrote them); anything else could never have been sent.
+    for (const entry of entries) if (typeof entry.room === 'string' && typeof entry.id === 'string') outbox.put(entry);
   });
 }

@@ -190,9 +190,9 @@ export class Flusher {
     const expired = entries.filter((entry) => entry.createdAt <= cutoff);
     const live = entries.filter((entry) => entry.createdAt > cutoff);
     if (expired.length > 0) {
-      const removed = new Set(await this.#o.outbox.remove(expired.map((entry) => entry.id)));
+      const removed = new Set(await this.#o.outbox.remove(expired));
       for (const entry of expired) {
-        if (!removed.has(entry.id)) continue;
+        if (!removed.has(entry)) continue;
         const error = new PartylineError(PartylineErrorKind.Expired, `not delivered within ${this.#o.retentionMs} ms; dropped from the outbox`, { retryable: false });
         this.#o.onSettled({ status: 'expired', room: entry.room, id: entry.id, error });
       }
@@ -221,7 +221,7 @@ export class Flusher {
         messages: batch.map(({ id, type, body }) => ({ id, type, body })),
       });
     } catch (error) {
-      await this.#o.outbox.countAttempt(batch.map((entry) => entry.id));
+      await this.#o.outbox.countAttempt(batch);
       return { ok: false, error: toPartylineError(error) };
     }
     if (!ack || typeof ack !== 'object' || ack.ok !== true) {
@@ -235,7 +235,7 @@ export class Flusher {
       }
       if (error.retryable) {
         if (error.kind === PartylineErrorKind.TokenExpired) this.#o.connection.refreshToken();
-        await this.#o.outbox.countAttempt(batch.map((entry) => entry.id));
+        await this.#o.outbox.countAttempt(batch);
         return { ok: false, error };
       }
       await this.#settleFailed(batch, () => error);
@@ -266,24 +266,24 @@ export class Flusher {
         if (!retryError || (error.retryAfterMs ?? 0) > (retryError.retryAfterMs ?? 0)) retryError = error;
       }
     }
-    const removed = new Set(await this.#o.outbox.remove([...sent, ...refused].map(({ entry }) => entry.id)));
+    const removed = new Set(await this.#o.outbox.remove([...sent, ...refused].map(({ entry }) => entry)));
     for (const { entry, seq } of sent) {
-      if (removed.has(entry.id)) this.#o.onSettled({ status: 'sent', room: entry.room, id: entry.id, seq });
+      if (removed.has(entry)) this.#o.onSettled({ status: 'sent', room: entry.room, id: entry.id, seq });
     }
     for (const { entry, error } of refused) {
-      if (removed.has(entry.id)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error });
+      if (removed.has(entry)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error });
     }
     if (retryError) {
-      await this.#o.outbox.countAttempt(retry.map((entry) => entry.id));
+      await this.#o.outbox.countAttempt(retry);
       return { ok: false, error: retryError };
     }
     return { ok: true };
   }
 
   async #settleFailed(batch: OutboxEntry[], errorOf: (entry: OutboxEntry) => PartylineError): Promise<void> {
-    const removed = new Set(await this.#o.outbox.remove(batch.map((entry) => entry.id)));
+    const removed = new Set(await this.#o.outbox.remove(batch));
     for (const entry of batch) {
-      if (removed.has(entry.id)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error: errorOf(entry) });
+      if (removed.has(entry)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error: errorOf(entry) });
     }
   }
 }

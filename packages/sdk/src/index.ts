@@ -6,7 +6,7 @@ export type { ClientInspection, FlushInspection, RoomInspection } from './inspec
 export type { Unsubscribe } from './events.js';
 export { createBrowserOnlineManager, createManualOnlineManager } from './online-manager.js';
 export type { OnlineManager } from './online-manager.js';
-export type { OutboxEntry } from './outbox-store.js';
+export type { OutboxDurability, OutboxEntry } from './outbox-store.js';
 export { exponentialBackoff, retryDelayFor } from './retry-policy.js';
 export type { BackoffOptions, RetryDelay } from './retry-policy.js';
 export { Room } from './room.js';

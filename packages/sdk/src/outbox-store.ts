@@ -20,85 +20,133 @@ export interface OutboxEntry {
   sender?: string;
 }
 
+/** What names one outbox entry: its room and id (the store's key is `[room, id]`). */
+export type OutboxKey = Pick<OutboxEntry, 'room' | 'id'>;
+
 /**
- * The durable outbox. Every method is one IndexedDB transaction; `add`s that arrive while an earlier
- * `add` is being written share the next transaction (group commit), and each resolves only once the
- * transaction holding its entry has committed.
+ * The durable outbox. Every method is one IndexedDB transaction; the `add`s of one turn share a
+ * transaction, and so do those that arrive while earlier ones are being written (group commit). Each
+ * resolves only once the transaction holding its entry has committed; transactions commit in the
+ * order they were started, so entries are stored in `add` order.
  */
 export interface OutboxStore {
   add(entry: OutboxEntry): Promise<void>;
-  /** Entries in publish order (ids are time-ordered), of one room or of all. */
+  /** One room's entries in publish order (ids are time-ordered); without a room, every room's, room by room. */
   list(room?: string): Promise<OutboxEntry[]>;
-  /** Removes entries; answers the ids that were still there (so only one tab reports each). */
-  remove(ids: readonly string[]): Promise<string[]>;
+  /** Removes entries; answers those of `keys` that were still there (so only one tab reports each). */
+  remove<K extends OutboxKey>(keys: readonly K[]): Promise<K[]>;
   /** Counts one more failed attempt for each entry still present. */
-  countAttempt(ids: readonly string[]): Promise<void>;
+  countAttempt(keys: readonly OutboxKey[]): Promise<void>;
 }
 
-export function createOutboxStore(db: () => Promise<PartylineDatabase>): OutboxStore {
-  let queued: { entry: OutboxEntry; settle: (error?: unknown) => void }[] = [];
-  let writing = false;
+/**
+ * How durable a committed `add` is (IndexedDB's transaction `durability`):
+ * - `relaxed`: committed once the browser handed the write to the operating system. Survives a
+ *   crashed or closed tab and a crashed browser; a power loss or an OS crash may lose the latest
+ *   writes. Chromium's own default.
+ * - `strict`: committed once flushed to disk (fsync): survives power loss too, at the price of a
+ *   disk flush per write, which on most disks takes milliseconds.
+ */
+export type OutboxDurability = 'relaxed' | 'strict';
 
-  /** Writes queued entries, a transaction per group, until none are left. */
-  async function writeQueued(): Promise<void> {
-    writing = true;
-    while (queued.length > 0) {
+export interface OutboxStoreOptions {
+  /** How durable an entry is once `add` resolves. @default 'relaxed' */
+  durability?: OutboxDurability;
+}
+
+interface Queued {
+  entry: OutboxEntry;
+  settle(error?: unknown): void;
+}
+
+/**
+ * Transactions writing adds at once. The second is built and handed to IndexedDB while the first
+ * commits (IndexedDB runs them in order), so the page's work and the database's overlap; more would
+ * only make groups smaller.
+ */
+const MAX_WRITES = 2;
+
+export function createOutboxStore(db: () => Promise<PartylineDatabase>, options: OutboxStoreOptions = {}): OutboxStore {
+  // Only `add` is durable as configured: a removal lost to a power cut sends an entry again, which
+  // the relay deduplicates; a lost add would lose a message the app was told is queued.
+  const addOptions: IDBTransactionOptions = { durability: options.durability ?? 'relaxed' };
+  const relaxed: IDBTransactionOptions = { durability: 'relaxed' };
+  let queued: Queued[] = [];
+  let writing = 0;
+
+  /** Starts a transaction for everything queued, unless `MAX_WRITES` are in flight already (then it waits its turn). */
+  function writeQueued(): void {
+    while (writing < MAX_WRITES && queued.length > 0) {
       const group = queued;
       queued = [];
-      try {
-        const tx = (await db()).transaction('outbox', 'readwrite');
-        // Raw requests, no promise per entry: a failing add aborts the transaction, which rejects `done`.
-        const store = unwrap(tx.store);
-        try {
-          for (const { entry } of group) store.add(entry);
-        } catch (error) {
-          tx.abort(); // all or nothing: no entry of a group the caller hears failed may commit
-          throw error;
-        }
-        await tx.done;
-        for (const { settle } of group) settle();
-      } catch (error) {
-        // The transaction aborted as a whole: none of its entries is queued, and every caller hears so.
-        for (const { settle } of group) settle(error ?? new Error('outbox write failed'));
-      }
+      writing++;
+      void write(group).finally(() => {
+        writing--;
+        writeQueued();
+      });
     }
-    writing = false;
+  }
+
+  async function write(group: Queued[]): Promise<void> {
+    try {
+      const tx = (await db()).transaction('outbox', 'readwrite', addOptions);
+      // Raw requests, no promise per entry: a failing add aborts the transaction, which rejects `done`.
+      const store = unwrap(tx.store);
+      try {
+        for (const { entry } of group) store.add(entry);
+      } catch (error) {
+        tx.abort(); // all or nothing: no entry of a group the caller hears failed may commit
+        throw error;
+      }
+      // Nothing more comes in this transaction: commit now instead of after every add's success
+      // event has made the round trip to this thread (browsers without commit(): it autocommits).
+      const raw = store.transaction;
+      if (typeof raw.commit === 'function') raw.commit();
+      await tx.done;
+      for (const { settle } of group) settle();
+    } catch (error) {
+      // The transaction aborted as a whole: none of its entries is queued, and every caller hears so.
+      for (const { settle } of group) settle(error ?? new Error('outbox write failed'));
+    }
   }
 
   return {
     add(entry) {
       return new Promise<void>((resolve, reject) => {
-        queued.push({ entry, settle: (error) => (error === undefined ? resolve() : reject(error)) });
-        if (!writing) void writeQueued();
+        // The adds of this turn go together (a burst of publishes is one transaction, not one plus the rest).
+        if (queued.push({ entry, settle: (error) => (error === undefined ? resolve() : reject(error)) }) === 1) queueMicrotask(writeQueued);
       });
     },
 
     async list(room) {
       const database = await db();
-      return room === undefined ? database.getAll('outbox') : database.getAllFromIndex('outbox', 'room', room);
+      // Every key of a room sorts between [room] and [room, []] (arrays sort after strings).
+      return database.getAll('outbox', room === undefined ? undefined : IDBKeyRange.bound([room], [room, []]));
     },
 
-    async remove(ids) {
-      if (ids.length === 0) return [];
-      const tx = (await db()).transaction('outbox', 'readwrite');
-      const removed: string[] = [];
-      await Promise.all([
-        ...ids.map(async (id) => {
-          if ((await tx.store.count(id)) === 0) return;
-          removed.push(id);
-          await tx.store.delete(id);
-        }),
-        tx.done,
-      ]);
+    async remove(keys) {
+      if (keys.length === 0) return [];
+      const tx = (await db()).transaction('outbox', 'readwrite', relaxed);
+      const store = unwrap(tx.store);
+      const removed: (typeof keys)[number][] = [];
+      for (const key of keys) {
+        // Requests run in order: the count sees the entry as it was before this delete.
+        const count = store.count([key.room, key.id]);
+        count.onsuccess = () => {
+          if (count.result > 0) removed.push(key);
+        };
+        store.delete([key.room, key.id]);
+      }
+      await tx.done;
       return removed;
     },
 
-    async countAttempt(ids) {
-      if (ids.length === 0) return;
-      const tx = (await db()).transaction('outbox', 'readwrite');
+    async countAttempt(keys) {
+      if (keys.length === 0) return;
+      const tx = (await db()).transaction('outbox', 'readwrite', relaxed);
       await Promise.all([
-        ...ids.map(async (id) => {
-          const entry = await tx.store.get(id);
+        ...keys.map(async ({ room, id }) => {
+          const entry = await tx.store.get([room, id]);
           if (entry) await tx.store.put({ ...entry, attempts: entry.attempts + 1 });
         }),
         tx.done,

@@ -16,7 +16,7 @@ describe('outbox store group commit', () => {
     await Promise.all(entries.map((item) => outbox.add(item)));
     // Read back through a second connection: every resolved add is committed, none is only in memory.
     const other = await openDatabase(factory, 'group-commit');
-    expect((await other.getAllKeys('outbox')).sort()).toEqual(entries.map((e) => e.id).sort());
+    expect((await other.getAllKeys('outbox')).map(([, id]) => id).sort()).toEqual(entries.map((e) => e.id).sort());
     other.close();
     (await db).close();
   });
@@ -27,6 +27,7 @@ describe('outbox store group commit', () => {
     await outbox.add(entry('taken'));
     // While the first write below is in flight, the next two share one transaction; the duplicate aborts it.
     const first = outbox.add(entry());
+    await Promise.resolve(); // a later turn: the first write has started
     const group = [outbox.add(entry()), outbox.add(entry('taken'))];
     await first;
     const outcomes = await Promise.allSettled(group);
