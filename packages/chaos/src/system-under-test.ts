@@ -125,7 +125,15 @@ export async function startSystem(relayCount: number, options: SystemOptions = {
   const relayArgs = options.retentionMessages !== undefined ? ['--retention-messages', String(options.retentionMessages)] : [];
   const relays: ManagedRelay[] = [];
   for (let i = 0; i < relayCount; i++) relays.push(new ManagedRelay(await findFreePort(), redis.url, relayArgs));
-  await Promise.all(relays.map((relay) => relay.start()));
+  try {
+    await Promise.all(relays.map((relay) => relay.start()));
+  } catch (error) {
+    // A relay that did not come up: nothing of this system may outlive the failed run.
+    clearInterval(fsyncTimer);
+    await Promise.all(relays.map((relay) => relay.kill()));
+    await redis.stop();
+    throw error;
+  }
   const storeLosses: StoreLoss[] = [];
   const droppedAppends: LostAppend[] = [];
   let unsyncedBytesLost = 0;
