@@ -90,38 +90,39 @@ function Member({ label, room: name, enter }: { label: string; room: string; ent
   );
 }
 
+/** A live count of subscriptions: `track` wraps an unsubscribe so that calling it (once) counts down. */
+function listenerCounter(): { track(off: () => void): () => void; active(): number } {
+  let active = 0;
+  return {
+    track(off) {
+      active++;
+      let removed = false;
+      return () => {
+        if (!removed) active--;
+        removed = true;
+        off();
+      };
+    },
+    active: () => active,
+  };
+}
+
 /** Counts the listeners added with `Room.prototype.on` (by any room) and not yet removed. */
 function countRoomListeners(): () => number {
-  let active = 0;
+  const counter = listenerCounter();
   const on = Room.prototype.on;
   vi.spyOn(Room.prototype, 'on').mockImplementation(function (this: Room, event, listener) {
-    const off = on.call(this, event, listener as never);
-    active++;
-    let removed = false;
-    return () => {
-      if (!removed) active--;
-      removed = true;
-      off();
-    };
+    return counter.track(on.call(this, event, listener as never));
   });
-  return () => active;
+  return counter.active;
 }
 
 /** Counts the listeners added with `client.on` and not yet removed. */
 function countClientListeners(client: PartylineClient): () => number {
-  let active = 0;
+  const counter = listenerCounter();
   const on = client.on.bind(client);
-  client.on = (event, listener) => {
-    const off = on(event, listener);
-    active++;
-    let removed = false;
-    return () => {
-      if (!removed) active--;
-      removed = true;
-      off();
-    };
-  };
-  return () => active;
+  client.on = (event, listener) => counter.track(on(event, listener));
+  return counter.active;
 }
 
 describe('useRoom', () => {
