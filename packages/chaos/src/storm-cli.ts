@@ -23,3 +23,4 @@ const report = await runStorm({ clients, onProgress: (line) => console.error(`[s
 console.log(`clients:                      ${report.clients}`);
 console.log(`seconds until all back:       ${report.secondsUntilAllBack.toFixed(2)}`);
 console.log(`rate-limited reconnects:      ${report.rateLimitedRefusals}`);
+console.log(`relay B refused handshakes:   ${report.relayRefusals}`);

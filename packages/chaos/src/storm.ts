@@ -16,6 +16,8 @@ export interface StormReport {
   secondsUntilAllBack: number;
   /** Reconnects relay B answered with `rate_limited` (+ retryAfterMs) while absorbing the storm. */
   rateLimitedRefusals: number;
+  /** Handshakes relay B refused, by kind (its metric), e.g. `rate_limited 120`. */
+  relayRefusals: string;
 }
 
 /**
@@ -24,7 +26,9 @@ export interface StormReport {
  * how long until every client is back.
  */
 export async function runStorm({ clients: count, onProgress = () => {} }: StormOptions): Promise<StormReport> {
-  const system = await startSystem(2);
+  // Every client here shares one address (127.0.0.1); a real crowd comes from as many addresses as
+  // users, so the per-address limits are lifted. The relay-wide connect limit — what a storm meets — stays.
+  const system = await startSystem(2, { relayArgs: ['--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000'] });
   const [relayA, relayB] = system.relays as [(typeof system.relays)[0], (typeof system.relays)[0]];
   const clients: PartylineClient[] = [];
   let rateLimitedRefusals = 0;
@@ -56,7 +60,8 @@ export async function runStorm({ clients: count, onProgress = () => {} }: StormO
     const metrics = await (await fetch(`${relayB.url}/metrics`)).text();
     const connected = Number(metrics.match(/^partyline_connections (\d+)/m)?.[1]);
     if (connected !== count) throw new Error(`relay B holds ${connected} connections, expected ${count}`);
-    return { clients: count, secondsUntilAllBack, rateLimitedRefusals };
+    const refusals = [...metrics.matchAll(/^partyline_handshake_refusals_total\{kind="([^"]+)"\} (\d+)/gm)].map(([, kind, n]) => `${kind} ${n}`);
+    return { clients: count, secondsUntilAllBack, rateLimitedRefusals, relayRefusals: refusals.join(', ') || 'none' };
   } finally {
     await Promise.all(clients.map((client) => client.close()));
     await system.stop();

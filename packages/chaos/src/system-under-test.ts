@@ -81,6 +81,8 @@ export interface SystemOptions {
   fsync?: 'always' | 'everysec';
   /** Relays keep at most this many messages per room log (`--retention-messages`). @default unlimited */
   retentionMessages?: number;
+  /** More relay flags. */
+  relayArgs?: string[];
   /** Told what a Redis crash lost (everysec). */
   onNote?: (line: string) => void;
 }
@@ -122,7 +124,7 @@ export async function startSystem(relayCount: number, options: SystemOptions = {
         }, 1000)
       : undefined;
   fsyncTimer?.unref();
-  const relayArgs = options.retentionMessages !== undefined ? ['--retention-messages', String(options.retentionMessages)] : [];
+  const relayArgs = [...(options.retentionMessages !== undefined ? ['--retention-messages', String(options.retentionMessages)] : []), ...(options.relayArgs ?? [])];
   const relays: ManagedRelay[] = [];
   for (let i = 0; i < relayCount; i++) relays.push(new ManagedRelay(await findFreePort(), redis.url, relayArgs));
   try {

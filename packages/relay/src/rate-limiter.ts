@@ -61,3 +61,28 @@ export class KeyedBuckets {
     return bucket.take(cost);
   }
 }
+
+/**
+ * When to tell refused clients to come back: the k-th refusal of a crowd is given k / perSecond
+ * from now (the backlog drains at the rate the limit lets clients in), so a reconnect storm returns
+ * spread over the time the relay needs to admit it instead of all at once, refused again and again.
+ */
+export class RetrySchedule {
+  private backlog = 0;
+  private updatedAt: number;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.updatedAt = now();
+  }
+
+  /** Counts one refusal; returns its retry delay in ms (never below `minimumMs`). */
+  next(minimumMs: number): number {
+    const at = this.now();
+    this.backlog = Math.max(0, this.backlog - ((at - this.updatedAt) / 1000) * this.perSecond) + 1;
+    this.updatedAt = at;
+    return Math.max(minimumMs, Math.ceil((this.backlog / this.perSecond) * 1000));
+  }
+}

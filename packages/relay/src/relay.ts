@@ -9,7 +9,7 @@ import { authenticateHandshake, connectError } from './auth.js';
 import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { KeyedBuckets, TokenBucket } from './rate-limiter.js';
+import { KeyedBuckets, RetrySchedule, TokenBucket } from './rate-limiter.js';
 import { peerAddress, PendingHandshakes, setFrameLimit } from './admission.js';
 import { textOnlyParser } from './text-only-parser.js';
 import { memoryTally, redisTally, UserRateLimiter } from './user-rate-limit.js';
@@ -199,7 +199,9 @@ export function createRelay(options: RelayOptions): Relay {
       : undefined;
 
   let draining = false;
-  const connectRate = new TokenBucket(options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit);
+  const connectLimit = options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit;
+  const connectRate = new TokenBucket(connectLimit);
+  const connectRetries = new RetrySchedule(connectLimit.perSecond);
   io.use((socket, next) => {
     // Every refusal closes the connection (after the error is sent): one socket cannot repeat
     // CONNECT, so an attacker pays a new handshake — counted per address — for every attempt.
@@ -225,7 +227,7 @@ export function createRelay(options: RelayOptions): Relay {
       // The relay-wide limit (reconnect storms) is charged by authenticated connections only: nobody
       // without a token can use it up for everyone else.
       const waitMs = connectRate.take(1);
-      if (waitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', waitMs));
+      if (waitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', connectRetries.next(waitMs)));
       socket.data = result.identity;
       conn[CONNECT_STATE] = 'accepted';
       pending.release(socket.conn.request.socket);

@@ -156,7 +156,9 @@ export class Connection extends Emitter<ConnectionEvents> {
         : error;
       this.#discard(socket);
       if (failure.kind === PartylineErrorKind.TokenExpired && typeof this.#options.token === 'function') this.#token = undefined;
-      else this.#relayIndex++;
+      // A relay that answers rate_limited is up and said when to come back: going to the next relay
+      // would spend the wait on one that may be down (a storm after a relay died) and grow the backoff.
+      else if (failure.kind !== PartylineErrorKind.RateLimited) this.#relayIndex++;
       this.emit('error', { error: failure });
       this.#retry(failure.retryAfterMs);
     });

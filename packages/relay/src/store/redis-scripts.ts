@@ -3,23 +3,16 @@
  * is passed in KEYS and shares the room's hash tag, so they also run on Redis Cluster.
  *
  * Keys of a room `R` (prefix `pl:`):
- * - `pl:{R}:meta`      hash: `epoch` (random id of this log's lifetime), `seq` (last sequence)
+ * - `pl:{R}:meta`      hash: `epoch` (random id of this log's lifetime), `seq` (last sequence),
+ *                      `head` (id of message `seq`)
  * - `pl:{R}:log`       stream: entry id `<seq>-0`, fields i (id), t (type), b (body), s (sender), ts
  * - `pl:{R}:dd:<n>`    hash: `<message id>|<sender>` → seq, for dedup; one per time bucket n, expiring
  *                      after the dedup retention, so a record costs one hash field instead of one key.
  *                      Keyed by sender too: one member can never claim (or answer for) another's id.
  */
 
-/** Shared helpers: create the epoch on first use; read a field of a flat stream entry. */
+/** Shared helper: read a field of a flat stream entry. */
 const PRELUDE = `
-local function ensure_epoch(meta, candidate)
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if not epoch then
-    epoch = candidate
-    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-  end
-  return epoch
-end
 local function field(entry, name)
   for i = 1, #entry, 2 do
     if entry[i] == name then return entry[i + 1] end
@@ -41,13 +34,21 @@ export const APPEND_SCRIPT = `${PRELUDE}
 local meta, log, write_bucket = KEYS[1], KEYS[2], KEYS[3]
 local now, sender, n = ARGV[1], ARGV[6], tonumber(ARGV[7])
 if n == 0 then return { redis.call('HGET', meta, 'epoch') or '', '' } end
-local epoch = ensure_epoch(meta, ARGV[2])
-local seq = tonumber(redis.call('HGET', meta, 'seq'))
-local previous = ''
-local head = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
-if head and tonumber(string.match(head[1], '^(%d+)')) == seq then previous = field(head[2], 'i') or '' end
+-- One read of the meta hash: epoch, last seq and the id of the last message (kept there, so no stream read).
+local state = redis.call('HMGET', meta, 'epoch', 'seq', 'head')
+local epoch, seq, previous = state[1], tonumber(state[2]), state[3]
+if not epoch then
+  epoch, seq, previous = ARGV[2], 0, ''
+  redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+elseif not previous then
+  -- A log written before the head id was kept in meta: read it from the stream once.
+  previous = ''
+  local head = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+  if head and tonumber(string.match(head[1], '^(%d+)')) == seq then previous = field(head[2], 'i') or '' end
+end
 local out = { epoch, previous }
 local added = 0
+local head_id = previous
 for i = 0, n - 1 do
   local id, typ, body = ARGV[9 + i * 3], ARGV[10 + i * 3], ARGV[11 + i * 3]
   local first = false
@@ -67,12 +68,13 @@ for i = 0, n - 1 do
     redis.call('XADD', log, s .. '-0', 'i', id, 't', typ, 'b', body, 's', sender, 'ts', now)
     redis.call('HSET', write_bucket, id .. '|' .. sender, s)
     added = added + 1
+    head_id = id
     out[#out + 1] = 0
     out[#out + 1] = seq
   end
 end
 if added > 0 then
-  redis.call('HSET', meta, 'seq', string.format('%d', seq))
+  redis.call('HSET', meta, 'seq', string.format('%d', seq), 'head', head_id)
   if tonumber(ARGV[8]) > 0 then
     redis.call('PEXPIRE', meta, ARGV[8])
     redis.call('PEXPIRE', log, ARGV[8])
@@ -83,13 +85,15 @@ if added > 0 then
   end
   local oldest_kept = tonumber(ARGV[5])
   if oldest_kept > 0 then
-    -- Age retention, amortised: look at no more than 100 of the oldest entries per call.
-    local cut = nil
-    for _, entry in ipairs(redis.call('XRANGE', log, '-', '+', 'COUNT', 100)) do
-      if tonumber(field(entry[2], 'ts')) >= oldest_kept then break end
-      cut = entry[1]
-    end
-    if cut then
+    -- Age retention, amortised: the oldest entry alone tells whether anything is due (the common
+    -- case: nothing); only then look at up to 100 of the oldest entries.
+    local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+    if oldest and tonumber(field(oldest[2], 'ts')) < oldest_kept then
+      local cut = nil
+      for _, entry in ipairs(redis.call('XRANGE', log, '-', '+', 'COUNT', 100)) do
+        if tonumber(field(entry[2], 'ts')) >= oldest_kept then break end
+        cut = entry[1]
+      end
       local cut_seq = tonumber(string.match(cut, '^(%d+)'))
       redis.call('XTRIM', log, 'MINID', string.format('%d', cut_seq + 1) .. '-0')
     end
