@@ -5,7 +5,7 @@
  * - `profile:start` / `profile:stop`: a V8 CPU profile of the measured window only (not startup
  *   or connection setup), written to $BENCH_CPU_PROF when that is set.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 
@@ -25,6 +25,7 @@ async function handle(message: unknown): Promise<void> {
   } else if (message === 'profile:stop' && session) {
     const { profile } = await session.post('Profiler.stop');
     const name = `${process.env.BENCH_PROFILE_LABEL ?? 'server'}-${process.pid}-${Date.now()}.cpuprofile`;
+    mkdirSync(profileDir!, { recursive: true });
     writeFileSync(join(profileDir!, name), JSON.stringify(profile));
     session.disconnect();
     session = undefined;
