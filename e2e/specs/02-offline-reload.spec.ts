@@ -55,7 +55,7 @@ test('a friend offline posts, claims and ticks, reloads while offline, comes bac
 
   // Reload while offline: the app shell comes from the service worker, history and the queued
   // changes from the SDK's IndexedDB cache and outbox.
-  await bo.page.reload();
+  await bo.reloadOffline();
   await expect(bo.page.getByTestId('party-title')).toHaveText('Mia turns 40');
   await expect(bo.page.getByTestId('offline-banner')).toContainText('8 changes queued');
   await expect(bo.page.getByTestId('chat')).toContainText('Hi Bo!');

@@ -18,6 +18,8 @@ export interface Friend {
   readonly proxy: FaultProxy;
   newTab(): Promise<Page>;
   offline(): Promise<void>;
+  /** Reloads the page while offline; the reloaded document stays offline too. */
+  reloadOffline(): Promise<void>;
   online(): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,6 +48,13 @@ export async function openFriend(browser: Browser, options: FriendOptions): Prom
     newTab: () => context.newPage(),
     async offline() {
       proxy.cut();
+      await context.setOffline(true);
+    },
+    async reloadOffline() {
+      await page.reload();
+      // Chromium 150 starts a new document online even in an offline context (older builds kept
+      // it offline): apply the emulation again. The proxy stays cut, so the moment between reaches nothing.
+      await context.setOffline(false);
       await context.setOffline(true);
     },
     async online() {

@@ -6,7 +6,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
-import { launchBrowser, newProfile, openPage, received, startTestSite, stateOf, waitForCount, type TestSite } from './support/browser-harness.js';
+import { launchBrowser, newProfile, openPage, received, reloadOffline, startTestSite, stateOf, waitForCount, type TestSite } from './support/browser-harness.js';
 import { spawnRelay, startRelay, tokenFor, type InProcessRelay, type RelayProcess } from './support/relays.js';
 import { closeAllClients, range, record, testClient } from './support/sdk-client.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
@@ -96,9 +96,8 @@ describe('in Chromium, two relays over Redis', () => {
     const offline1 = await pl(sender, (p) => p.publishMany(5, 'offline-1'));
     expect(await pl(sender, (p) => p.pendingIds())).toEqual(offline1);
 
-    await sender.reload();
-    await sender.waitForFunction(() => document.title === 'ready');
-    expect(await stateOf(sender)).toBe('offline');
+    await reloadOffline(senderProfile, sender);
+    await waitFor(async () => (await stateOf(sender)) === 'offline', 'reloaded page offline', 10_000, 50);
     // After the reload, still offline: the local cache shows the history and what is still pending.
     expect(await pl(sender, (p) => p.historyIds())).toEqual(before);
     expect(await pl(sender, (p) => p.pendingIds())).toEqual(offline1);
