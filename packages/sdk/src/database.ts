@@ -1,6 +1,6 @@
 import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import type { LogMessage } from '@partyline/protocol';
-import type { OutboxEntry } from './outbox-store.js';
+import type { OutboxEntry, OutboxRecord } from './outbox-store.js';
 
 /**
  * How far the profile's shared cache of a room goes: the log's epoch, the last cached sequence and
@@ -19,8 +19,8 @@ export interface RoomCursor {
 export type StoredMessage = LogMessage & { room: string };
 
 export interface PartylineSchema extends DBSchema {
-  /** Keyed by `[room, id]`: a room's entries are one key range, in publish order (ids are time-ordered). */
-  outbox: { key: [string, string]; value: OutboxEntry };
+  /** Records of entries keyed by `[room, first id]`: a room's records are one key range, in publish order (ids are time-ordered). */
+  outbox: { key: [string, string]; value: OutboxRecord };
   inbox: { key: [string, number]; value: StoredMessage; indexes: { room: string } };
   cursors: { key: string; value: RoomCursor };
 }
@@ -34,8 +34,10 @@ export type PartylineDatabase = IDBPDatabase<PartylineSchema>;
  *    `cursors` keyed by `room`.
  * 2. `outbox` keyed by `[room, id]`, no index: one B-tree entry per queued message instead of two
  *    (the write `publish` waits for), a room's entries are a key range. Queued entries are kept.
+ * 3. `outbox` records hold the entries of one write (up to 100, one room) instead of one each:
+ *    browsers pay IndexedDB per record. Queued entries are kept, each in a record of its own.
  */
-const VERSION = 2;
+const VERSION = 3;
 
 /**
  * Opens (creating or upgrading on first use) the SDK's database through the given factory — the page's
@@ -50,8 +52,8 @@ export function openDatabase(factory: IDBFactory, name: string): Promise<Partyli
       createOutbox(db);
       db.createObjectStore('inbox', { keyPath: ['room', 'seq'] }).createIndex('room', 'room');
       db.createObjectStore('cursors', { keyPath: 'room' });
-    } else if (event.oldVersion < 2) {
-      outboxToV2(db, request.transaction!);
+    } else if (event.oldVersion < 3) {
+      outboxToV3(db, request.transaction!);
     }
   });
   return (wrap(request) as Promise<PartylineDatabase>).then((db) => {
@@ -66,16 +68,19 @@ function createOutbox(db: IDBDatabase): IDBObjectStore {
 }
 
 /**
- * 1 → 2: reads every queued entry, replaces the store and writes them back, inside the upgrade
- * transaction (if it aborts or the page dies before it commits, version 1 stays whole).
+ * 1 or 2 → 3: reads every queued entry (one per record in both), replaces the store and writes each
+ * back as a record of one, inside the upgrade transaction (if it aborts or the page dies before it
+ * commits, the old version stays whole).
  */
-function outboxToV2(db: IDBDatabase, upgrade: IDBTransaction): void {
+function outboxToV3(db: IDBDatabase, upgrade: IDBTransaction): void {
   const read = upgrade.objectStore('outbox').getAll();
   read.addEventListener('success', () => {
     const entries = read.result as OutboxEntry[];
     db.deleteObjectStore('outbox');
     const outbox = createOutbox(db);
-    // Every version-1 entry has both (the SDK wrote them); anything else could never have been sent.
-    for (const entry of entries) if (typeof entry.room === 'string' && typeof entry.id === 'string') outbox.put(entry);
+    // Every older entry has both (the SDK wrote them); anything else could never have been sent.
+    for (const entry of entries) {
+      if (typeof entry.room === 'string' && typeof entry.id === 'string') outbox.put({ room: entry.room, id: entry.id, entries: [entry] } satisfies OutboxRecord);
+    }
   });
 }

@@ -119,7 +119,7 @@ describe('outbox', () => {
         get.onerror = () => reject(get.error);
       };
     });
-    expect(stored).toEqual([expect.objectContaining({ id: handle.id, room: name, type: 'chat', body: '{"text":"queued offline"}', attempts: 0 })]);
+    expect(stored).toEqual([{ room: name, id: handle.id, entries: [expect.objectContaining({ id: handle.id, room: name, type: 'chat', body: '{"text":"queued offline"}', attempts: 0 })] }]);
     expect(handle.status).toBe('pending');
     await first.close();
     await expect(handle.sent).rejects.toMatchObject({ kind: 'closed' });

@@ -1,7 +1,7 @@
 /**
- * Database version 1 → 2 in real Chromium: a profile whose IndexedDB a version-1 SDK left with queued
+ * Database version 1 → 3 in real Chromium: a profile whose IndexedDB a version-1 SDK left with queued
  * messages (outbox keyed by `id` with a `room` index) opens a page of this SDK; the upgrade keeps
- * them, they reach a real relay exactly once in publish order, and the outbox is keyed `[room, id]`.
+ * them, they reach a real relay exactly once in publish order, and the outbox holds records keyed `[room, id]`.
  */
 import type { Browser, Page } from 'playwright-core';
 import { waitFor } from '@partyline/test-support';
@@ -111,5 +111,5 @@ it('a version-1 outbox is upgraded in place: its messages reach the relay once e
   expect((await relay.relay.store.read(other, 0, 0)).headSeq).toBe(0);
 
   await page.close();
-  expect(await readRaw(setup)).toEqual({ version: 2, keyPath: ['room', 'id'], indexes: [], keys: [[other, entries[1]!.id]] });
+  expect(await readRaw(setup)).toEqual({ version: 3, keyPath: ['room', 'id'], indexes: [], keys: [[other, entries[1]!.id]] });
 });

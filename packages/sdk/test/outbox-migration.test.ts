@@ -1,7 +1,8 @@
 /**
- * Database version 1 → 2 (the outbox keyed by `[room, id]` instead of `id` + a `room` index): messages
- * a version-1 SDK queued survive the upgrade and reach a real relay exactly once, in publish order;
- * an upgrade that fails midway leaves version 1 whole.
+ * Database versions 1 and 2 → 3 (version 2 keyed the outbox by `[room, id]` instead of `id` + a `room`
+ * index; version 3 packs a write's entries into one record): messages an older SDK queued survive the
+ * upgrade and reach a real relay exactly once, in publish order; an upgrade that fails midway leaves
+ * the old version whole.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@partyline/test-support';
@@ -28,12 +29,13 @@ function done<T>(request: IDBRequest<T>): Promise<T> {
   });
 }
 
-/** A database exactly as the version-1 SDK made it, holding `entries` in its outbox and one cursor. */
-async function createV1(factory: IDBFactory, entries: OutboxEntry[]): Promise<void> {
-  const request = factory.open('partyline', 1);
+/** A database exactly as the version-1 (or 2) SDK made it, holding `entries` in its outbox and one cursor. */
+async function createOld(factory: IDBFactory, entries: OutboxEntry[], version: 1 | 2 = 1): Promise<void> {
+  const request = factory.open('partyline', version);
   request.onupgradeneeded = () => {
     const db = request.result;
-    db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('room', 'room');
+    if (version === 1) db.createObjectStore('outbox', { keyPath: 'id' }).createIndex('room', 'room');
+    else db.createObjectStore('outbox', { keyPath: ['room', 'id'] });
     db.createObjectStore('inbox', { keyPath: ['room', 'seq'] }).createIndex('room', 'room');
     db.createObjectStore('cursors', { keyPath: 'room' });
   };
@@ -75,13 +77,13 @@ const queued = (room: string, n: number, extra: Partial<OutboxEntry> = {}): Outb
   ...extra,
 });
 
-describe('outbox schema 1 → 2', () => {
-  it('sends every message a version-1 outbox held to a real relay exactly once, in publish order', async () => {
+describe.each([1, 2] as const)('outbox schema %i → 3', (version) => {
+  it('sends every message an older outbox held to a real relay exactly once, in publish order', async () => {
     const device = newDevice();
     const [a, b] = [nextRoom(), nextRoom()];
-    // Interleaved across two rooms, as a version-1 outbox (keyed by id alone) held them; one was tried before.
+    // Interleaved across two rooms, one entry per record as older outboxes held them; one was tried before.
     const entries = [queued(a, 1), queued(b, 1), queued(a, 2, { attempts: 2 }), queued(b, 2), queued(a, 3)];
-    await createV1(device, entries);
+    await createOld(device, entries, version);
 
     const client = testClient({ relays: [relay.url], token: await tokenFor('alice'), indexedDB: device });
     const statuses: StatusContext[] = [];
@@ -104,7 +106,7 @@ describe('outbox schema 1 → 2', () => {
 
     await client.close();
     const after = await readRaw(device);
-    expect(after).toMatchObject({ version: 2, keyPath: ['room', 'id'], indexes: [], entries: [] });
+    expect(after).toMatchObject({ version: 3, keyPath: ['room', 'id'], indexes: [], entries: [] });
     // The other stores keep what they had.
     expect(after.cursors).toContainEqual({ room: 'elsewhere', epoch: 'e1', lastSeq: 7 });
   });
@@ -113,7 +115,7 @@ describe('outbox schema 1 → 2', () => {
     const device = newDevice();
     const [a, b] = [nextRoom(), nextRoom()];
     const entries = [queued(b, 1), queued(a, 1, { attempts: 3 }), queued(b, 2)];
-    await createV1(device, entries);
+    await createOld(device, entries, version);
     const dead = await startRelay();
     await dead.close();
 
@@ -122,13 +124,18 @@ describe('outbox schema 1 → 2', () => {
     expect((await client.room(b).pending()).map((entry) => entry.id)).toEqual([entries[0]!.id, entries[2]!.id]);
     // inspect() lists the whole outbox in publish order.
     expect((await client.inspect()).outbox).toEqual([...entries].sort((x, y) => (x.id < y.id ? -1 : 1)));
+    // Stored as version 3 holds them: each old entry a record of its own, under its old key.
+    const raw = await readRaw(device);
+    expect(raw.version).toBe(3);
+    expect(raw.entries).toHaveLength(entries.length);
+    expect(raw.entries).toEqual(expect.arrayContaining(entries.map((entry) => ({ room: entry.room, id: entry.id, entries: [entry] }))));
   });
 
-  it('leaves version 1 whole when the upgrade fails midway, and upgrades on the next open', async () => {
+  it('leaves the old version whole when the upgrade fails midway, and upgrades on the next open', async () => {
     const device = newDevice();
     const room = nextRoom();
     const entries = [queued(room, 1), queued(room, 2), queued(room, 3)];
-    await createV1(device, entries);
+    await createOld(device, entries, version);
 
     // The second write-back fails (a full disk, say): the upgrade transaction aborts as a whole.
     const put = IDBObjectStore.prototype.put;
@@ -145,7 +152,7 @@ describe('outbox schema 1 → 2', () => {
     }
     await failing.close();
     const untouched = await readRaw(device);
-    expect(untouched).toMatchObject({ version: 1, keyPath: 'id', indexes: ['room'] });
+    expect(untouched).toMatchObject({ version, keyPath: version === 1 ? 'id' : ['room', 'id'], indexes: version === 1 ? ['room'] : [] });
     expect(untouched.entries).toEqual(entries);
 
     // The next session upgrades and sends them, once each.
