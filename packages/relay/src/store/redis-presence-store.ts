@@ -109,18 +109,20 @@ export function createRedisPresenceStore(target: RedisTarget & PresenceStoreOpti
   const prefix = target.keyPrefix ?? 'pl:';
   const client = connectRedis(target, { commandTimeout: 5000 });
   client.on('error', (error: Error) => target.onError?.(error));
-  client.defineCommand('plPresenceEnter', { lua: ENTER });
-  client.defineCommand('plPresenceLeave', { lua: LEAVE });
-  client.defineCommand('plPresenceExtend', { lua: EXTEND });
-  client.defineCommand('plPresenceSweep', { lua: SWEEP });
-  const scripts = client as unknown as PresenceScripts;
   const index = `${prefix}{presence}:rooms`;
   const recordChanges = target.recordChanges ?? false;
-  // The key count first (the fifth key, the recorded changes, only when recording).
-  const keysOf = (room: string): [number, ...string[]] => {
-    const names = recordChanges ? ['members', 'counts', 'leases', 'meta', 'changes'] : ['members', 'counts', 'leases', 'meta'];
-    return [names.length, ...names.map((name) => `${prefix}{${room}}:pr:${name}`)];
-  };
+  // The fifth key, the recorded changes, only when recording.
+  const names = recordChanges ? ['members', 'counts', 'leases', 'meta', 'changes'] : ['members', 'counts', 'leases', 'meta'];
+  const keysOf = (room: string): string[] => names.map((name) => `${prefix}{${room}}:pr:${name}`);
+  // A fixed key count, so a script's first argument is a key: a Cluster client routes (and
+  // auto-pipelines) a command by its first argument, and a leading count sent every script to
+  // the node of slot("4") — mixed into batches for other nodes, which then failed whole.
+  const numberOfKeys = names.length;
+  client.defineCommand('plPresenceEnter', { lua: ENTER, numberOfKeys });
+  client.defineCommand('plPresenceLeave', { lua: LEAVE, numberOfKeys });
+  client.defineCommand('plPresenceExtend', { lua: EXTEND, numberOfKeys });
+  client.defineCommand('plPresenceSweep', { lua: SWEEP, numberOfKeys });
+  const scripts = client as unknown as PresenceScripts;
   const epochNonce = randomBytes(9).toString('base64url');
   let epochCounter = 0;
 
@@ -175,7 +177,7 @@ export function createRedisPresenceStore(target: RedisTarget & PresenceStoreOpti
           if (reply[1] === '') {
             // No lease left: unindex, then look again — an enter that raced the removal re-indexes it.
             await client.zrem(index, room);
-            const [, first] = await client.zrange(keysOf(room)[3] as string, 0, 0, 'WITHSCORES');
+            const [, first] = await client.zrange(keysOf(room)[2]!, 0, 0, 'WITHSCORES');
             if (first !== undefined) await client.zadd(index, 'LT', first, room);
           } else {
             await client.zadd(index, reply[1], room);
@@ -197,7 +199,7 @@ export function createRedisPresenceStore(target: RedisTarget & PresenceStoreOpti
       }),
     snapshot: (room) =>
       call(async (): Promise<PresenceSnapshot> => {
-        const [, members, , , meta] = keysOf(room) as [number, string, string, string, string];
+        const [members, , , meta] = keysOf(room) as [string, string, string, string];
         const [[, entries], [, state]] = (await client.multi().hgetall(members!).hmget(meta!, 'epoch', 'version').exec()) as [[null, Record<string, string>], [null, (string | null)[]]];
         return {
           epoch: state[0] ?? '',

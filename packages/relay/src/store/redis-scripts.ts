@@ -22,7 +22,7 @@ end
 `;
 
 /**
- * KEYS: meta, log, write bucket, then every dedup bucket to look in.
+ * KEYS: meta, log, write bucket, then every dedup bucket to look in (a fixed count: the last may repeat).
  * ARGV: now, epoch candidate, write-bucket expiry (ms), max messages (0 = none),
  *       oldest ts to keep (0 = none), sender, n, idle expiry ms (0 = never), then n × (id, type, body).
  * A room's meta and log expire together once no message was appended for the idle expiry: an idle
@@ -53,8 +53,10 @@ for i = 0, n - 1 do
   local id, typ, body = ARGV[9 + i * 3], ARGV[10 + i * 3], ARGV[11 + i * 3]
   local first = false
   for k = 3, #KEYS do
-    first = redis.call('HGET', KEYS[k], id .. '|' .. sender)
-    if first then break end
+    if k == 3 or KEYS[k] ~= KEYS[k - 1] then
+      first = redis.call('HGET', KEYS[k], id .. '|' .. sender)
+      if first then break end
+    end
   end
   if first then
     local status = 1

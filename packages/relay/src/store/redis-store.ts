@@ -32,6 +32,12 @@ export type RedisStoreOptions = RoomLogStoreOptions &
 
 /** Dedup records live in this many time buckets per retention period. */
 const DEDUP_BUCKETS_PER_RETENTION = 7;
+/**
+ * Dedup keys every append passes: the write bucket, the one after it (clock skew), and at most one
+ * per retention bucket before it. Always this many (the last repeated): a script's key count is
+ * fixed, so its first argument is a key, which is how a Cluster client routes and auto-pipelines it.
+ */
+const DEDUP_KEYS = DEDUP_BUCKETS_PER_RETENTION + 2;
 
 /** Redis replies that mean "not now" rather than "never": the relay answers them with `unavailable`. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MISCONF|MOVED|ASK)/;
@@ -63,9 +69,10 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   const ackReplicas = options.ackReplicas ?? 0;
   const ackReplicasTimeoutMs = options.ackReplicasTimeoutMs ?? 1000;
   client.on('error', (error: Error) => options.onError?.(error));
-  client.defineCommand('plAppend', { lua: APPEND_SCRIPT });
-  client.defineCommand('plRead', { lua: READ_SCRIPT });
-  client.defineCommand('plReadBefore', { lua: READ_BEFORE_SCRIPT });
+  // Fixed key counts (see DEDUP_KEYS): a leading count argument would route every script by slot("2").
+  client.defineCommand('plAppend', { lua: APPEND_SCRIPT, numberOfKeys: 2 + DEDUP_KEYS });
+  client.defineCommand('plRead', { lua: READ_SCRIPT, numberOfKeys: 2 });
+  client.defineCommand('plReadBefore', { lua: READ_BEFORE_SCRIPT, numberOfKeys: 2 });
   const maxPageBytes = options.maxPageBytes ?? DEFAULT_LIMITS.maxPageBytes;
   const scripts = client as unknown as ScriptCommands;
   const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
@@ -88,6 +95,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
     const oldest = Math.floor((at - dedupRetentionMs) / bucketMs);
     const keys = [key(room, `dd:${current}`), key(room, `dd:${current + 1}`)];
     for (let bucket = current - 1; bucket >= oldest; bucket--) keys.push(key(room, `dd:${bucket}`));
+    while (keys.length < DEDUP_KEYS) keys.push(keys.at(-1)!);
     return { keys, writeExpiresAt: (current + 1) * bucketMs + dedupRetentionMs };
   }
 
@@ -124,7 +132,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
       const at = now();
       const { keys, writeExpiresAt } = dedupKeys(room, at);
       const sender = messages[0]?.sender ?? '';
-      const args: (string | number)[] = [2 + keys.length, key(room, 'meta'), key(room, 'log'), ...keys];
+      const args: (string | number)[] = [key(room, 'meta'), key(room, 'log'), ...keys];
       args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length, idleExpiryMs);
       for (const message of messages) {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
@@ -145,7 +153,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
 
     async read(room: string, since: number, limit: number): Promise<StoredPage> {
       const [epoch, firstSeq, headSeq, entries, sinceId, headId] = await call(() =>
-        scripts.plRead(2, key(room, 'meta'), key(room, 'log'), since, limit, maxPageBytes),
+        scripts.plRead(key(room, 'meta'), key(room, 'log'), since, limit, maxPageBytes),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;
@@ -154,7 +162,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
 
     async readBefore(room: string, before: number, limit: number): Promise<StoredPage> {
       const [epoch, firstSeq, headSeq, entries, headId] = await call(() =>
-        scripts.plReadBefore(2, key(room, 'meta'), key(room, 'log'), Math.min(before, Number.MAX_SAFE_INTEGER), limit, maxPageBytes),
+        scripts.plReadBefore(key(room, 'meta'), key(room, 'log'), Math.min(before, Number.MAX_SAFE_INTEGER), limit, maxPageBytes),
       );
       const messages = entries.map(toLogMessage).reverse();
       const oldest = messages[0]?.seq ?? Math.min(before, headSeq + 1);

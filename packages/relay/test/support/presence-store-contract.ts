@@ -52,6 +52,22 @@ export function describePresenceStore(name: string, open: () => Promise<Presence
       await store.close();
     });
 
+    it('serves many rooms at once: enters, renewals, sweeps and leaves of 30 rooms issued in one turn all succeed', async () => {
+      // On a Cluster the rooms live on different masters, and commands of one turn are batched per node.
+      const store = await open();
+      const rooms = Array.from({ length: 30 }, () => fresh());
+      const later = Date.now() + 60_000;
+      const entered = await Promise.all(rooms.map((r) => store.enter(r, lease('tab', 'ana'), undefined, later)));
+      expect(entered.map(kinds)).toEqual(rooms.map(() => ['joined:ana']));
+      const renewed = await Promise.all(rooms.map((r) => store.extend(r, ['tab|ana'], later + 1_000)));
+      expect(renewed).toEqual(rooms.map(() => []));
+      const swept = await store.sweep(later + 500, 100);
+      expect(rooms.filter((r) => swept.has(r))).toEqual([]); // renewed: none of them expired
+      const left = await Promise.all(rooms.map((r) => store.leave(r, lease('tab', 'ana'))));
+      expect(left.map(kinds)).toEqual(rooms.map(() => ['left:ana']));
+      await store.close();
+    });
+
     it('answers an unknown room with no members, and numbers concurrent changes without gaps', async () => {
       const store = await open();
       expect(await store.snapshot(fresh())).toEqual({ epoch: '', version: 0, members: [] });
