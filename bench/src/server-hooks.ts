@@ -16,7 +16,8 @@ async function handle(message: unknown): Promise<void> {
   if (message === 'gc') {
     // A memory-reducing collection (as under memory pressure): also shrinks the young generation, so RSS
     // reflects what connections hold rather than how far the allocator grew during the handshakes.
-    (globalThis as { gc?: (options?: object) => void }).gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    // No options: on Node 20 (V8 11.3) gc(<any truthy argument>) is only a scavenge; gc() is a full mark-compact.
+    (globalThis as { gc?: () => void }).gc?.();
   } else if (message === 'profile:start' && profileDir) {
     session = new Session();
     session.connect();

@@ -39,29 +39,56 @@ export function peerAddress(request: IncomingMessage | undefined, fallback = 'un
  * sessions waiting for CONNECT, plain HTTP requests. Each holds memory until it authenticates or
  * closes (the connect timeout, HTTP keep-alive timeout); capping them per address bounds what one
  * peer can make the relay hold before it has shown a token, however fast it opens them.
+ *
+ * No listener is added to a connection (a `once('close')` kept on every open socket cost ~400 bytes
+ * each, wrapper, closure and a grown listener array, for the socket's whole life): one that closed
+ * without being released is forgotten when its address is next checked at the cap, and by `sweep()`.
  */
-export class PendingHandshakes {
-  private readonly byAddress = new Map<string, number>();
-  private readonly held = new WeakMap<object, string>();
+export class PendingHandshakes<T extends object = object> {
+  private readonly byAddress = new Map<string, Set<T>>();
+  private readonly held = new WeakMap<T, string>();
 
-  constructor(readonly maxPerAddress: number) {}
+  constructor(
+    readonly maxPerAddress: number,
+    private readonly isClosed: (connection: T) => boolean,
+  ) {}
 
   isFull(address: string): boolean {
-    return (this.byAddress.get(address) ?? 0) >= this.maxPerAddress;
+    const open = this.byAddress.get(address);
+    if (!open || open.size < this.maxPerAddress) return false;
+    this.prune(address, open);
+    return open.size >= this.maxPerAddress;
   }
 
-  hold(connection: object, address: string): void {
+  hold(connection: T, address: string): void {
+    let open = this.byAddress.get(address);
+    if (!open) this.byAddress.set(address, (open = new Set()));
+    open.add(connection);
     this.held.set(connection, address);
-    this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
   }
 
-  /** Idempotent: called when the connection's token is accepted and again when it closes. */
-  release(connection: object): void {
+  /** Idempotent: called when the connection's token is accepted (a closed one is also pruned). */
+  release(connection: T): void {
     const address = this.held.get(connection);
     if (address === undefined) return;
     this.held.delete(connection);
-    const left = (this.byAddress.get(address) ?? 1) - 1;
-    if (left > 0) this.byAddress.set(address, left);
-    else this.byAddress.delete(address);
+    const open = this.byAddress.get(address);
+    if (!open) return;
+    open.delete(connection);
+    if (open.size === 0) this.byAddress.delete(address);
+  }
+
+  /** Forgets every closed connection (the relay's periodic sweep): none is kept more than a sweep. */
+  sweep(): void {
+    for (const [address, open] of this.byAddress) this.prune(address, open);
+  }
+
+  private prune(address: string, open: Set<T>): void {
+    for (const connection of open) {
+      if (!this.isClosed(connection)) continue;
+      open.delete(connection);
+      this.held.delete(connection);
+    }
+    if (open.size === 0) this.byAddress.delete(address);
   }
 }

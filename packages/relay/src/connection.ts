@@ -93,7 +93,8 @@ function fail(kind: ErrorKind, message: string, retryAfterMs?: number): { ok: fa
  */
 export class RelayConnection {
   private inFlight = 0;
-  private readonly requests: TokenBucket;
+  /** Made on the first request: a fresh bucket is full, so an idle connection need not carry one. */
+  private requests: TokenBucket | undefined;
   private signals: TokenBucket | undefined;
   private readingHeldUntil = 0;
   private readingPaused = false;
@@ -105,18 +106,26 @@ export class RelayConnection {
     private readonly socket: RelaySocket,
     private readonly context: ConnectionContext,
   ) {
-    this.requests = new TokenBucket(context.rateLimit);
     releaseHandshakeRequest(socket);
     context.connections.add(this);
     context.metrics.connections.inc();
-    socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(String(event), args));
-    socket.on('disconnect', (reason) => {
-      if (this.presenceRooms?.size) void context.presence.disconnected(this.presenceRooms, this.lease());
-      context.connections.delete(this);
-      context.metrics.connections.dec();
-      if (context.logger.isLevelEnabled('debug')) this.logger().debug({ reason }, 'disconnected');
-    });
+    // What socket.onAny(listener) does, with a one-slot array (onAny's own grows to room for 17).
+    // Bound methods, not closures: no context object per connection.
+    (socket as unknown as { _anyListeners?: unknown[] })._anyListeners = [this.onEvent.bind(this)];
+    socket.on('disconnect', this.onDisconnect.bind(this));
     if (context.logger.isLevelEnabled('debug')) this.logger().debug('connected');
+  }
+
+  private onEvent(event: unknown, ...args: unknown[]): void {
+    void this.dispatch(String(event), args);
+  }
+
+  private onDisconnect(reason: string): void {
+    const { context } = this;
+    if (this.presenceRooms?.size) void context.presence.disconnected(this.presenceRooms, this.lease());
+    context.connections.delete(this);
+    context.metrics.connections.dec();
+    if (context.logger.isLevelEnabled('debug')) this.logger().debug({ reason }, 'disconnected');
   }
 
   /** Tells the client to move to another relay; the sweep closes the connection after the delay. */
@@ -219,7 +228,7 @@ export class RelayConnection {
   /** Grant and rate limit, shared by every room request. */
   private admit(room: string, capability: Capability, cost: number): { ok: false; error: WireError } | undefined {
     if (!isAllowed(this.socket.data.grants, room, capability)) return fail(ErrorKind.Forbidden, `token does not allow ${capability} in room ${room}`);
-    const waitMs = this.requests.take(cost);
+    const waitMs = (this.requests ??= new TokenBucket(this.context.rateLimit)).take(cost);
     if (waitMs > 0) {
       this.holdReading(waitMs);
       return fail(ErrorKind.RateLimited, 'too many messages on this connection', waitMs);

@@ -25,7 +25,7 @@ import { createMemoryStore } from './store/memory-store.js';
 import { createMemoryPresenceStore } from './store/memory-presence-store.js';
 import { createRedisPresenceStore } from './store/redis-presence-store.js';
 import { PRESENCE_TIMING, PresenceKeeper } from './presence.js';
-import { coalesceWrites } from './write-coalescing.js';
+import { coalesceWrites, coalesceWritesAfterFirst } from './write-coalescing.js';
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
@@ -119,8 +119,8 @@ export function createRelay(options: RelayOptions): Relay {
   // is closed as it arrives, before any HTTP is parsed for it.
   // The same cap applies to Engine.IO sessions (long-polling makes many over one TCP connection).
   const maxPending = options.maxPendingPerAddress ?? RELAY_DEFAULTS.maxPendingPerAddress;
-  const pending = new PendingHandshakes(maxPending);
-  const pendingSessions = new PendingHandshakes(maxPending);
+  const pending = new PendingHandshakes<Socket>(maxPending, (tcp) => tcp.destroyed);
+  const pendingSessions = new PendingHandshakes<object>(maxPending, (session) => (session as { readyState?: string }).readyState === 'closed');
   httpServer.on('connection', (tcp: Socket) => {
     const address = tcp.remoteAddress ?? 'unknown';
     if (pending.isFull(address)) {
@@ -129,7 +129,6 @@ export function createRelay(options: RelayOptions): Relay {
       return;
     }
     pending.hold(tcp, address);
-    tcp.once('close', () => pending.release(tcp));
   });
   // Registered before Socket.IO's own upgrade handler, so every WebSocket writes coalesced.
   httpServer.on('upgrade', (_request, socket) => coalesceWrites(socket as Socket));
@@ -160,16 +159,18 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   // Until its token is accepted, a connection reads only small frames (see setFrameLimit).
-  io.engine.on('connection', (engineSocket: { request: IncomingMessage; once(event: 'close', listener: () => void): unknown }) => {
+  io.engine.on('connection', (engineSocket: { request: IncomingMessage }) => {
     setFrameLimit(engineSocket, limits.maxPreAuthFrameBytes);
     pendingSessions.hold(engineSocket, peerAddress(engineSocket.request));
-    engineSocket.once('close', () => pendingSessions.release(engineSocket));
   });
 
   const redisClients: (Redis | Cluster)[] = [];
   if (redisTarget) {
     const cluster = 'clusterNodes' in redisTarget;
-    const pub = connectRedis(redisTarget);
+    // Broadcasts to other relays: each PUBLISH is written when made, not batched for the end of the
+    // turn (auto-pipelining), so other relays deliver while this one writes to its own members.
+    const pub = connectRedis(redisTarget, cluster ? {} : { enableAutoPipelining: false });
+    if (!cluster) pub.on('connect', () => coalesceWritesAfterFirst((pub as Redis).stream as Socket));
     // The subscriber queues its SUBSCRIBE until connected (however long Redis is away) and re-subscribes
     // after every reconnect. On a cluster it subscribes per shard (SSUBSCRIBE on the node owning the channel).
     const sub = connectRedis(redisTarget, { enableOfflineQueue: true, maxRetriesPerRequest: null }, { shardedSubscribers: true });
@@ -275,6 +276,8 @@ export function createRelay(options: RelayOptions): Relay {
   api = { ...context, verifyToken, apiKeys, onError: (error) => logger.error({ err: error }, 'HTTP API request failed') };
   io.on('connection', (socket) => new RelayConnection(socket, context));
   const sweepAll = () => {
+    pending.sweep();
+    pendingSessions.sweep();
     const now = Date.now();
     for (const connection of context.connections) connection.sweep(now);
   };

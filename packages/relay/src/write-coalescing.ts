@@ -19,6 +19,17 @@ function coalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['writ
   return socketWrite.apply(this, args);
 }
 
+/** The first write of a turn leaves at once; the socket is corked after it, for the rest of the turn. */
+function eagerCoalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['write']>): boolean {
+  const result = socketWrite.apply(this, args);
+  if (!this[corked] && !this.destroyed) {
+    this[corked] = true;
+    this.cork();
+    process.nextTick(uncork, this);
+  }
+  return result;
+}
+
 /**
  * Coalesces a socket's writes within one event-loop turn into one syscall.
  *
@@ -30,4 +41,14 @@ function coalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['writ
  */
 export function coalesceWrites(socket: Socket): void {
   socket.write = coalescedWrite as Socket['write'];
+}
+
+/**
+ * Like {@link coalesceWrites}, but the first write of a turn is not held: an idle connection adds no
+ * delay, and only writes that follow it in the same turn wait for the next tick (together). For the
+ * relay's Redis publishing connection: a broadcast's PUBLISH must leave before this relay spends
+ * the turn writing to its own members, or every other relay's members wait for that too.
+ */
+export function coalesceWritesAfterFirst(socket: Socket): void {
+  socket.write = eagerCoalescedWrite as Socket['write'];
 }

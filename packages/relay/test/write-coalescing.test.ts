@@ -1,9 +1,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { waitFor } from '@partyline/test-support';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { coalesceWrites } from '../src/write-coalescing.js';
+import { coalesceWrites, coalesceWritesAfterFirst } from '../src/write-coalescing.js';
 
-describe('coalesceWrites', () => {
+describe('coalescing writes', () => {
   let server: Server | undefined;
   const sockets: Socket[] = [];
   afterEach(async () => {
@@ -12,12 +12,12 @@ describe('coalesceWrites', () => {
   });
 
   /** A real loopback TCP pair: the sending side with coalesced writes, and what the other side reads. */
-  async function pair(): Promise<{ sender: Socket; received: () => string }> {
+  async function pair(coalesce: (socket: Socket) => void = coalesceWrites): Promise<{ sender: Socket; received: () => string }> {
     let data = '';
     const accepted = new Promise<Socket>((resolve) => {
       server = createServer((socket) => {
         sockets.push(socket);
-        coalesceWrites(socket);
+        coalesce(socket);
         resolve(socket);
       });
     });
@@ -49,5 +49,23 @@ describe('coalesceWrites', () => {
     await waitFor(() => received() === 'first;', 'first turn');
     sender.write('second;');
     await waitFor(() => received() === 'first;second;', 'second turn');
+  });
+
+  it('after the first write: that one leaves at once, the rest of the turn in one system call', async () => {
+    const { sender, received } = await pair(coalesceWritesAfterFirst);
+    const writev = vi.spyOn(sender as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
+    const write = vi.spyOn(sender as unknown as { _write: (...args: unknown[]) => void }, '_write');
+    sender.write('publish-1;');
+    expect(write).toHaveBeenCalledTimes(1); // handed to the socket before write() returned, not on the next tick
+    sender.write('publish-2;');
+    sender.write('publish-3;');
+    expect(writev).not.toHaveBeenCalled();
+    await waitFor(() => received() === 'publish-1;publish-2;publish-3;', 'all three writes');
+    expect(writev).toHaveBeenCalledTimes(1);
+    expect(write).toHaveBeenCalledTimes(1);
+    // The next turn starts again with a write that leaves at once.
+    sender.write('publish-4;');
+    expect(write).toHaveBeenCalledTimes(2);
+    await waitFor(() => received().endsWith('publish-4;'), 'the next turn');
   });
 });
