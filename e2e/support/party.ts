@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from '@playwright/test';
-import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
+import { reloadOffline, startFaultProxy, type FaultProxy } from '@partyline/test-support';
 
 export const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
 
@@ -50,13 +50,7 @@ export async function openFriend(browser: Browser, options: FriendOptions): Prom
       proxy.cut();
       await context.setOffline(true);
     },
-    async reloadOffline() {
-      await page.reload();
-      // Chromium 150 starts a new document online even in an offline context (older builds kept
-      // it offline): apply the emulation again. The proxy stays cut, so the moment between reaches nothing.
-      await context.setOffline(false);
-      await context.setOffline(true);
-    },
+    reloadOffline: () => reloadOffline(context, page),
     async online() {
       await context.setOffline(false);
       proxy.heal();

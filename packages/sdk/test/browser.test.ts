@@ -5,8 +5,8 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
-import { launchBrowser, newProfile, openPage, received, reloadOffline, startTestSite, stateOf, waitForCount, type TestSite } from './support/browser-harness.js';
+import { reloadOffline, startRedis, waitFor, type RedisServer } from '@partyline/test-support';
+import { launchBrowser, newProfile, openPage, received, startTestSite, stateOf, waitForCount, type TestSite } from './support/browser-harness.js';
 import { spawnRelay, startRelay, tokenFor, type InProcessRelay, type RelayProcess } from './support/relays.js';
 import { closeAllClients, range, record, testClient } from './support/sdk-client.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
@@ -97,6 +97,7 @@ describe('in Chromium, two relays over Redis', () => {
     expect(await pl(sender, (p) => p.pendingIds())).toEqual(offline1);
 
     await reloadOffline(senderProfile, sender);
+    await sender.waitForFunction(() => document.title === 'ready');
     await waitFor(async () => (await stateOf(sender)) === 'offline', 'reloaded page offline', 10_000, 50);
     // After the reload, still offline: the local cache shows the history and what is still pending.
     expect(await pl(sender, (p) => p.historyIds())).toEqual(before);

@@ -27,3 +27,15 @@ export function chromiumLaunchOptions(): { executablePath: string; args: string[
   }
   return { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true };
 }
+
+/**
+ * Reloads a page of a browser context that is offline, and keeps the reloaded document offline.
+ * Chromium 150 starts every new document with `navigator.onLine === true` even while the context
+ * emulates offline (older builds kept it), so the emulation is applied again to the new document.
+ * Cut the page's relay path first (a fault proxy): the moment in between then reaches nothing.
+ */
+export async function reloadOffline(context: { setOffline(offline: boolean): Promise<void> }, page: { reload(): Promise<unknown> }): Promise<void> {
+  await page.reload();
+  await context.setOffline(false);
+  await context.setOffline(true);
+}

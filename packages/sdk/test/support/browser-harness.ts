@@ -87,19 +87,6 @@ export async function newProfile(browser: Browser, site: TestSite): Promise<Brow
   return context;
 }
 
-/**
- * Reloads `page` in a profile that is offline, and keeps the reloaded document offline. Chromium
- * 150 starts every new document with `navigator.onLine === true` even while the context emulates
- * offline (older builds kept it), so the emulation is applied again to the new document; its relay
- * path stays cut throughout, so the moment in between reaches nothing.
- */
-export async function reloadOffline(context: BrowserContext, page: Page): Promise<void> {
-  await page.reload();
-  await page.waitForFunction(() => document.title === 'ready');
-  await context.setOffline(false);
-  await context.setOffline(true);
-}
-
 export interface PageOptions {
   relays: string[];
   room: string;
