@@ -69,7 +69,8 @@ describe('handshake', () => {
   });
 
   it('disconnects a connection when its token expires, saying why', async () => {
-    const socket = await connectClient(relay.url, await tokenFor('ana', ['r'], 1));
+    // exp is whole seconds from a floored clock, so a TTL of 1 can leave 1 ms: 3 leaves 2–3 s to connect first.
+    const socket = await connectClient(relay.url, await tokenFor('ana', ['r'], 3));
     sockets.push(socket);
     const said = new Promise<WireError>((resolve) => socket.on('relay:error', resolve));
     const closed = new Promise<string>((resolve) => socket.on('disconnect', resolve));
