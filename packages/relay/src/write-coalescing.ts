@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { loopIsBusy } from './loop-load.js';
 
 const corked = Symbol('partyline.corked');
 type CoalescingSocket = Socket & { [corked]?: boolean };
@@ -14,7 +15,8 @@ function coalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['writ
   if (!this[corked] && !this.destroyed) {
     this[corked] = true;
     this.cork();
-    process.nextTick(uncork, this);
+    if (loopIsBusy()) setImmediate(uncork, this);
+    else process.nextTick(uncork, this);
   }
   return socketWrite.apply(this, args);
 }
@@ -31,13 +33,17 @@ function eagerCoalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket[
 }
 
 /**
- * Coalesces a socket's writes within one event-loop turn into one syscall.
+ * Coalesces a socket's writes within one event-loop turn into one syscall, and within one whole
+ * loop iteration while the relay is busy.
  *
  * The WebSocket library writes every frame separately, so a connection that gets several frames in
  * one turn would cost a `writev` each — on small frames the syscall is most of a relay's CPU.
- * Corking on the first write of a turn and uncorking on the next tick sends them together. Node
- * counts nested cork() calls, so the library's own cork/uncork per frame keeps working inside ours.
- * One shared function and a flag on the socket: no closures per connection.
+ * Corking on the first write of a turn and uncorking on the next tick sends them together. Under
+ * load the uncork waits for the end of the loop iteration instead (`setImmediate`, after every
+ * socket and Redis reply that was ready has been handled), so frames from several turns share a
+ * syscall; an idle relay keeps the next-tick uncork and adds no delay. Node counts nested cork()
+ * calls, so the library's own cork/uncork per frame keeps working inside ours. One shared function
+ * and a flag on the socket: no closures per connection.
  */
 export function coalesceWrites(socket: Socket): void {
   socket.write = coalescedWrite as Socket['write'];

@@ -51,6 +51,31 @@ describe('coalescing writes', () => {
     await waitFor(() => received() === 'first;second;', 'second turn');
   });
 
+  it('on a busy loop, sends the writes of several turns of one loop iteration in one system call', async () => {
+    const { sender, received } = await pair();
+    // A loop that ran callbacks for most of the last 100 ms counts as busy: block it for longer than that.
+    const blockedUntil = performance.now() + 250;
+    while (performance.now() < blockedUntil);
+    const writev = vi.spyOn(sender as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
+    const write = vi.spyOn(sender as unknown as { _write: (...args: unknown[]) => void }, '_write');
+    // Two immediates run in one check phase, as two turns: an idle loop would send after each.
+    setImmediate(() => sender.write('turn-1;'));
+    setImmediate(() => sender.write('turn-2;'));
+    await waitFor(() => received() === 'turn-1;turn-2;', 'both turns');
+    expect(writev).toHaveBeenCalledTimes(1);
+    expect(write).not.toHaveBeenCalled();
+  });
+
+  it('on an idle loop, sends each turn as soon as it ends', async () => {
+    const { sender, received } = await pair();
+    await new Promise((resolve) => setTimeout(resolve, 150)); // a quiet sample: the loop is idle
+    const write = vi.spyOn(sender as unknown as { _write: (...args: unknown[]) => void }, '_write');
+    setImmediate(() => sender.write('turn-1;'));
+    setImmediate(() => sender.write('turn-2;'));
+    await waitFor(() => received() === 'turn-1;turn-2;', 'both turns');
+    expect(write).toHaveBeenCalledTimes(2);
+  });
+
   it('after the first write: that one leaves at once, the rest of the turn in one system call', async () => {
     const { sender, received } = await pair(coalesceWritesAfterFirst);
     const writev = vi.spyOn(sender as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
