@@ -21,14 +21,18 @@ function coalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['writ
   return socketWrite.apply(this, args);
 }
 
-/** The first write of a turn leaves at once; the socket is corked after it, for the rest of the turn. */
+/** The first write of a turn leaves at once and the socket is corked after it, for the rest of the turn; on a busy loop, like {@link coalescedWrite}. */
 function eagerCoalescedWrite(this: CoalescingSocket, ...args: Parameters<Socket['write']>): boolean {
-  const result = socketWrite.apply(this, args);
-  if (!this[corked] && !this.destroyed) {
-    this[corked] = true;
+  if (this[corked] || this.destroyed) return socketWrite.apply(this, args);
+  this[corked] = true;
+  if (loopIsBusy()) {
     this.cork();
-    process.nextTick(uncork, this);
+    setImmediate(uncork, this);
+    return socketWrite.apply(this, args);
   }
+  const result = socketWrite.apply(this, args);
+  this.cork();
+  process.nextTick(uncork, this);
   return result;
 }
 
@@ -50,10 +54,11 @@ export function coalesceWrites(socket: Socket): void {
 }
 
 /**
- * Like {@link coalesceWrites}, but the first write of a turn is not held: an idle connection adds no
+ * Like {@link coalesceWrites}, but on an idle loop the first write of a turn is not held: it adds no
  * delay, and only writes that follow it in the same turn wait for the next tick (together). For the
  * relay's Redis publishing connection: a broadcast's PUBLISH must leave before this relay spends
- * the turn writing to its own members, or every other relay's members wait for that too.
+ * the turn writing to its own members, or every other relay's members wait for that too. On a busy
+ * loop a syscall per turn costs more than that wait: the iteration's PUBLISHes leave together.
  */
 export function coalesceWritesAfterFirst(socket: Socket): void {
   socket.write = eagerCoalescedWrite as Socket['write'];

@@ -53,9 +53,7 @@ describe('coalescing writes', () => {
 
   it('on a busy loop, sends the writes of several turns of one loop iteration in one system call', async () => {
     const { sender, received } = await pair();
-    // A loop that ran callbacks for most of the last 100 ms counts as busy: block it for longer than that.
-    const blockedUntil = performance.now() + 250;
-    while (performance.now() < blockedUntil);
+    blockLoop();
     const writev = vi.spyOn(sender as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
     const write = vi.spyOn(sender as unknown as { _write: (...args: unknown[]) => void }, '_write');
     // Two immediates run in one check phase, as two turns: an idle loop would send after each.
@@ -93,4 +91,25 @@ describe('coalescing writes', () => {
     expect(write).toHaveBeenCalledTimes(2);
     await waitFor(() => received().endsWith('publish-4;'), 'the next turn');
   });
+
+  it('after the first write, on a busy loop: the first write waits for the iteration too, all in one system call', async () => {
+    const { sender, received } = await pair(coalesceWritesAfterFirst);
+    blockLoop();
+    const writev = vi.spyOn(sender as unknown as { _writev: (...args: unknown[]) => void }, '_writev');
+    const write = vi.spyOn(sender as unknown as { _write: (...args: unknown[]) => void }, '_write');
+    setImmediate(() => sender.write('publish-1;'));
+    setImmediate(() => {
+      expect(write).not.toHaveBeenCalled();
+      sender.write('publish-2;');
+    });
+    await waitFor(() => received() === 'publish-1;publish-2;', 'both writes');
+    expect(writev).toHaveBeenCalledTimes(1);
+    expect(write).not.toHaveBeenCalled();
+  });
 });
+
+/** Runs callbacks for longer than a load sample (100 ms), so the loop counts as busy. */
+function blockLoop(): void {
+  const until = performance.now() + 250;
+  while (performance.now() < until);
+}
