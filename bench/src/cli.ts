@@ -17,7 +17,8 @@ Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g,h,i,j]
                    a  fan-out: 1 room, 1,000 subscribers over 2 relays, delivered msgs/s
                    b  many small rooms: 2,000 rooms × 4 members all publishing, delivered msgs/s
                    c  latency at low load: 20% of the baseline's saturation publish rate (open loop)
-                   d  10,000 idle connections on one relay, bytes per connection
+                   d  10,000 idle connections on one relay, bytes per connection (V8 young generation fixed at 2 × 16 MB
+                      in both servers, so its growth steps are not counted as connections' memory)
                    e  outbox flush: 10,000 messages queued offline in one SDK client, seconds until all acked
                    f  headless Chromium, profile on disk: IndexedDB enqueue rate and p99, batched (group commit) vs one
                       transaction per message; batched also with strict durability (a disk flush per transaction)

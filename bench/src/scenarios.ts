@@ -3,7 +3,7 @@ import type { RedisServer } from '@partyline/test-support';
 import { Redis } from 'ioredis';
 import { cpuMicros, rssBytes } from './proc-stats.js';
 import { runWorkers, split } from './run-workers.js';
-import { BENCH_SECRET, startServers, type ServerProcess, type SystemName } from './systems.js';
+import { BENCH_SECRET, FIXED_YOUNG_GENERATION, startServers, type ServerProcess, type SystemName } from './systems.js';
 import type { WorkerPlan } from './load-worker.js';
 
 export interface Figures {
@@ -121,10 +121,10 @@ export function smallRooms(scale: Scale): Measure {
   };
 }
 
-/** (d) idle connections on one relay: memory per connection. */
+/** (d) idle connections on one relay: memory per connection (both servers with a young generation of fixed size, see {@link FIXED_YOUNG_GENERATION}). */
 export async function idleMemory(system: SystemName, redis: RedisServer, scale: Scale): Promise<Figures> {
   await flush(redis);
-  const [server] = await startServers(system, 1, redis.url);
+  const [server] = await startServers(system, 1, redis.url, [], FIXED_YOUNG_GENERATION);
   try {
     const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
     const { heapUsed: heapBefore } = await server!.request('gc');

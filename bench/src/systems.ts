@@ -19,8 +19,8 @@ const RELAY_CLI = require.resolve('@partyline/relay').replace(/index\.js$/, 'cli
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 const SERVER_HOOKS = new URL('./server-hooks.js', import.meta.url).href;
 
-async function startProcess(script: string, args: string[], port: number, label: string): Promise<ServerProcess> {
-  const execArgv = ['--expose-gc', '--import', SERVER_HOOKS];
+async function startProcess(script: string, args: string[], port: number, label: string, nodeArgs: string[]): Promise<ServerProcess> {
+  const execArgv = ['--expose-gc', ...nodeArgs, '--import', SERVER_HOOKS];
   const env = { ...process.env, LOG_LEVEL: 'warn', BENCH_PROFILE_LABEL: label };
   const child: ChildProcess = fork(script, args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
   const url = `http://127.0.0.1:${port}`;
@@ -50,17 +50,25 @@ async function startProcess(script: string, args: string[], port: number, label:
   };
 }
 
-/** Starts `count` server processes of one system against one Redis (`relayArgs`: more relay flags). */
-export async function startServers(system: SystemName, count: number, redisUrl: string, relayArgs: string[] = []): Promise<ServerProcess[]> {
+/**
+ * V8 flags for memory measurements: a young generation of one fixed size. V8 otherwise doubles it
+ * (by 16 MB at a time) when it sees fit, and whether that step falls inside a measured window is
+ * luck — at 2,000 connections it alone moves RSS per connection by 8 KB either way.
+ */
+export const FIXED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+
+/** Starts `count` server processes of one system against one Redis (`relayArgs`: more relay flags; `nodeArgs`: V8/Node flags). */
+export async function startServers(system: SystemName, count: number, redisUrl: string, relayArgs: string[] = [], nodeArgs: string[] = []): Promise<ServerProcess[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
       const port = await findFreePort();
-      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system);
+      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system, nodeArgs);
       return startProcess(
         RELAY_CLI,
         ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--transports', 'websocket,polling', ...relayArgs],
         port,
         system,
+        nodeArgs,
       );
     }),
   );
