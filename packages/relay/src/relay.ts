@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
@@ -16,6 +17,7 @@ import { memoryTally, redisTally, UserRateLimiter } from './user-rate-limit.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { RoomBroadcaster } from './room-broadcaster.js';
+import { followRoomFeed } from './room-feed.js';
 import { createSafeParser } from './safe-parser.js';
 import { serveApi, type HttpApiContext } from './http-api.js';
 import { WebhookDeliverer } from './webhooks.js';
@@ -86,6 +88,12 @@ export function createRelay(options: RelayOptions): Relay {
     : options.redisUrl
       ? { url: options.redisUrl }
       : undefined;
+  // New messages reach other relays through the room feed — published by the append step itself —
+  // when this relay's own store appends on one standalone Redis. Not on a Cluster (a PUBLISH goes to
+  // every node), not with ackReplicas (members would see messages before the replicas confirmed
+  // them), not with a store given by the caller: there the adapter carries `room:messages`.
+  const feed =
+    !options.store && redisTarget && 'url' in redisTarget && !options.ackReplicas ? { channel: `${prefix}feed`, origin: randomBytes(9).toString('base64url') } : undefined;
   const backingStore =
     options.store ??
     (redisTarget
@@ -94,6 +102,7 @@ export function createRelay(options: RelayOptions): Relay {
           keyPrefix: prefix,
           ...storeOptions,
           ...(options.ackReplicas ? { ackReplicas: options.ackReplicas } : {}),
+          ...(feed ? { feed } : {}),
           onError: redisErrorLogger(logger, 'store'),
         })
       : createMemoryStore(storeOptions));
@@ -165,6 +174,7 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   const redisClients: (Redis | Cluster)[] = [];
+  let feedSubscriber: Redis | undefined;
   if (redisTarget) {
     const cluster = 'clusterNodes' in redisTarget;
     // Broadcasts to other relays: each PUBLISH is written when made, not batched for the end of the
@@ -189,8 +199,13 @@ export function createRelay(options: RelayOptions): Relay {
     } else {
       const adapterPub = catchUnawaitedFailures(pub, ['publish'], redisErrorLogger(logger, 'adapter-publish'));
       io.adapter(createAdapter(adapterPub, adapterSub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
+      feedSubscriber = sub as Redis;
     }
   }
+  // With the room feed, other relays get new messages from it: this relay's broadcasts stay local.
+  // (Made after the adapter is set: an operator keeps the adapter it was made with.)
+  const broadcaster = new RoomBroadcaster(feed ? io.local : io, limits.maxBatchMessages);
+  if (feed && feedSubscriber) followRoomFeed(feedSubscriber, feed.channel, feed.origin, broadcaster, logger);
 
   const userRateLimit = options.userRateLimitPerSecond ?? RELAY_DEFAULTS.userRateLimitPerSecond;
   if (userRateLimit > 0 && userRateLimit < limits.maxBatchMessages) throw new RangeError('userRateLimitPerSecond must be 0 (off) or at least limits.maxBatchMessages');
@@ -268,7 +283,7 @@ export function createRelay(options: RelayOptions): Relay {
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
     maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,
-    broadcaster: new RoomBroadcaster(io, limits.maxBatchMessages),
+    broadcaster,
     connections: new Set<RelayConnection>(),
   };
   const apiKeys = options.apiKeys ?? [];

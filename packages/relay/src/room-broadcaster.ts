@@ -1,6 +1,9 @@
 import { ServerEvent, type LogLink, type LogMessage } from '@partyline/protocol';
 import type { RelayServer } from './connection.js';
 
+/** Where broadcasts go: the server (every relay, through the adapter) or `server.local` (this relay's members only). */
+export type BroadcastTarget = Pick<RelayServer, 'to'> | RelayServer['local'];
+
 interface PendingBroadcast {
   epoch: string;
   messages: LogMessage[];
@@ -21,7 +24,7 @@ export class RoomBroadcaster {
 
   /** @param maxMessages most messages in one event: a coalesced event is never bigger than one full publish batch. */
   constructor(
-    private readonly io: RelayServer,
+    private readonly io: BroadcastTarget,
     private readonly maxMessages: number,
   ) {}
 

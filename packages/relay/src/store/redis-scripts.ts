@@ -24,9 +24,14 @@ end
 /**
  * KEYS: meta, log, write bucket, then every dedup bucket to look in (a fixed count: the last may repeat).
  * ARGV: now, epoch candidate, write-bucket expiry (ms), max messages (0 = none),
- *       oldest ts to keep (0 = none), sender, n, idle expiry ms (0 = never), then n × (id, type, body).
+ *       oldest ts to keep (0 = none), sender, n, idle expiry ms (0 = never),
+ *       feed channel ('' = none), origin, room, then n × (id, type, body).
  * A room's meta and log expire together once no message was appended for the idle expiry: an idle
  * room leaves nothing behind, and comes back (if ever) as a new epoch.
+ * With a feed channel, the new messages are PUBLISHed there as JSON
+ * `{ o: origin, r: room, e: epoch, p: previous id, m: [[seq, id, type, body, sender, ts], ...] }`:
+ * other relays get them straight from this step, in seq order, once Redis has written (and with
+ * `appendfsync always`, synced) the append — not after another round trip through this relay.
  * Returns: { epoch, previous id, status1, seq1, status2, seq2, ... } with status 0 new, 1 duplicate,
  * 2 conflict; previous id is the id of the head message before the batch ('' when none is retained).
  */
@@ -49,8 +54,9 @@ end
 local out = { epoch, previous }
 local added = 0
 local head_id = previous
+local fresh = {}
 for i = 0, n - 1 do
-  local id, typ, body = ARGV[9 + i * 3], ARGV[10 + i * 3], ARGV[11 + i * 3]
+  local id, typ, body = ARGV[12 + i * 3], ARGV[13 + i * 3], ARGV[14 + i * 3]
   local first = false
   for k = 3, #KEYS do
     if k == 3 or KEYS[k] ~= KEYS[k - 1] then
@@ -71,6 +77,7 @@ for i = 0, n - 1 do
     redis.call('HSET', write_bucket, id .. '|' .. sender, s)
     added = added + 1
     head_id = id
+    fresh[added] = { seq, id, typ, body, sender, tonumber(now) }
     out[#out + 1] = 0
     out[#out + 1] = seq
   end
@@ -99,6 +106,9 @@ if added > 0 then
       local cut_seq = tonumber(string.match(cut, '^(%d+)'))
       redis.call('XTRIM', log, 'MINID', string.format('%d', cut_seq + 1) .. '-0')
     end
+  end
+  if ARGV[9] ~= '' then
+    redis.call('PUBLISH', ARGV[9], cjson.encode({ o = ARGV[10], r = ARGV[11], e = epoch, p = previous, m = fresh }))
   end
 end
 return out

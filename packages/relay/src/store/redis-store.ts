@@ -28,6 +28,12 @@ export type RedisStoreOptions = RoomLogStoreOptions &
   ackReplicas?: number;
   /** How long to wait for replicas before answering `unavailable` (the client retries). @default 1000 */
   ackReplicasTimeoutMs?: number;
+  /**
+   * Publish every append's new messages on this channel from inside the append step (see
+   * {@link APPEND_SCRIPT} and room-feed.ts), tagged with `origin`. Standalone Redis only: a Redis
+   * Cluster would carry every room's PUBLISH to every node.
+   */
+  feed?: { channel: string; origin: string };
 };
 
 /** Dedup records live in this many time buckets per retention period. */
@@ -64,6 +70,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   // Idle rooms go once their messages would all have aged out, never before their dedup records.
   const idleExpiryMs = maxAgeMs > 0 ? Math.max(maxAgeMs, dedupRetentionMs + bucketMs) : 0;
   const now = options.now ?? Date.now;
+  const { channel: feedChannel = '', origin: feedOrigin = '' } = options.feed ?? {};
 
   const client = connectRedis(options, { commandTimeout: options.commandTimeoutMs ?? 5000 });
   const ackReplicas = options.ackReplicas ?? 0;
@@ -134,6 +141,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
       const sender = messages[0]?.sender ?? '';
       const args: (string | number)[] = [key(room, 'meta'), key(room, 'log'), ...keys];
       args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length, idleExpiryMs);
+      args.push(feedChannel, feedOrigin, room);
       for (const message of messages) {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
         args.push(message.id, message.type, message.body);

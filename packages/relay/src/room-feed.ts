@@ -1,0 +1,57 @@
+import type { LogMessage } from '@partyline/protocol';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RoomBroadcaster } from './room-broadcaster.js';
+
+/** A batch of new messages of one room, as the append step published it (see APPEND_SCRIPT). */
+export interface FeedBatch {
+  origin: string;
+  room: string;
+  epoch: string;
+  previousId: string | undefined;
+  messages: LogMessage[];
+}
+
+type Row = [number, string, string, string, string, number];
+const isRow = (row: unknown): row is Row =>
+  Array.isArray(row) &&
+  row.length === 6 &&
+  Number.isSafeInteger(row[0]) &&
+  typeof row[1] === 'string' &&
+  typeof row[2] === 'string' &&
+  typeof row[3] === 'string' &&
+  typeof row[4] === 'string' &&
+  Number.isFinite(row[5]);
+
+/** Reads one feed message; `undefined` for anything that is not one (never throws). */
+export function parseFeedBatch(text: string): FeedBatch | undefined {
+  let value: { o?: unknown; r?: unknown; e?: unknown; p?: unknown; m?: unknown };
+  try {
+    value = JSON.parse(text) as typeof value;
+  } catch {
+    return undefined;
+  }
+  const { o, r, e, p, m } = value ?? {};
+  if (typeof o !== 'string' || typeof r !== 'string' || typeof e !== 'string' || typeof p !== 'string' || !Array.isArray(m) || m.length === 0 || !m.every(isRow)) return undefined;
+  const messages = m.map(([seq, id, type, body, sender, ts]) => ({ seq, id, type, body, sender, ts }));
+  return { origin: o, room: r, epoch: e, previousId: p || undefined, messages };
+}
+
+/**
+ * The room feed on standalone Redis: every relay subscribes to one channel on which the append
+ * step itself publishes each append's new messages, and hands those of other relays to its
+ * broadcaster for its own members (its own appends it delivers from the append's reply). A
+ * message crosses Redis once, inside the append, instead of an append and then a PUBLISH.
+ */
+export function followRoomFeed(subscriber: Redis, channel: string, origin: string, broadcaster: RoomBroadcaster, logger: Logger): void {
+  subscriber.on('message', (from: string, text: string) => {
+    if (from !== channel) return;
+    const batch = parseFeedBatch(text);
+    if (!batch) {
+      logger.warn({ channel }, 'dropped a malformed room feed message');
+      return;
+    }
+    if (batch.origin !== origin) broadcaster.add(batch.room, batch.epoch, batch.messages, batch.previousId);
+  });
+  subscriber.subscribe(channel).catch((error: Error) => logger.error({ err: error.message, channel }, 'could not subscribe to the room feed'));
+}

@@ -1,0 +1,78 @@
+/**
+ * The room feed on standalone Redis: the append step publishes each append's new messages (never a
+ * duplicate's), in seq order, for other relays; a relay drops feed messages it cannot read and
+ * keeps delivering.
+ */
+import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisStore } from '../src/index.js';
+import { parseFeedBatch, type FeedBatch } from '../src/room-feed.js';
+import { collectMessages, connectClient, expectOk, publish, request, startRelay, tokenFor } from './support/harness.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('room feed', () => {
+  it('carries every append’s new messages once, in seq order, with the id before them', async () => {
+    const store = createRedisStore({ url: redis.url, keyPrefix: 'feed1:', feed: { channel: 'feed1:feed', origin: 'relay-a' } });
+    const subscriber = new Redis(redis.url);
+    const batches: FeedBatch[] = [];
+    subscriber.on('message', (_channel: string, text: string) => batches.push(parseFeedBatch(text)!));
+    await subscriber.subscribe('feed1:feed');
+    try {
+      const message = (id: string, body = `{"n":"${id}"}`) => ({ id, type: 'chat', body, sender: 'ana' });
+      await store.append('room', [message('a'), message('b')]);
+      await store.append('room', [message('b'), message('c', 'quote " backslash \\ ünïcode 🎉')]); // b is a duplicate
+      await store.append('room', [message('a')]); // only a duplicate: nothing to publish
+      await waitFor(() => batches.length >= 2, 'two feed messages');
+      expect(batches).toHaveLength(2);
+      expect(batches.map((batch) => batch.messages.map((m) => [m.seq, m.id]))).toEqual([[[1, 'a'], [2, 'b']], [[3, 'c']]]);
+      expect(batches[0]).toMatchObject({ origin: 'relay-a', room: 'room', previousId: undefined });
+      expect(batches[1]).toMatchObject({ origin: 'relay-a', room: 'room', previousId: 'b', epoch: batches[0]!.epoch });
+      expect(batches[1]!.messages[0]).toMatchObject({ body: 'quote " backslash \\ ünïcode 🎉', sender: 'ana', type: 'chat' });
+      // What the feed carries is what the log holds.
+      const page = await store.read('room', 0, 10);
+      expect(page.messages).toEqual(batches.flatMap((batch) => batch.messages));
+    } finally {
+      subscriber.disconnect();
+      await store.close();
+    }
+  });
+
+  it('reads nothing but a well-formed batch', () => {
+    for (const text of ['', 'null', '[]', '{"o":"x","r":"room","e":"e","p":"","m":[]}', '{"o":"x","r":"room","e":"e","p":"","m":[[1,"a","t","b","s"]]}', '{"o":1}', '{"o":"x","r":"room","e":"e","p":"","m":[["1","a","t","b","s",1]]}']) {
+      expect(parseFeedBatch(text)).toBeUndefined();
+    }
+  });
+
+  it('a relay drops feed messages it cannot read and keeps delivering the room', async () => {
+    const relayA = await startRelay({ redisUrl: redis.url });
+    const warnings: string[] = [];
+    const relayB = await startRelay({ redisUrl: redis.url, logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) });
+    const raw = new Redis(redis.url);
+    try {
+      const watcher = await connectClient(relayB.url, await tokenFor('watcher', ['r']));
+      const received = collectMessages(watcher);
+      expectOk(await request(watcher, 'room:join', { room: 'r' }));
+      for (const junk of ['not json', '{"o":"x","r":"r","e":"e","p":"","m":[[1]]}', JSON.stringify({ o: 'x', r: 'r', e: 'e', p: '', m: 'x'.repeat(10_000) })]) await raw.publish('pl:feed', junk);
+      const sender = await connectClient(relayA.url, await tokenFor('ana', ['r']));
+      expectOk(await publish(sender, 'r', [{ id: 'after-junk' }]));
+      await waitFor(() => received.length === 1, 'the message on relay B');
+      expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk']]);
+      expect(warnings.filter((line) => line.includes('dropped a malformed room feed message'))).toHaveLength(3);
+      watcher.close();
+      sender.close();
+    } finally {
+      raw.disconnect();
+      await relayA.relay.close();
+      await relayB.relay.close();
+    }
+  });
+});
