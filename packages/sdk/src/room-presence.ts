@@ -4,6 +4,7 @@ import { PartylineError, PartylineErrorKind } from './errors.js';
 import { encodeJson, parseJson } from './json-text.js';
 import { isEmptyDiff, PresenceView, type PresenceDiff } from './presence-view.js';
 import { request } from './request.js';
+import { retryDelayFor, type RetryDelay } from './retry-policy.js';
 
 /** A member of a room's presence: one identity (`sub`), however many tabs and devices it is in with. */
 export interface RoomMember<Data = unknown> {
@@ -27,6 +28,8 @@ export interface PresenceContext<Data = unknown> {
 export interface PresenceHost {
   readonly connection: Connection;
   readonly requestTimeoutMs: number;
+  /** The client's backoff, for entering again when a relay could not take it (`unavailable`, a timeout). */
+  readonly retryDelay: RetryDelay;
   assertOpen(): void;
   emit(context: PresenceContext): void;
 }
@@ -61,6 +64,9 @@ export class RoomPresence {
   /** Live changes that came while a member list was on its way: applied after it (it may be older than them). */
   #held: RoomPresenceEvent[] | undefined;
   #refetchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A catch-up (enter again, then the member list) that failed for now, tried again on the same connection. */
+  #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
+  #catchUpAttempt = 0;
 
   /** @internal use `room.presence` */
   constructor(room: string, host: PresenceHost) {
@@ -77,7 +83,13 @@ export class RoomPresence {
     this.#host.assertOpen();
     const text = data === undefined ? undefined : encodeJson(data, DEFAULT_LIMITS.maxPresenceDataBytes, 'presence data');
     this.#entered = { data: text ?? this.#entered?.data };
-    await this.#whenConnected(() => this.#sendEnter());
+    try {
+      await this.#whenConnected(() => this.#sendEnter());
+    } catch (error) {
+      // The caller hears about it; a passing failure is tried again in the background all the same.
+      this.#catchUpLater(error);
+      throw error;
+    }
   }
 
   /** Changes this member's data for everyone (after `enter`). */
@@ -109,15 +121,8 @@ export class RoomPresence {
 
   /** @internal a connection came up: enter again if entered, then take the member list as it is */
   _connected(): void {
-    if (!this.#watching && !this.#entered) return;
-    void (async () => {
-      try {
-        if (this.#entered) await this.#sendEnter();
-        await this.#refetch();
-      } catch {
-        // The next connection tries again; a refusal (forbidden) was reported to enter()'s caller.
-      }
-    })();
+    this.#catchUpAttempt = 0;
+    void this.#catchUp();
   }
 
   /** @internal */
@@ -145,7 +150,39 @@ export class RoomPresence {
   _close(): void {
     this._leaveNow();
     clearTimeout(this.#refetchTimer);
+    clearTimeout(this.#catchUpTimer);
     this.#watching = false;
+  }
+
+  /** Enters again (if entered) and takes the member list as it is. */
+  async #catchUp(): Promise<void> {
+    clearTimeout(this.#catchUpTimer);
+    this.#catchUpTimer = undefined;
+    if (!this.#watching && !this.#entered) return;
+    try {
+      if (this.#entered) await this.#sendEnter();
+      await this.#refetch();
+      this.#catchUpAttempt = 0;
+    } catch (error) {
+      this.#catchUpLater(error);
+    }
+  }
+
+  /**
+   * After a failure that may pass (the relay's store away, a timeout), tries the catch-up again on
+   * this connection with the client's backoff — not only on the next connection, which may be hours
+   * away. A refusal for good (forbidden) was reported to enter()'s caller and is not repeated.
+   */
+  #catchUpLater(error: unknown): void {
+    if (error instanceof PartylineError && !error.retryable) return;
+    const socket = this.#host.connection.socket;
+    if (!socket || this.#catchUpTimer !== undefined) return;
+    const delay = retryDelayFor(this.#host.retryDelay, ++this.#catchUpAttempt, error instanceof PartylineError ? error.retryAfterMs : undefined);
+    this.#catchUpTimer = setTimeout(() => {
+      this.#catchUpTimer = undefined;
+      // A new connection runs its own catch-up (_connected).
+      if (this.#host.connection.socket === socket) void this.#catchUp();
+    }, delay);
   }
 
   #watch(): void {

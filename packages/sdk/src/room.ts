@@ -262,6 +262,7 @@ export class Room {
     this.presence = new RoomPresence(name, {
       connection: host.connection,
       requestTimeoutMs: host.settings.requestTimeoutMs,
+      retryDelay: host.settings.retryDelay,
       assertOpen: () => host.assertOpen(),
       emit: (context) => this.#events.emit('presence', context),
     });
