@@ -23,18 +23,20 @@ const isRow = (row: unknown): row is Row =>
   typeof row[4] === 'string' &&
   Number.isFinite(row[5]);
 
-/** Reads one feed message; `undefined` for anything that is not one (never throws). */
+/** Reads one feed message (`<origin>\n<json>`); `undefined` for anything that is not one (never throws). */
 export function parseFeedBatch(text: string): FeedBatch | undefined {
-  let value: { o?: unknown; r?: unknown; e?: unknown; p?: unknown; m?: unknown };
+  const newline = text.indexOf('\n');
+  if (newline < 1) return undefined;
+  let value: { r?: unknown; e?: unknown; p?: unknown; m?: unknown };
   try {
-    value = JSON.parse(text) as typeof value;
+    value = JSON.parse(text.slice(newline + 1)) as typeof value;
   } catch {
     return undefined;
   }
-  const { o, r, e, p, m } = value ?? {};
-  if (typeof o !== 'string' || typeof r !== 'string' || typeof e !== 'string' || typeof p !== 'string' || !Array.isArray(m) || m.length === 0 || !m.every(isRow)) return undefined;
+  const { r, e, p, m } = value ?? {};
+  if (typeof r !== 'string' || typeof e !== 'string' || typeof p !== 'string' || !Array.isArray(m) || m.length === 0 || !m.every(isRow)) return undefined;
   const messages = m.map(([seq, id, type, body, sender, ts]) => ({ seq, id, type, body, sender, ts }));
-  return { origin: o, room: r, epoch: e, previousId: p || undefined, messages };
+  return { origin: text.slice(0, newline), room: r, epoch: e, previousId: p || undefined, messages };
 }
 
 /**
@@ -44,14 +46,16 @@ export function parseFeedBatch(text: string): FeedBatch | undefined {
  * message crosses Redis once, inside the append, instead of an append and then a PUBLISH.
  */
 export function followRoomFeed(subscriber: Redis, channel: string, origin: string, broadcaster: RoomBroadcaster, logger: Logger): void {
+  // Every relay's appends come back to it too: its own are recognised by their first line, unparsed.
+  const own = `${origin}\n`;
   subscriber.on('message', (from: string, text: string) => {
-    if (from !== channel) return;
+    if (from !== channel || text.startsWith(own)) return;
     const batch = parseFeedBatch(text);
     if (!batch) {
       logger.warn({ channel }, 'dropped a malformed room feed message');
       return;
     }
-    if (batch.origin !== origin) broadcaster.add(batch.room, batch.epoch, batch.messages, batch.previousId);
+    broadcaster.add(batch.room, batch.epoch, batch.messages, batch.previousId);
   });
   subscriber.subscribe(channel).catch((error: Error) => logger.error({ err: error.message, channel }, 'could not subscribe to the room feed'));
 }

@@ -47,7 +47,8 @@ describe('room feed', () => {
   });
 
   it('reads nothing but a well-formed batch', () => {
-    for (const text of ['', 'null', '[]', '{"o":"x","r":"room","e":"e","p":"","m":[]}', '{"o":"x","r":"room","e":"e","p":"","m":[[1,"a","t","b","s"]]}', '{"o":1}', '{"o":"x","r":"room","e":"e","p":"","m":[["1","a","t","b","s",1]]}']) {
+    expect(parseFeedBatch('x\n{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s",1]]}')).toMatchObject({ origin: 'x', room: 'room' });
+    for (const text of ['', 'null', 'x\n[]', '\n{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s",1]]}', '{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s",1]]}', 'x\n{"r":"room","e":"e","p":"","m":[]}', 'x\n{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s"]]}', 'x\n{"r":1}', 'x\n{"r":"room","e":"e","p":"","m":[["1","a","t","b","s",1]]}']) {
       expect(parseFeedBatch(text)).toBeUndefined();
     }
   });
@@ -61,11 +62,20 @@ describe('room feed', () => {
       const watcher = await connectClient(relayB.url, await tokenFor('watcher', ['r']));
       const received = collectMessages(watcher);
       expectOk(await request(watcher, 'room:join', { room: 'r' }));
-      for (const junk of ['not json', '{"o":"x","r":"r","e":"e","p":"","m":[[1]]}', JSON.stringify({ o: 'x', r: 'r', e: 'e', p: '', m: 'x'.repeat(10_000) })]) await raw.publish('pl:feed', junk);
+      for (const junk of ['not json', 'x\n{"r":"r","e":"e","p":"","m":[[1]]}', `x\n${JSON.stringify({ r: 'r', e: 'e', p: '', m: 'x'.repeat(10_000) })}`]) await raw.publish('pl:feed', junk);
+      // A member of the publishing relay gets each message once: from the append's reply, not again from the feed.
+      const local = await connectClient(relayA.url, await tokenFor('local', ['r']));
+      const receivedLocally = collectMessages(local);
+      expectOk(await request(local, 'room:join', { room: 'r' }));
       const sender = await connectClient(relayA.url, await tokenFor('ana', ['r']));
       expectOk(await publish(sender, 'r', [{ id: 'after-junk' }]));
-      await waitFor(() => received.length === 1, 'the message on relay B');
-      expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk']]);
+      expectOk(await publish(sender, 'r', [{ id: 'second' }]));
+      await waitFor(() => received.length === 2 && receivedLocally.length >= 2, 'both messages on both relays');
+      expectOk(await publish(sender, 'r', [{ id: 'third' }]));
+      await waitFor(() => received.length === 3 && receivedLocally.length >= 3, 'the third message on both relays');
+      expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk'], [2, 'second'], [3, 'third']]);
+      expect(receivedLocally.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk'], [2, 'second'], [3, 'third']]);
+      local.close();
       expect(warnings.filter((line) => line.includes('dropped a malformed room feed message'))).toHaveLength(3);
       watcher.close();
       sender.close();
