@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startRedis } from '@partyline/test-support';
-import { fanout, forSystem, FULL, idleMemory, measure, QUICK, smallRooms, type Figures } from './scenarios.js';
+import { fanout, forSystem, FULL, idleMemory, measure, QUICK, setAppendFsync, smallRooms, type Figures } from './scenarios.js';
 import { presenceChurn, type ChurnScale } from './presence-scenario.js';
 import { browserEnqueue, bundleSizes, outboxFlush } from './sdk-scenarios.js';
 import { historyWindows } from './history-scenario.js';
@@ -16,7 +16,9 @@ Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f,g,h,i,j]
   --scenarios    which to run (default all):
                    a  fan-out: 1 room, 1,000 subscribers over 2 relays, delivered msgs/s
                    b  many small rooms: 2,000 rooms × 4 members all publishing, delivered msgs/s
-                   c  latency at low load: 20% of the baseline's saturation publish rate (open loop)
+                   c  latency at low load: 20% of the baseline's saturation publish rate (open loop); Redis syncs
+                      its AOF before every reply (appendfsync always: no acked message lost on power loss), and
+                      once more with appendfsync everysec (a power loss may lose ~1 s of acked messages)
                    d  10,000 idle connections on one relay, bytes per connection (V8 young generation fixed at 2 × 16 MB
                       in both servers, so its growth steps are not counted as connections' memory)
                    e  outbox flush: 10,000 messages queued offline in one SDK client, seconds until all acked
@@ -53,7 +55,7 @@ const progress = (text: string) => console.error(`[bench ${new Date().toISOStrin
 type Row = { scenario: string; metric: string; partyline: number; baseline: number; ratio: number; unit: string; noBaseline?: boolean };
 const sdkResults: Record<string, unknown> = {};
 const rows: Row[] = [];
-const results: Record<string, { partyline: Figures; baseline: Figures }> = {};
+const results: Record<string, { partyline: Figures; baseline: Figures; partylineAppendFsyncEverysec?: Figures }> = {};
 const add = (scenario: string, metric: string, unit: string, p: number, b: number) =>
   rows.push({ scenario, metric, unit, partyline: p, baseline: b, ratio: b === 0 ? Number.NaN : p / b });
 
@@ -88,10 +90,16 @@ try {
     const baseline = await measure('baseline', redis, forSystem('baseline', fanout(scale, rate)));
     progress(`(c) latency — partyline`);
     const partyline = await measure('partyline', redis, forSystem('partyline', fanout(scale, rate)));
-    results.c = { partyline, baseline };
+    // What the strict default costs: Redis syncing its AOF once a second instead of before each reply.
+    progress(`(c) latency — partyline, Redis appendfsync everysec`);
+    await setAppendFsync(redis, 'everysec');
+    const everysec = await measure('partyline', redis, forSystem('partyline', fanout(scale, rate))).finally(() => setAppendFsync(redis, 'always'));
+    results.c = { partyline, baseline, partylineAppendFsyncEverysec: everysec };
     add(`c latency @${rate}/s`, 'p50 publish→delivery', 'ms', partyline.p50Ms, baseline.p50Ms);
     add(`c latency @${rate}/s`, 'p99 publish→delivery', 'ms', partyline.p99Ms, baseline.p99Ms);
     add(`c latency @${rate}/s`, 'p99.9 publish→delivery', 'ms', partyline.p999Ms, baseline.p999Ms);
+    add(`c latency @${rate}/s, appendfsync everysec`, 'p50 publish→delivery', 'ms', everysec.p50Ms, baseline.p50Ms);
+    add(`c latency @${rate}/s, appendfsync everysec`, 'p99 publish→delivery', 'ms', everysec.p99Ms, baseline.p99Ms);
   }
   if (wanted.has('d')) {
     progress(`(d) ${scale.idleConnections} idle connections on one relay — baseline`);

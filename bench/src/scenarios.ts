@@ -43,6 +43,13 @@ async function flush(redis: RedisServer): Promise<void> {
   client.disconnect();
 }
 
+/** Changes when the bench Redis syncs its AOF (`always`: before each reply, the bench's default). */
+export async function setAppendFsync(redis: RedisServer, policy: 'always' | 'everysec'): Promise<void> {
+  const client = new Redis(redis.url);
+  await client.config('SET', 'appendfsync', policy);
+  client.disconnect();
+}
+
 /** Starts the system's servers, runs the load, and turns counters into figures. */
 export async function measure(system: SystemName, redis: RedisServer, { servers: count, plans, seconds }: Measure): Promise<Figures> {
   await flush(redis);
