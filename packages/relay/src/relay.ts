@@ -205,7 +205,7 @@ export function createRelay(options: RelayOptions): Relay {
   // With the room feed, other relays get new messages from it: this relay's broadcasts stay local.
   // (Made after the adapter is set: an operator keeps the adapter it was made with.)
   const broadcaster = new RoomBroadcaster(feed ? io.local : io, limits.maxBatchMessages);
-  if (feed && feedSubscriber) followRoomFeed(feedSubscriber, feed.channel, feed.origin, broadcaster, logger);
+  if (feed && feedSubscriber) followRoomFeed(feedSubscriber, feed.channel, feed.origin, { broadcaster, store, rooms: () => memberRooms(io), logger });
 
   const userRateLimit = options.userRateLimitPerSecond ?? RELAY_DEFAULTS.userRateLimitPerSecond;
   if (userRateLimit > 0 && userRateLimit < limits.maxBatchMessages) throw new RangeError('userRateLimitPerSecond must be 0 (off) or at least limits.maxBatchMessages');
@@ -358,12 +358,16 @@ export function createRelay(options: RelayOptions): Relay {
 }
 
 function countRooms(io: RelayServer | undefined): number {
-  if (!io) return 0;
-  const { rooms, sids } = io.of('/').adapter;
-  // Every socket also sits in a room named after its id; count only real rooms.
   let count = 0;
-  for (const room of rooms.keys()) if (!sids.has(room)) count++;
+  for (const _ of memberRooms(io)) count++;
   return count;
+}
+
+/** The rooms this relay has members in (every socket also sits in a room named after its id: not those). */
+function* memberRooms(io: RelayServer | undefined): Iterable<string> {
+  if (!io) return;
+  const { rooms, sids } = io.of('/').adapter;
+  for (const room of rooms.keys()) if (!sids.has(room)) yield room;
 }
 
 async function serveMetrics(request: IncomingMessage, response: ServerResponse, metrics: RelayMetrics): Promise<void> {

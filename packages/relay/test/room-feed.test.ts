@@ -85,4 +85,30 @@ describe('room feed', () => {
       await relayB.relay.close();
     }
   });
+
+  it('after its feed subscription was cut, a relay sends its rooms their newest message again, so a member that missed the tail catches up', async () => {
+    const relayA = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'cut:' });
+    const relayB = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'cut:' });
+    const raw = new Redis(redis.url);
+    try {
+      const watcher = await connectClient(relayB.url, await tokenFor('watcher', ['r']));
+      const received = collectMessages(watcher);
+      expectOk(await request(watcher, 'room:join', { room: 'r' }));
+      const sender = await connectClient(relayA.url, await tokenFor('ana', ['r']));
+      expectOk(await publish(sender, 'r', [{ id: 'before-cut' }]));
+      await waitFor(() => received.length === 1, 'the first message on relay B');
+      // Every pub/sub connection is dropped; they reconnect after their backoff (≥ 100 ms). Published
+      // meanwhile, the last message of the room reaches relay B through nothing live.
+      await raw.client('KILL', 'TYPE', 'pubsub');
+      expectOk(await publish(sender, 'r', [{ id: 'during-cut' }]));
+      await waitFor(() => received.length === 2, 'the missed message on relay B, sent again once its feed is back');
+      expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'before-cut'], [2, 'during-cut']]);
+      watcher.close();
+      sender.close();
+    } finally {
+      raw.disconnect();
+      await relayA.relay.close();
+      await relayB.relay.close();
+    }
+  });
 });
