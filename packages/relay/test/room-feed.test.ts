@@ -6,10 +6,10 @@
 import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/index.js';
 import { parseFeedBatch, type FeedBatch } from '../src/room-feed.js';
-import { collectMessages, connectClient, expectOk, publish, request, startRelay, tokenFor } from './support/harness.js';
+import { collectMessages, connectClient, expectOk, publish, request, startRelay, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -18,6 +18,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
+const sockets: ClientSocket[] = [];
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.close();
+});
+
+/** A member of room `r` on `relay`: its socket, and every message it receives. */
+async function member(relay: RunningRelay, sub: string): Promise<{ socket: ClientSocket; received: ReturnType<typeof collectMessages> }> {
+  const socket = await connectClient(relay.url, await tokenFor(sub, ['r']));
+  sockets.push(socket);
+  const received = collectMessages(socket);
+  expectOk(await request(socket, 'room:join', { room: 'r' }));
+  return { socket, received };
+}
 
 describe('room feed', () => {
   it('carries every append’s new messages once, in seq order, with the id before them', async () => {
@@ -59,15 +72,11 @@ describe('room feed', () => {
     const relayB = await startRelay({ redisUrl: redis.url, logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) });
     const raw = new Redis(redis.url);
     try {
-      const watcher = await connectClient(relayB.url, await tokenFor('watcher', ['r']));
-      const received = collectMessages(watcher);
-      expectOk(await request(watcher, 'room:join', { room: 'r' }));
+      const { received } = await member(relayB, 'watcher');
       for (const junk of ['not json', 'x\n{"r":"r","e":"e","p":"","m":[[1]]}', `x\n${JSON.stringify({ r: 'r', e: 'e', p: '', m: 'x'.repeat(10_000) })}`]) await raw.publish('pl:feed', junk);
       // A member of the publishing relay gets each message once: from the append's reply, not again from the feed.
-      const local = await connectClient(relayA.url, await tokenFor('local', ['r']));
-      const receivedLocally = collectMessages(local);
-      expectOk(await request(local, 'room:join', { room: 'r' }));
-      const sender = await connectClient(relayA.url, await tokenFor('ana', ['r']));
+      const { received: receivedLocally } = await member(relayA, 'local');
+      const { socket: sender } = await member(relayA, 'ana');
       expectOk(await publish(sender, 'r', [{ id: 'after-junk' }]));
       expectOk(await publish(sender, 'r', [{ id: 'second' }]));
       await waitFor(() => received.length === 2 && receivedLocally.length >= 2, 'both messages on both relays');
@@ -75,10 +84,7 @@ describe('room feed', () => {
       await waitFor(() => received.length === 3 && receivedLocally.length >= 3, 'the third message on both relays');
       expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk'], [2, 'second'], [3, 'third']]);
       expect(receivedLocally.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk'], [2, 'second'], [3, 'third']]);
-      local.close();
       expect(warnings.filter((line) => line.includes('dropped a malformed room feed message'))).toHaveLength(3);
-      watcher.close();
-      sender.close();
     } finally {
       raw.disconnect();
       await relayA.relay.close();
@@ -91,10 +97,8 @@ describe('room feed', () => {
     const relayB = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'cut:' });
     const raw = new Redis(redis.url);
     try {
-      const watcher = await connectClient(relayB.url, await tokenFor('watcher', ['r']));
-      const received = collectMessages(watcher);
-      expectOk(await request(watcher, 'room:join', { room: 'r' }));
-      const sender = await connectClient(relayA.url, await tokenFor('ana', ['r']));
+      const { received } = await member(relayB, 'watcher');
+      const { socket: sender } = await member(relayA, 'ana');
       expectOk(await publish(sender, 'r', [{ id: 'before-cut' }]));
       await waitFor(() => received.length === 1, 'the first message on relay B');
       // Every pub/sub connection is dropped; they reconnect after their backoff (≥ 100 ms). Published
@@ -103,8 +107,6 @@ describe('room feed', () => {
       expectOk(await publish(sender, 'r', [{ id: 'during-cut' }]));
       await waitFor(() => received.length === 2, 'the missed message on relay B, sent again once its feed is back');
       expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'before-cut'], [2, 'during-cut']]);
-      watcher.close();
-      sender.close();
     } finally {
       raw.disconnect();
       await relayA.relay.close();
