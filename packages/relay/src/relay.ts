@@ -57,7 +57,8 @@ export interface Relay {
 /**
  * Creates a relay: a Socket.IO server with the Partyline protocol over a room log store.
  * Without `redisUrl` it runs alone on the in-memory store; with it, any number of relays share
- * rooms through Redis (log, sequence, dedup) and `@socket.io/redis-adapter` (live broadcast).
+ * rooms through Redis: log, sequence and dedup, new messages on the room feed (see room-feed.ts),
+ * and `@socket.io/redis-adapter` for every other broadcast (and for messages on a Redis Cluster).
  *
  * @example
  * const relay = createRelay({ tokenSecret: process.env.TOKEN_SECRET!, redisUrl: 'redis://127.0.0.1:6379' });
@@ -205,7 +206,10 @@ export function createRelay(options: RelayOptions): Relay {
   // With the room feed, other relays get new messages from it: this relay's broadcasts stay local.
   // (Made after the adapter is set: an operator keeps the adapter it was made with.)
   const broadcaster = new RoomBroadcaster(feed ? io.local : io, limits.maxBatchMessages);
-  if (feed && feedSubscriber) followRoomFeed(feedSubscriber, feed.channel, feed.origin, { broadcaster, store, rooms: () => memberRooms(io), logger });
+  const stopFeed =
+    feed && feedSubscriber
+      ? followRoomFeed(feedSubscriber, feed.channel, feed.origin, { broadcaster, store, rooms: () => memberRooms(io), hasMembers: (room) => io.of('/').adapter.rooms.has(room), logger })
+      : undefined;
 
   const userRateLimit = options.userRateLimitPerSecond ?? RELAY_DEFAULTS.userRateLimitPerSecond;
   if (userRateLimit > 0 && userRateLimit < limits.maxBatchMessages) throw new RangeError('userRateLimitPerSecond must be 0 (off) or at least limits.maxBatchMessages');
@@ -303,6 +307,7 @@ export function createRelay(options: RelayOptions): Relay {
   const server = io;
   async function close(): Promise<void> {
     clearInterval(sweeper);
+    stopFeed?.();
     userRate?.stop();
     presence.stop();
     webhooks?.stop();

@@ -24,20 +24,28 @@ const isRow = (row: unknown): row is Row =>
   typeof row[4] === 'string' &&
   Number.isFinite(row[5]);
 
-/** Reads one feed message (`<origin>\n<json>`); `undefined` for anything that is not one (never throws). */
+/** The origin and room lines of a feed message, read without touching its JSON. */
+function feedHeader(text: string): { origin: string; room: string; json: number } | undefined {
+  const first = text.indexOf('\n');
+  const second = first < 1 ? -1 : text.indexOf('\n', first + 1);
+  if (second <= first + 1) return undefined;
+  return { origin: text.slice(0, first), room: text.slice(first + 1, second), json: second + 1 };
+}
+
+/** Reads one feed message (`<origin>\n<room>\n<json>`); `undefined` for anything that is not one (never throws). */
 export function parseFeedBatch(text: string): FeedBatch | undefined {
-  const newline = text.indexOf('\n');
-  if (newline < 1) return undefined;
-  let value: { r?: unknown; e?: unknown; p?: unknown; m?: unknown };
+  const header = feedHeader(text);
+  if (!header) return undefined;
+  let value: { e?: unknown; p?: unknown; m?: unknown };
   try {
-    value = JSON.parse(text.slice(newline + 1)) as typeof value;
+    value = JSON.parse(text.slice(header.json)) as typeof value;
   } catch {
     return undefined;
   }
-  const { r, e, p, m } = value ?? {};
-  if (typeof r !== 'string' || typeof e !== 'string' || typeof p !== 'string' || !Array.isArray(m) || m.length === 0 || !m.every(isRow)) return undefined;
+  const { e, p, m } = value ?? {};
+  if (typeof e !== 'string' || typeof p !== 'string' || !Array.isArray(m) || m.length === 0 || !m.every(isRow)) return undefined;
   const messages = m.map(([seq, id, type, body, sender, ts]) => ({ seq, id, type, body, sender, ts }));
-  return { origin: text.slice(0, newline), room: r, epoch: e, previousId: p || undefined, messages };
+  return { origin: header.origin, room: header.room, epoch: e, previousId: p || undefined, messages };
 }
 
 /** What following the feed needs from the relay. */
@@ -46,28 +54,36 @@ export interface FeedFollower {
   store: Pick<RoomLogStore, 'readBefore'>;
   /** The rooms this relay has members in now. */
   rooms(): Iterable<string>;
+  hasMembers(room: string): boolean;
   logger: Logger;
 }
 
-/** Rooms whose newest message is re-read at once after the subscription comes back. */
+/** Rooms whose newest messages are re-read at once after the subscription comes back. */
 const RESUME_CONCURRENCY = 50;
+/** Tries to re-read them while the store is not back yet (it reconnects on its own backoff, up to 2 s). */
+const RESUME_ATTEMPTS = 8;
+const RESUME_RETRY_MS = 500;
 
 /**
  * The room feed on standalone Redis: every relay subscribes to one channel on which the append
  * step itself publishes each append's new messages, and hands those of other relays to its
- * broadcaster for its own members (its own appends it delivers from the append's reply). A
- * message crosses Redis once, inside the append, instead of an append and then a PUBLISH.
+ * broadcaster for the rooms it has members in (its own appends it delivers from the append's
+ * reply). A message crosses Redis once, inside the append, instead of an append and then a PUBLISH.
  *
  * While the subscription is down (Redis restarted, the connection lost) this relay's members miss
  * what others publish, and if nothing is published after that they would not notice until their
- * next reconnect. So when it is back, each room with members here gets its newest message again:
- * a member that is behind sees the gap and reads it from the log; the others drop it as a repeat.
+ * next reconnect. So whenever it is (back) up, each room with members here gets its newest message
+ * again, linked to the one before it: a member that is behind sees the gap and reads it from the
+ * log, a member whose history no longer matches the log sees that, and the others drop the repeat.
+ * Returns a function that stops the retries (when the relay closes).
  */
-export function followRoomFeed(subscriber: Redis, channel: string, origin: string, { broadcaster, store, rooms, logger }: FeedFollower): void {
-  // Every relay's appends come back to it too: its own are recognised by their first line, unparsed.
-  const own = `${origin}\n`;
+export function followRoomFeed(subscriber: Redis, channel: string, origin: string, follower: FeedFollower): () => void {
+  const { broadcaster, hasMembers, logger } = follower;
   subscriber.on('message', (from: string, text: string) => {
-    if (from !== channel || text.startsWith(own)) return;
+    if (from !== channel) return;
+    const header = feedHeader(text);
+    // Its own appends come back to every relay too, and most rooms have no members on most relays: skipped unparsed.
+    if (header && (header.origin === origin || !hasMembers(header.room))) return;
     const batch = parseFeedBatch(text);
     if (!batch) {
       logger.warn({ channel }, 'dropped a malformed room feed message');
@@ -75,29 +91,41 @@ export function followRoomFeed(subscriber: Redis, channel: string, origin: strin
     }
     broadcaster.add(batch.room, batch.epoch, batch.messages, batch.previousId);
   });
-  subscriber.subscribe(channel).catch((error: Error) => logger.error({ err: error.message, channel }, 'could not subscribe to the room feed'));
 
-  let readyBefore = false;
+  let stopped = false;
+  let resuming: Promise<void> | undefined;
   subscriber.on('ready', () => {
-    if (!readyBefore) {
-      readyBefore = true;
-      return;
-    }
-    // Subscribing again answers after the client's own re-subscription: the feed is live from here.
-    void subscriber
+    // Subscribing again answers after the client's own (re-)subscription: the feed is live from here.
+    resuming ??= subscriber
       .subscribe(channel)
-      .then(() => resendNewest([...rooms()], store, broadcaster))
-      .catch((error: Error) => logger.warn({ err: error.message }, 'room feed back, but could not re-read the newest messages; members catch up at their next message'));
+      .then(() => resendNewest(follower, () => stopped))
+      .catch((error: Error) => logger.warn({ err: error.message }, 'room feed up, but its rooms’ newest messages could not be re-read; members catch up at their next message'))
+      .finally(() => (resuming = undefined));
   });
+  return () => {
+    stopped = true;
+  };
 }
 
-async function resendNewest(rooms: string[], store: FeedFollower['store'], broadcaster: RoomBroadcaster): Promise<void> {
-  for (let start = 0; start < rooms.length; start += RESUME_CONCURRENCY) {
-    await Promise.all(
-      rooms.slice(start, start + RESUME_CONCURRENCY).map(async (room) => {
-        const page = await store.readBefore(room, Number.MAX_SAFE_INTEGER, 1);
-        if (page.messages.length > 0) broadcaster.add(room, page.epoch, page.messages);
-      }),
-    );
+async function resendNewest({ broadcaster, store, rooms }: FeedFollower, stopped: () => boolean): Promise<void> {
+  let pending = [...rooms()];
+  for (let attempt = 1; pending.length > 0 && !stopped(); attempt++) {
+    const failed: string[] = [];
+    for (let start = 0; start < pending.length; start += RESUME_CONCURRENCY) {
+      await Promise.all(
+        pending.slice(start, start + RESUME_CONCURRENCY).map(async (room) => {
+          try {
+            const page = await store.readBefore(room, Number.MAX_SAFE_INTEGER, 2);
+            const newest = page.messages.at(-1);
+            if (newest) broadcaster.add(room, page.epoch, [newest], page.messages.length > 1 ? page.messages[0]!.id : undefined);
+          } catch (error) {
+            if (attempt >= RESUME_ATTEMPTS) throw error;
+            failed.push(room);
+          }
+        }),
+      );
+    }
+    pending = failed;
+    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, RESUME_RETRY_MS).unref());
   }
 }

@@ -6,6 +6,7 @@
 import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import type { RoomMessagesEvent } from '@partyline/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/index.js';
 import { parseFeedBatch, type FeedBatch } from '../src/room-feed.js';
@@ -60,8 +61,9 @@ describe('room feed', () => {
   });
 
   it('reads nothing but a well-formed batch', () => {
-    expect(parseFeedBatch('x\n{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s",1]]}')).toMatchObject({ origin: 'x', room: 'room' });
-    for (const text of ['', 'null', 'x\n[]', '\n{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s",1]]}', '{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s",1]]}', 'x\n{"r":"room","e":"e","p":"","m":[]}', 'x\n{"r":"room","e":"e","p":"","m":[[1,"a","t","b","s"]]}', 'x\n{"r":1}', 'x\n{"r":"room","e":"e","p":"","m":[["1","a","t","b","s",1]]}']) {
+    const good = '{"e":"e","p":"","m":[[1,"a","t","b","s",1]]}';
+    expect(parseFeedBatch(`x\nroom\n${good}`)).toMatchObject({ origin: 'x', room: 'room', epoch: 'e', messages: [{ seq: 1, id: 'a' }] });
+    for (const text of ['', 'null', good, `x\n${good}`, `\nroom\n${good}`, `x\n\n${good}`, 'x\nroom\n[]', 'x\nroom\n{"e":"e","p":"","m":[]}', 'x\nroom\n{"e":"e","p":"","m":[[1,"a","t","b","s"]]}', 'x\nroom\n{"e":1}', 'x\nroom\n{"e":"e","p":"","m":[["1","a","t","b","s",1]]}']) {
       expect(parseFeedBatch(text)).toBeUndefined();
     }
   });
@@ -73,7 +75,7 @@ describe('room feed', () => {
     const raw = new Redis(redis.url);
     try {
       const { received } = await member(relayB, 'watcher');
-      for (const junk of ['not json', 'x\n{"r":"r","e":"e","p":"","m":[[1]]}', `x\n${JSON.stringify({ r: 'r', e: 'e', p: '', m: 'x'.repeat(10_000) })}`]) await raw.publish('pl:feed', junk);
+      for (const junk of ['not json', 'x\nr\nnot json', 'x\nr\n{"e":"e","p":"","m":[[1]]}', `x\nr\n${JSON.stringify({ e: 'e', p: '', m: 'x'.repeat(10_000) })}`]) await raw.publish('pl:feed', junk);
       // A member of the publishing relay gets each message once: from the append's reply, not again from the feed.
       const { received: receivedLocally } = await member(relayA, 'local');
       const { socket: sender } = await member(relayA, 'ana');
@@ -84,7 +86,7 @@ describe('room feed', () => {
       await waitFor(() => received.length === 3 && receivedLocally.length >= 3, 'the third message on both relays');
       expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk'], [2, 'second'], [3, 'third']]);
       expect(receivedLocally.map((m) => [m.seq, m.id])).toEqual([[1, 'after-junk'], [2, 'second'], [3, 'third']]);
-      expect(warnings.filter((line) => line.includes('dropped a malformed room feed message'))).toHaveLength(3);
+      expect(warnings.filter((line) => line.includes('dropped a malformed room feed message'))).toHaveLength(4);
     } finally {
       raw.disconnect();
       await relayA.relay.close();
@@ -97,7 +99,9 @@ describe('room feed', () => {
     const relayB = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'cut:' });
     const raw = new Redis(redis.url);
     try {
-      const { received } = await member(relayB, 'watcher');
+      const { socket: watcher, received } = await member(relayB, 'watcher');
+      const events: RoomMessagesEvent[] = [];
+      watcher.on('room:messages', (event: RoomMessagesEvent) => events.push(event));
       const { socket: sender } = await member(relayA, 'ana');
       expectOk(await publish(sender, 'r', [{ id: 'before-cut' }]));
       await waitFor(() => received.length === 1, 'the first message on relay B');
@@ -107,8 +111,28 @@ describe('room feed', () => {
       expectOk(await publish(sender, 'r', [{ id: 'during-cut' }]));
       await waitFor(() => received.length === 2, 'the missed message on relay B, sent again once its feed is back');
       expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'before-cut'], [2, 'during-cut']]);
+      // Linked to the message before it, so a member whose history no longer matches the log can tell.
+      expect(events.at(-1)?.links).toEqual([{ seq: 1, id: 'before-cut' }]);
     } finally {
       raw.disconnect();
+      await relayA.relay.close();
+      await relayB.relay.close();
+    }
+  });
+
+  it('after Redis itself restarted, a relay sends its rooms their newest message again once its store answers', async () => {
+    const relayA = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'restart:' });
+    const relayB = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'restart:' });
+    try {
+      const { received } = await member(relayB, 'watcher');
+      const { socket: sender } = await member(relayA, 'ana');
+      expectOk(await publish(sender, 'r', [{ id: 'before-restart' }]));
+      await waitFor(() => received.length === 1, 'the message on relay B');
+      // Both the feed subscription and the store reconnect, each on its own backoff; the re-send waits for the store.
+      await redis.restart();
+      await waitFor(() => received.length === 2, 'the newest message again after the restart', 15_000);
+      expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'before-restart'], [1, 'before-restart']]);
+    } finally {
       await relayA.relay.close();
       await relayB.relay.close();
     }

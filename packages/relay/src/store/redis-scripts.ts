@@ -28,10 +28,13 @@ end
  *       feed channel ('' = none), origin, room, then n × (id, type, body).
  * A room's meta and log expire together once no message was appended for the idle expiry: an idle
  * room leaves nothing behind, and comes back (if ever) as a new epoch.
- * With a feed channel, the new messages are PUBLISHed there as the origin, a newline and JSON
- * `{ r: room, e: epoch, p: previous id, m: [[seq, id, type, body, sender, ts], ...] }`:
- * other relays get them straight from this step, in seq order, once Redis has written (and with
- * `appendfsync always`, synced) the append — not after another round trip through this relay.
+ * With a feed channel, the new messages are PUBLISHed there as three lines: origin, room (room
+ * names have no newline) and JSON `{ e: epoch, p: previous id, m: [[seq, id, type, body, sender, ts], ...] }`:
+ * other relays get them straight from this step, in seq order — not after another round trip
+ * through this relay. (Redis sends a subscriber what a script published with the script's other
+ * output, normally after the AOF write of that loop iteration; a subscriber connection that is
+ * behind on its output may get it in the same iteration, before the fsync: see the README's
+ * failure model.)
  * Returns: { epoch, previous id, status1, seq1, status2, seq2, ... } with status 0 new, 1 duplicate,
  * 2 conflict; previous id is the id of the head message before the batch ('' when none is retained).
  */
@@ -108,7 +111,7 @@ if added > 0 then
     end
   end
   if ARGV[9] ~= '' then
-    redis.call('PUBLISH', ARGV[9], ARGV[10] .. '\\n' .. cjson.encode({ r = ARGV[11], e = epoch, p = previous, m = fresh }))
+    redis.call('PUBLISH', ARGV[9], ARGV[10] .. '\\n' .. ARGV[11] .. '\\n' .. cjson.encode({ e = epoch, p = previous, m = fresh }))
   end
 end
 return out
