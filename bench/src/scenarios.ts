@@ -37,17 +37,21 @@ interface Measure {
   seconds: number;
 }
 
-async function flush(redis: RedisServer): Promise<void> {
+/** One short-lived client for a bench-side command on the bench Redis. */
+async function onRedis(redis: RedisServer, command: (client: Redis) => Promise<unknown>): Promise<void> {
   const client = new Redis(redis.url);
-  await client.flushall();
-  client.disconnect();
+  try {
+    await command(client);
+  } finally {
+    client.disconnect();
+  }
 }
 
+const flush = (redis: RedisServer) => onRedis(redis, (client) => client.flushall());
+
 /** Changes when the bench Redis syncs its AOF (`always`: before each reply, the bench's default). */
-export async function setAppendFsync(redis: RedisServer, policy: 'always' | 'everysec'): Promise<void> {
-  const client = new Redis(redis.url);
-  await client.config('SET', 'appendfsync', policy);
-  client.disconnect();
+export function setAppendFsync(redis: RedisServer, policy: 'always' | 'everysec'): Promise<void> {
+  return onRedis(redis, (client) => client.config('SET', 'appendfsync', policy));
 }
 
 /** Starts the system's servers, runs the load, and turns counters into figures. */

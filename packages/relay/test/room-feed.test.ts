@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { RoomMessagesEvent } from '@partyline/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStore } from '../src/index.js';
+import { createRedisStore, type RelayOptions } from '../src/index.js';
 import { parseFeedBatch, type FeedBatch } from '../src/room-feed.js';
 import { collectMessages, connectClient, expectOk, publish, request, startRelay, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
 
@@ -20,9 +20,18 @@ afterAll(async () => {
   await redis?.stop();
 });
 const sockets: ClientSocket[] = [];
-afterEach(() => {
+const relays: RunningRelay[] = [];
+afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.close();
+  await Promise.all(relays.splice(0).map((running) => running.relay.close()));
 });
+
+/** Two relays on the test Redis (the second with `optionsB` too), closed after the test. */
+async function twoRelays(keyPrefix: string, optionsB: Partial<RelayOptions> = {}): Promise<[RunningRelay, RunningRelay]> {
+  const pair = await Promise.all([startRelay({ redisUrl: redis.url, redisKeyPrefix: keyPrefix }), startRelay({ redisUrl: redis.url, redisKeyPrefix: keyPrefix, ...optionsB })]);
+  relays.push(...pair);
+  return pair;
+}
 
 /** A member of room `r` on `relay`: its socket, and every message it receives. */
 async function member(relay: RunningRelay, sub: string): Promise<{ socket: ClientSocket; received: ReturnType<typeof collectMessages> }> {
@@ -69,9 +78,8 @@ describe('room feed', () => {
   });
 
   it('a relay drops feed messages it cannot read and keeps delivering the room', async () => {
-    const relayA = await startRelay({ redisUrl: redis.url });
     const warnings: string[] = [];
-    const relayB = await startRelay({ redisUrl: redis.url, logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) });
+    const [relayA, relayB] = await twoRelays('pl:', { logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) });
     const raw = new Redis(redis.url);
     try {
       const { received } = await member(relayB, 'watcher');
@@ -89,14 +97,11 @@ describe('room feed', () => {
       expect(warnings.filter((line) => line.includes('dropped a malformed room feed message'))).toHaveLength(4);
     } finally {
       raw.disconnect();
-      await relayA.relay.close();
-      await relayB.relay.close();
     }
   });
 
   it('after its feed subscription was cut, a relay sends its rooms their newest message again, so a member that missed the tail catches up', async () => {
-    const relayA = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'cut:' });
-    const relayB = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'cut:' });
+    const [relayA, relayB] = await twoRelays('cut:');
     const raw = new Redis(redis.url);
     try {
       const { socket: watcher, received } = await member(relayB, 'watcher');
@@ -115,26 +120,18 @@ describe('room feed', () => {
       expect(events.at(-1)?.links).toEqual([{ seq: 1, id: 'before-cut' }]);
     } finally {
       raw.disconnect();
-      await relayA.relay.close();
-      await relayB.relay.close();
     }
   });
 
   it('after Redis itself restarted, a relay sends its rooms their newest message again once its store answers', async () => {
-    const relayA = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'restart:' });
-    const relayB = await startRelay({ redisUrl: redis.url, redisKeyPrefix: 'restart:' });
-    try {
-      const { received } = await member(relayB, 'watcher');
-      const { socket: sender } = await member(relayA, 'ana');
-      expectOk(await publish(sender, 'r', [{ id: 'before-restart' }]));
-      await waitFor(() => received.length === 1, 'the message on relay B');
-      // Both the feed subscription and the store reconnect, each on its own backoff; the re-send waits for the store.
-      await redis.restart();
-      await waitFor(() => received.length === 2, 'the newest message again after the restart', 15_000);
-      expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'before-restart'], [1, 'before-restart']]);
-    } finally {
-      await relayA.relay.close();
-      await relayB.relay.close();
-    }
+    const [relayA, relayB] = await twoRelays('restart:');
+    const { received } = await member(relayB, 'watcher');
+    const { socket: sender } = await member(relayA, 'ana');
+    expectOk(await publish(sender, 'r', [{ id: 'before-restart' }]));
+    await waitFor(() => received.length === 1, 'the message on relay B');
+    // Both the feed subscription and the store reconnect, each on its own backoff; the re-send waits for the store.
+    await redis.restart();
+    await waitFor(() => received.length === 2, 'the newest message again after the restart', 15_000);
+    expect(received.map((m) => [m.seq, m.id])).toEqual([[1, 'before-restart'], [1, 'before-restart']]);
   });
 });
