@@ -1,4 +1,5 @@
-import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol';
+import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, ServerEvent } from '@partyline/protocol';
+import { systemClock, type Clock } from './clock.js';
 import { Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { openDatabase, type PartylineDatabase } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
@@ -9,6 +10,9 @@ import type { ClientInspection } from './inspect.js';
 import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
 import { createOutboxStore, type OutboxDurability, type OutboxEntry } from './outbox-store.js';
 import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
+import { createScheduler } from './scheduler.js';
+import { socketTransport } from './socket-transport.js';
+import type { TransportFactory } from './transport.js';
 import { createMessageId } from './message-id.js';
 import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
 import { createTabCoordinator, type TabCoordinator, type TabMessage } from './tab-coordinator.js';
@@ -73,8 +77,13 @@ export interface ClientOptions {
   flushTakeoverMs?: number;
   /** How long live messages after a gap wait for the missing ones before the gap is read from the log. @default 100 */
   gapFillDelayMs?: number;
-  /** Clock for outbox timestamps and expiry. @default Date.now */
-  now?: () => number;
+  /**
+   * Time and timers of everything the client waits for (backoff, timeouts, expiry, gap fill). A fake
+   * or virtual clock drives the whole client in tests and in the simulator. @default systemClock
+   */
+  clock?: Clock;
+  /** How the client reaches a relay. @default socketTransport (Socket.IO over a WebSocket) */
+  transport?: TransportFactory;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -188,8 +197,10 @@ export function createClient(options: ClientOptions): PartylineClient {
     ...CLIENT_DEFAULTS,
     ...definedOnly(options),
     retryDelay: options.retryDelay ?? exponentialBackoff(),
-    now: options.now ?? Date.now,
   };
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
+  const scheduler = createScheduler(clock, settings.retryDelay);
   const onlineManager = options.onlineManager ?? createBrowserOnlineManager();
   const events = new Emitter<ClientEvents>();
 
@@ -201,15 +212,14 @@ export function createClient(options: ClientOptions): PartylineClient {
   const tracked = new Map<string, Tracked>();
   let closed = false;
   let cacheFailureReported = false;
-  /** The relay connected to now. */
-  let relay: string | undefined;
 
   const connection = new Connection({
     relays: options.relays,
     token: options.token,
-    retryDelay: settings.retryDelay,
+    scheduler,
     onlineManager,
     connectTimeoutMs: settings.connectTimeoutMs,
+    transport: options.transport ?? socketTransport,
   });
 
   const coordinator: TabCoordinator = createTabCoordinator({
@@ -217,7 +227,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     // Only the page's own IndexedDB is shared by the tabs of a profile.
     shared: options.indexedDB === undefined,
     stealAfterMs: settings.flushTakeoverMs,
-    now: settings.now,
+    now,
     onMessage: (message) => onTabMessage(message),
   });
   const identity = () => options.user ?? connection.identity;
@@ -229,12 +239,11 @@ export function createClient(options: ClientOptions): PartylineClient {
     lead: (room, task) => coordinator.lead(room, task),
     identity,
     busyRetryMs: Math.min(1000, settings.flushTakeoverMs),
-    retryDelay: settings.retryDelay,
+    scheduler,
     ackTimeoutMs: settings.ackTimeoutMs,
     maxBatchMessages: settings.maxBatchMessages,
     maxBatchBytes: settings.maxBatchBytes,
     retentionMs: settings.outboxRetentionMs,
-    now: settings.now,
     onSettled(settlement) {
       reportSettled(settlement);
       settle(settlement);
@@ -309,11 +318,12 @@ export function createClient(options: ClientOptions): PartylineClient {
     outbox,
     inbox,
     settings,
+    scheduler,
     assertOpen,
     async enqueue(type, room, body): Promise<PublishHandle> {
       assertOpen();
       const sender = identity();
-      const entry: OutboxEntry = { id: createMessageId(), room, type, body, createdAt: settings.now(), attempts: 0, ...(sender !== undefined ? { sender } : {}) };
+      const entry: OutboxEntry = { id: createMessageId(), room, type, body, createdAt: now(), attempts: 0, ...(sender !== undefined ? { sender } : {}) };
       try {
         await outbox.add(entry);
       } catch (error) {
@@ -363,23 +373,20 @@ export function createClient(options: ClientOptions): PartylineClient {
 
   connection.on('state', (context) => events.emit('state', context));
   connection.on('error', ({ error }) => events.emit('error', { error }));
-  connection.on('connect', ({ socket, relay: url }) => {
-    relay = url;
+  connection.on('event', ({ event, payload }) => {
     // Each room validates what it gets; an event that is not even an object names no room.
-    socket.on('room:messages', (event: unknown) => {
-      if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._messages(event);
-    });
-    socket.on('room:signal', (event: unknown) => {
-      if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._signal(event);
-    });
-    socket.on('room:presence', (event: unknown) => {
-      if (event && typeof event === 'object') rooms.get((event as { room?: unknown }).room as string)?._presence(event);
-    });
+    if (!payload || typeof payload !== 'object') return;
+    const room = rooms.get((payload as { room?: unknown }).room as string);
+    if (!room) return;
+    if (event === ServerEvent.Messages) room._messages(payload);
+    else if (event === ServerEvent.Signal) room._signal(payload);
+    else if (event === ServerEvent.Presence) room._presence(payload);
+  });
+  connection.on('connect', () => {
     for (const room of rooms.values()) room._connected();
     flusher.wake(true);
   });
   connection.on('disconnect', () => {
-    relay = undefined;
     for (const room of rooms.values()) room._disconnected();
   });
   const unsubscribeOnline = onlineManager.subscribe((online) => {
@@ -424,7 +431,7 @@ export function createClient(options: ClientOptions): PartylineClient {
         },
         (error: unknown) => events.emit('error', { error: toPartylineError(error) }),
       );
-      if (connection.socket) room._connected();
+      if (connection.transport) room._connected();
       return room;
     },
 
@@ -438,7 +445,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       const [entries, tabs] = await Promise.all([outbox.list(), coordinator.inspect()]);
       return {
         state: connection.state,
-        relay,
+        relay: connection.relay,
         relays: options.relays,
         user: identity(),
         rooms: [...rooms.values()].map((room) => room._inspect()),
@@ -465,6 +472,8 @@ export function createClient(options: ClientOptions): PartylineClient {
       const open = [...rooms.values()];
       for (const room of open) room._close();
       rooms.clear();
+      // Every wait of the client goes with it (the simulator checks that no timer survives close()).
+      scheduler.close();
       const error = new PartylineError(PartylineErrorKind.Closed, 'the client closed before the relay acknowledged; the message stays queued');
       for (const entry of tracked.values()) entry.handle?.reject(error);
       tracked.clear();

@@ -1,56 +1,77 @@
-import { PROTOCOL_VERSION, type ClientToServerEvents, type ServerToClientEvents } from '@partyline/protocol';
+import { PROTOCOL_VERSION, ServerEvent } from '@partyline/protocol';
+import {
+  connectionTransition,
+  initialConnectionState,
+  publicState,
+  type ConnectionCommand,
+  type ConnectionEvent,
+  type ConnectionMachineConfig,
+  type ConnectionMachineState,
+} from './connection-machine.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter } from './events.js';
 import type { OnlineManager } from './online-manager.js';
-import { retryDelayFor, type RetryDelay } from './retry-policy.js';
-import { createSocket, type SocketClient } from './socket-client.js';
-
-export type PartylineSocket = SocketClient<ServerToClientEvents, ClientToServerEvents>;
+import type { Scheduler } from './scheduler.js';
+import type { Transport, TransportFactory } from './transport.js';
 
 /** `connecting`: trying to reach a relay (or waiting to retry); `online`: connected; `offline`: the device is offline or the client closed. */
 export type ConnectionState = 'connecting' | 'online' | 'offline';
 
-/** Where the access token comes from: a fixed string, or an async function asked again whenever the token expired. */
+/** Where the access token comes from: a fixed string, or an async function asked again whenever a relay refused the last token. */
 export type TokenSource = string | (() => Promise<string>);
 
 export interface ConnectionEvents {
-  state: { state: ConnectionState; previous: ConnectionState };
-  connect: { socket: PartylineSocket; relay: string };
+  /** `reason`: why it is not online (the last failure), while connecting. */
+  state: { state: ConnectionState; previous: ConnectionState; reason?: PartylineError };
+  connect: { transport: Transport; relay: string };
   disconnect: { relay: string; reason: string };
+  /** A relay event on the open transport, undecoded. */
+  event: { event: ServerEvent; payload: unknown };
   error: { error: PartylineError };
 }
 
 export interface ConnectionOptions {
   relays: readonly string[];
   token: TokenSource;
-  retryDelay: RetryDelay;
+  scheduler: Scheduler;
   onlineManager: OnlineManager;
   connectTimeoutMs: number;
+  transport: TransportFactory;
 }
 
+const SLOT = 'connection';
+
 /**
- * One Socket.IO connection (WebSocket only, see socket-client.ts) to one relay at a time. The socket
- * does not reconnect by itself: after a connect error or a drop the next attempt goes to the next
- * relay in the list (failover), after a backoff delay, with a fresh token when the last one expired.
+ * The IO shell of the connection machine (connection-machine.ts): one transport to one relay at a
+ * time, opened, closed and timed as the machine commands; token function calls; the online
+ * manager. Nothing here decides anything.
  */
 export class Connection extends Emitter<ConnectionEvents> {
   readonly #options: ConnectionOptions;
+  readonly #config: ConnectionMachineConfig;
+  #machine: ConnectionMachineState;
   #state: ConnectionState = 'offline';
-  #socket: PartylineSocket | undefined;
-  #connected = false;
-  #relayIndex = 0;
-  #attempt = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #drainTimer: ReturnType<typeof setTimeout> | undefined;
-  #token: string | undefined;
+  /** The transport of the current attempt or connection, with its ticket. */
+  #transport: { ticket: number; transport: Transport } | undefined;
   #identity: string | undefined;
-  #closed = false;
+  /** The last failure told with a `state` event (a new one is told even when the state stays `connecting`). */
+  #lastReported: PartylineError | undefined;
   #unsubscribeOnline: (() => void) | undefined;
 
   constructor(options: ConnectionOptions) {
     super();
     this.#options = options;
-    if (typeof options.token === 'string') this.#useToken(options.token);
+    const fixed = typeof options.token === 'string' ? options.token : undefined;
+    this.#machine = initialConnectionState(fixed);
+    if (fixed !== undefined) this.#identity = tokenSubject(fixed);
+    const { scheduler } = options;
+    this.#config = {
+      relayCount: options.relays.length,
+      tokenIsFunction: typeof options.token === 'function',
+      connectTimeoutMs: options.connectTimeoutMs,
+      now: () => scheduler.clock.now(),
+      backoff: (attempt, retryAfterMs) => scheduler.backoff(attempt, retryAfterMs),
+    };
   }
 
   /** The `sub` of the latest token (kept after it expires): whom this client speaks for. */
@@ -58,167 +79,167 @@ export class Connection extends Emitter<ConnectionEvents> {
     return this.#identity;
   }
 
-  #useToken(token: string): string {
-    this.#token = token;
-    this.#identity = tokenSubject(token) ?? this.#identity;
-    return token;
-  }
-
   get state(): ConnectionState {
     return this.#state;
   }
 
-  /** The connected socket, if any. */
-  get socket(): PartylineSocket | undefined {
-    return this.#connected ? this.#socket : undefined;
+  /** Why the client is not online, while it is connecting (a refused token, an unreachable relay). */
+  get reason(): PartylineError | undefined {
+    return this.#state === 'online' ? undefined : this.#machine.lastError;
+  }
+
+  /** When the next attempt is due, while waiting to retry. */
+  get retryAt(): number | undefined {
+    return this.#machine.phase.kind === 'waiting' ? this.#machine.phase.retryAt : undefined;
+  }
+
+  /** The machine's state (devtools, the simulator). */
+  get machine(): Readonly<ConnectionMachineState> {
+    return this.#machine;
+  }
+
+  /** The open transport, if connected. */
+  get transport(): Transport | undefined {
+    return this.#machine.phase.kind === 'online' ? this.#transport?.transport : undefined;
+  }
+
+  /** The relay connected to now. */
+  get relay(): string | undefined {
+    return this.#machine.phase.kind === 'online' ? this.#relayUrl(this.#machine.relay) : undefined;
   }
 
   start(): void {
-    this.#unsubscribeOnline = this.#options.onlineManager.subscribe((online) => {
-      if (online) this.reconnectNow();
-      else this.#dropSocket('offline');
-    });
-    this.#connect();
+    this.#unsubscribeOnline = this.#options.onlineManager.subscribe((online) => this.#dispatch({ type: online ? 'online' : 'offline' }));
+    this.#dispatch({ type: 'start', online: this.#options.onlineManager.isOnline() });
   }
 
-  /** Skips any backoff wait and connects now (the browser came back online, a token was refreshed). */
+  /** Skips a backoff wait and connects now. */
   reconnectNow(): void {
-    if (this.#closed) return;
-    this.#attempt = 0;
-    if (this.#socket) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#connect();
+    this.#dispatch({ type: 'reconnect' });
   }
 
-  /** Forgets the current token (it expired) and reconnects with a new one. */
-  refreshToken(): void {
-    if (typeof this.#options.token === 'function') this.#token = undefined;
-    if (this.#socket) this.#dropSocket('token refresh');
-    this.reconnectNow();
+  /**
+   * A relay refused the token on `transport` (`token_expired`, `unauthorized`): drop it, ask the token
+   * function again and reconnect. Ignored for a transport that is no longer the current one.
+   */
+  tokenRefused(transport: Transport | undefined, error: PartylineError): void {
+    const current = this.#transport;
+    if (!current || current.transport !== transport) return;
+    this.#dispatch({ type: 'token_refused', ticket: current.ticket, error });
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    clearTimeout(this.#drainTimer);
-    this.#timer = undefined;
+    this.#dispatch({ type: 'close' });
     this.#unsubscribeOnline?.();
-    this.#dropSocket('client closed');
-    this.#setState('offline');
     this.clear();
   }
 
-  #setState(state: ConnectionState): void {
-    if (state === this.#state) return;
-    const previous = this.#state;
-    this.#state = state;
-    this.emit('state', { state, previous });
-  }
-
-  async #connect(): Promise<void> {
-    if (this.#closed || this.#socket || this.#timer) return;
-    if (!this.#options.onlineManager.isOnline()) return this.#setState('offline');
-    this.#setState('connecting');
+  #relayUrl(index: number): string {
     const relays = this.#options.relays;
-    const relay = relays[this.#relayIndex % relays.length]!;
+    return relays[index % relays.length]!;
+  }
 
-    // A placeholder socket slot keeps concurrent calls out while the token is fetched.
-    const pending = {} as PartylineSocket;
-    this.#socket = pending;
-    let token: string;
+  #dispatch(event: ConnectionEvent): void {
+    const { state, commands } = connectionTransition(this.#machine, event, this.#config);
+    this.#machine = state;
+    for (const command of commands) this.#run(command);
+  }
+
+  #run(command: ConnectionCommand): void {
+    const { scheduler } = this.#options;
+    switch (command.type) {
+      case 'set_timer':
+        return scheduler.schedule(SLOT, command.delayMs, () => this.#dispatch({ type: 'timer' }), 'replace');
+      case 'clear_timer':
+        return scheduler.cancel(SLOT);
+      case 'ask_token':
+        return this.#askToken(command.ticket);
+      case 'open':
+        return this.#open(command.ticket, this.#relayUrl(command.relay), command.token);
+      case 'close_transport': {
+        const current = this.#transport;
+        if (current?.ticket !== command.ticket) return;
+        this.#transport = undefined;
+        current.transport.close();
+        return;
+      }
+      case 'connected': {
+        const transport = this.#transport;
+        if (transport?.ticket === command.ticket) this.emit('connect', { transport: transport.transport, relay: this.#relayUrl(command.relay) });
+        return;
+      }
+      case 'disconnected':
+        return this.emit('disconnect', { relay: this.#relayUrl(command.relay), reason: command.reason });
+      case 'error':
+        return this.emit('error', { error: command.error });
+      case 'state': {
+        const next = publicState(this.#machine.phase);
+        const previous = this.#state;
+        if (next === previous && next !== 'connecting') return;
+        const reason = next === 'connecting' ? this.#machine.lastError : undefined;
+        if (next === previous && reason === this.#lastReported) return;
+        this.#state = next;
+        this.#lastReported = reason;
+        this.emit('state', { state: next, previous, ...(reason ? { reason } : {}) });
+        return;
+      }
+    }
+  }
+
+  #askToken(ticket: number): void {
+    const source = this.#options.token as () => Promise<string>;
+    let answer: Promise<string>;
     try {
-      token = this.#token ?? this.#useToken(await (this.#options.token as () => Promise<string>)());
+      answer = Promise.resolve(source());
     } catch (error) {
-      if (this.#socket === pending) this.#socket = undefined;
-      this.emit('error', { error: toPartylineError(error) });
-      return this.#retry();
+      answer = Promise.reject(error);
     }
-    if (this.#socket !== pending || this.#closed) return;
-
-    const socket: PartylineSocket = createSocket(relay, {
-      timeout: this.#options.connectTimeoutMs,
-      auth: { token, protocol: PROTOCOL_VERSION },
-    });
-    this.#socket = socket;
-    socket.on('connect', () => {
-      this.#connected = true;
-      this.#attempt = 0;
-      this.#setState('online');
-      this.emit('connect', { socket, relay });
-    });
-    socket.on('connect_error', (raw) => {
-      if (this.#socket !== socket) return;
-      const error = toPartylineError(raw);
-      const failure = error.kind === PartylineErrorKind.Internal && !(raw as { data?: unknown }).data
-        ? new PartylineError(PartylineErrorKind.ConnectFailed, `cannot reach ${relay}: ${raw.message}`, { cause: raw })
-        : error;
-      this.#discard(socket);
-      if (failure.kind === PartylineErrorKind.TokenExpired && typeof this.#options.token === 'function') this.#token = undefined;
-      // A relay that answers rate_limited is up and said when to come back: going to the next relay
-      // would spend the wait on one that may be down (a storm after a relay died) and grow the backoff.
-      else if (failure.kind !== PartylineErrorKind.RateLimited) this.#relayIndex++;
-      this.emit('error', { error: failure });
-      this.#retry(failure.retryAfterMs);
-    });
-    socket.on('relay:drain', ({ reconnectAfterMs }) => {
-      // The relay is shutting down: leave for the next relay after the delay it picked (its clients
-      // are spread out so they do not all land on the next relay at once).
-      if (this.#socket !== socket) return;
-      this.#relayIndex++;
-      clearTimeout(this.#drainTimer);
-      this.#drainTimer = setTimeout(() => {
-        this.#drainTimer = undefined;
-        if (this.#socket === socket) this.#dropSocket('relay draining');
-      }, reconnectAfterMs);
-    });
-    socket.on('relay:error', (error) => {
-      if (error.kind === PartylineErrorKind.TokenExpired && typeof this.#options.token === 'function') this.#token = undefined;
-    });
-    socket.on('disconnect', (reason) => {
-      if (this.#socket !== socket) return;
-      this.#discard(socket);
-      this.emit('disconnect', { relay, reason });
-      // Any relay serves any room: try the next one rather than insisting on this one.
-      if (reason !== 'io server disconnect') this.#relayIndex++;
-      this.#retry();
-    });
+    answer.then(
+      (token) => {
+        if (typeof token === 'string') this.#identity = tokenSubject(token) ?? this.#identity;
+        this.#dispatch({ type: 'token', ticket, token });
+      },
+      (error: unknown) => this.#dispatch({ type: 'token_failed', ticket, error }),
+    );
   }
 
-  #retry(retryAfterMs?: number): void {
-    if (this.#closed || this.#timer) return;
-    if (!this.#options.onlineManager.isOnline()) return this.#setState('offline');
-    this.#setState('connecting');
-    const delay = retryDelayFor(this.#options.retryDelay, ++this.#attempt, retryAfterMs);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#connect();
-    }, delay);
-  }
-
-  #discard(socket: PartylineSocket): void {
-    if (this.#socket === socket) {
-      this.#socket = undefined;
-      this.#connected = false;
-    }
-    socket.off();
-    socket.disconnect();
-  }
-
-  #dropSocket(reason: string): void {
-    const socket = this.#socket;
-    if (!socket) {
-      if (reason === 'offline') this.#setState('offline');
-      return;
-    }
-    const relay = this.#options.relays[this.#relayIndex % this.#options.relays.length]!;
-    const wasConnected = this.#connected;
-    if (typeof socket.off === 'function') this.#discard(socket);
-    else this.#socket = undefined; // a placeholder while a token is being fetched
-    if (wasConnected) this.emit('disconnect', { relay, reason });
-    if (reason === 'offline') this.#setState('offline');
-    else if (!this.#closed) this.#retry();
+  #open(ticket: number, relay: string, token: string): void {
+    const live = () => this.#transport?.ticket === ticket;
+    const transport = this.#options.transport(
+      relay,
+      { auth: { token, protocol: PROTOCOL_VERSION }, connectTimeoutMs: this.#options.connectTimeoutMs, clock: this.#options.scheduler.clock },
+      {
+        onOpen: () => {
+          if (live()) this.#dispatch({ type: 'opened', ticket });
+        },
+        onConnectError: (raw) => {
+          if (!live()) return;
+          const error = toPartylineError(raw);
+          // No relay error attached: the relay was not reached at all.
+          const failure = error.kind === PartylineErrorKind.Internal && !raw.data ? new PartylineError(PartylineErrorKind.ConnectFailed, `cannot reach ${relay}: ${raw.message}`, { cause: raw }) : error;
+          this.#dispatch({ type: 'connect_error', ticket, error: failure });
+        },
+        onClose: (reason) => {
+          if (!live()) return;
+          this.#transport = undefined;
+          this.#dispatch({ type: 'transport_closed', ticket, reason });
+        },
+        onEvent: (event, payload) => {
+          if (!live()) return;
+          if (event === ServerEvent.Drain) {
+            const after = (payload as { reconnectAfterMs?: unknown } | undefined)?.reconnectAfterMs;
+            return this.#dispatch({ type: 'drain', ticket, reconnectAfterMs: typeof after === 'number' && Number.isFinite(after) ? after : 0 });
+          }
+          if (event === ServerEvent.Error) {
+            const error = toPartylineError(payload);
+            if (error.kind === PartylineErrorKind.TokenExpired) return this.#dispatch({ type: 'token_refused', ticket, error });
+            return;
+          }
+          this.emit('event', { event, payload });
+        },
+      },
+    );
+    this.#transport = { ticket, transport };
   }
 }
 

@@ -1,8 +1,8 @@
 import { PublishResultSchema, utf8ByteLength, validate, type PublishAck, type PublishResult } from '@partyline/protocol';
 import type { Connection } from './connection.js';
+import type { Scheduler } from './scheduler.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import type { OutboxEntry, OutboxStore } from './outbox-store.js';
-import { retryDelayFor, type RetryDelay } from './retry-policy.js';
 
 /** What became of one outbox entry. */
 export type Settlement =
@@ -21,13 +21,12 @@ export interface FlusherOptions {
   identity(): string | undefined;
   /** How soon to look again at a room another tab was flushing. */
   busyRetryMs: number;
-  retryDelay: RetryDelay;
+  scheduler: Scheduler;
   ackTimeoutMs: number;
   maxBatchMessages: number;
   /** Most bytes (ids, types, bodies) per publish request. */
   maxBatchBytes: number;
   retentionMs: number;
-  now(): number;
   /** Called once per entry this flusher removed from the outbox. */
   onSettled(settlement: Settlement): void;
   onError(error: PartylineError): void;
@@ -36,8 +35,8 @@ export interface FlusherOptions {
 /** `smaller`: the relay refused the batch as too large; send the same entries again in smaller batches. */
 type BatchOutcome = { ok: true } | { ok: false; error: PartylineError } | { ok: 'smaller' };
 
-/** Longest delay `setTimeout` accepts. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+const RETRY = 'flush';
+const EXPIRY = 'flush:expiry';
 
 /**
  * Sends the outbox: per room, in publish order, in batches of at most `maxBatchMessages`, each
@@ -52,9 +51,6 @@ export class Flusher {
   #failures = 0;
   /** Shrinks when a relay allows smaller batches than this client's setting. */
   #batchSize: number;
-  #backoff: ReturnType<typeof setTimeout> | undefined;
-  #retryAt = 0;
-  #expiry: ReturnType<typeof setTimeout> | undefined;
   /** The expiry timer fired: the outbox must be read even while there is nothing to send. */
   #expiryDue = false;
   #closed = false;
@@ -71,10 +67,9 @@ export class Flusher {
    */
   wake(force = false): void {
     if (this.#closed) return;
-    if (this.#backoff) {
+    if (this.#o.scheduler.dueAt(RETRY) !== undefined) {
       if (!force) return;
-      clearTimeout(this.#backoff);
-      this.#backoff = undefined;
+      this.#o.scheduler.cancel(RETRY);
     }
     if (this.#running) {
       this.#again = true;
@@ -93,7 +88,7 @@ export class Flusher {
 
   /** When the next pass is due, if one is scheduled (for `client.inspect()`). */
   get retryAt(): number | undefined {
-    return this.#backoff ? this.#retryAt : undefined;
+    return this.#o.scheduler.dueAt(RETRY);
   }
 
   /** Resolves when no flush is running (tests, close). */
@@ -103,9 +98,8 @@ export class Flusher {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#backoff);
-    clearTimeout(this.#expiry);
-    this.#backoff = this.#expiry = undefined;
+    this.#o.scheduler.cancel(RETRY);
+    this.#o.scheduler.cancel(EXPIRY);
   }
 
   async #run(): Promise<void> {
@@ -114,8 +108,8 @@ export class Flusher {
         this.#again = false;
         // With nothing to send to, read the outbox only for expiry (when due, or to arm the timer): a
         // publish while offline must not re-read a growing outbox every time.
-        const canSend = this.#o.connection.socket !== undefined;
-        if (!canSend && !this.#expiryDue && this.#expiry !== undefined) return;
+        const canSend = this.#o.connection.transport !== undefined;
+        if (!canSend && !this.#expiryDue && this.#o.scheduler.dueAt(EXPIRY) !== undefined) return;
         this.#expiryDue = false;
         // Only rooms this client opened, and only entries queued under its identity: another tab's,
         // session's or account's entries may need a token this client does not have (or must not
@@ -124,7 +118,7 @@ export class Flusher {
         const entries = (await this.#expire(await this.#o.outbox.list())).filter(
           (entry) => this.#o.opened(entry.room) && (entry.sender === undefined || entry.sender === identity),
         );
-        if (this.#closed || entries.length === 0 || !this.#o.connection.socket) return;
+        if (this.#closed || entries.length === 0 || !this.#o.connection.transport) return;
         let retryError: PartylineError | undefined;
         let busy = false;
         let sent = false;
@@ -163,29 +157,19 @@ export class Flusher {
 
   /** Another tab was flushing a room: look again soon (it may finish, or be stuck and taken over). */
   #scheduleBusyRetry(): void {
-    if (this.#closed || this.#backoff) return;
-    this.#retryAt = Date.now() + this.#o.busyRetryMs;
-    this.#backoff = setTimeout(() => {
-      this.#backoff = undefined;
-      this.wake();
-    }, this.#o.busyRetryMs);
+    if (this.#closed) return;
+    this.#o.scheduler.schedule(RETRY, this.#o.busyRetryMs, () => this.wake());
   }
 
   #scheduleRetry(error: PartylineError): void {
     if (this.#closed) return;
     this.#failures++;
-    const delay = Math.min(MAX_TIMER_MS, retryDelayFor(this.#o.retryDelay, this.#failures, error.retryAfterMs));
-    clearTimeout(this.#backoff);
-    this.#retryAt = Date.now() + delay;
-    this.#backoff = setTimeout(() => {
-      this.#backoff = undefined;
-      this.wake();
-    }, delay);
+    this.#o.scheduler.schedule(RETRY, this.#o.scheduler.backoff(this.#failures, error.retryAfterMs), () => this.wake(), 'replace');
   }
 
   /** Drops expired entries (reporting each) and answers the rest; arms a timer for the next expiry. */
   async #expire(entries: OutboxEntry[]): Promise<OutboxEntry[]> {
-    const now = this.#o.now();
+    const now = this.#o.scheduler.clock.now();
     const cutoff = now - this.#o.retentionMs;
     const expired = entries.filter((entry) => entry.createdAt <= cutoff);
     const live = entries.filter((entry) => entry.createdAt > cutoff);
@@ -197,34 +181,31 @@ export class Flusher {
         this.#o.onSettled({ status: 'expired', room: entry.room, id: entry.id, error });
       }
     }
-    clearTimeout(this.#expiry);
-    this.#expiry = undefined;
+    this.#o.scheduler.cancel(EXPIRY);
     const oldest = live.reduce((min, entry) => Math.min(min, entry.createdAt), Infinity);
     if (oldest !== Infinity && !this.#closed) {
-      const delay = Math.min(MAX_TIMER_MS, Math.max(0, oldest + this.#o.retentionMs - now + 1));
-      this.#expiry = setTimeout(() => {
-        this.#expiry = undefined;
+      this.#o.scheduler.schedule(EXPIRY, Math.max(0, oldest + this.#o.retentionMs - now + 1), () => {
         this.#expiryDue = true;
         this.wake();
-      }, delay);
+      }, 'replace');
     }
     return live;
   }
 
   async #send(room: string, batch: OutboxEntry[]): Promise<BatchOutcome> {
-    const socket = this.#o.connection.socket;
-    if (!socket) return { ok: false, error: new PartylineError(PartylineErrorKind.Disconnected, 'not connected') };
-    let ack;
+    const transport = this.#o.connection.transport;
+    if (!transport) return { ok: false, error: new PartylineError(PartylineErrorKind.Disconnected, 'not connected') };
+    let ack: unknown;
     try {
-      ack = await socket.timeout(this.#o.ackTimeoutMs).emitWithAck('room:publish', {
+      ack = await transport.request('room:publish', {
         room,
         messages: batch.map(({ id, type, body }) => ({ id, type, body })),
-      });
+      }, this.#o.ackTimeoutMs);
     } catch (error) {
       await this.#o.outbox.countAttempt(batch);
       return { ok: false, error: toPartylineError(error) };
     }
-    if (!ack || typeof ack !== 'object' || ack.ok !== true) {
+    if (!ack || typeof ack !== 'object' || (ack as { ok?: unknown }).ok !== true) {
       const wire = (ack as { error?: unknown } | undefined)?.error;
       const error = wire ? toPartylineError(wire) : new PartylineError(PartylineErrorKind.Internal, 'malformed publish ack', { retryable: true });
       if (error.kind === PartylineErrorKind.PayloadTooLarge && batch.length > 1) {
@@ -234,7 +215,7 @@ export class Flusher {
         return { ok: 'smaller' };
       }
       if (error.retryable) {
-        if (error.kind === PartylineErrorKind.TokenExpired) this.#o.connection.refreshToken();
+        if (error.kind === PartylineErrorKind.TokenExpired) this.#o.connection.tokenRefused(transport, error);
         await this.#o.outbox.countAttempt(batch);
         return { ok: false, error };
       }

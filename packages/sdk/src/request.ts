@@ -1,24 +1,25 @@
-import type { ClientToServerEvents } from '@partyline/protocol';
-import type { PartylineSocket } from './connection.js';
+import type { ClientEvent } from '@partyline/protocol';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
+import type { Transport } from './transport.js';
 
 /**
- * One request with an ack: resolves with the answer when the relay says `ok`, rejects with a
+ * One request with an answer: resolves with it when the relay says `ok`, rejects with a
  * {@link PartylineError} for a typed refusal, a timeout, a dropped connection or no connection.
  */
-export async function request<T extends object = object>(
-  socket: PartylineSocket | undefined,
-  timeoutMs: number,
-  event: keyof ClientToServerEvents,
-  payload: object,
-): Promise<T> {
-  if (!socket) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected');
-  const ack = (await (socket.timeout(timeoutMs) as unknown as { emitWithAck(event: string, payload: object): Promise<unknown> })
-    .emitWithAck(event, payload)
-    .catch((error: unknown) => {
-      throw toPartylineError(error);
-    })) as { ok?: unknown; error?: unknown } | undefined;
+export async function request<T extends object = object>(transport: Transport | undefined, timeoutMs: number, event: ClientEvent, payload: object): Promise<T> {
+  if (!transport) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected');
+  let ack: unknown;
+  try {
+    ack = await transport.request(event, payload, timeoutMs);
+  } catch (error) {
+    throw toPartylineError(error);
+  }
+  return checkAck<T>(ack);
+}
+
+/** The answer of a request: `{ ok: true, ... }`, or the relay's typed error thrown. */
+export function checkAck<T extends object = object>(ack: unknown): T {
   if (!ack || typeof ack !== 'object') throw new PartylineError(PartylineErrorKind.Internal, 'malformed answer from relay', { retryable: true });
-  if (ack.ok !== true) throw toPartylineError(ack.error);
+  if ((ack as { ok?: unknown }).ok !== true) throw toPartylineError((ack as { error?: unknown }).error);
   return ack as T;
 }

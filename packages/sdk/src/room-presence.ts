@@ -4,7 +4,7 @@ import { PartylineError, PartylineErrorKind } from './errors.js';
 import { encodeJson, parseJson } from './json-text.js';
 import { isEmptyDiff, PresenceView, type PresenceDiff } from './presence-view.js';
 import { request } from './request.js';
-import { retryDelayFor, type RetryDelay } from './retry-policy.js';
+import type { Scheduler } from './scheduler.js';
 
 /** A member of a room's presence: one identity (`sub`), however many tabs and devices it is in with. */
 export interface RoomMember<Data = unknown> {
@@ -28,8 +28,8 @@ export interface PresenceContext<Data = unknown> {
 export interface PresenceHost {
   readonly connection: Connection;
   readonly requestTimeoutMs: number;
-  /** The client's backoff, for entering again when a relay could not take it (`unavailable`, a timeout). */
-  readonly retryDelay: RetryDelay;
+  /** The client's scheduler: its backoff, for entering again when a relay could not take it (`unavailable`, a timeout). */
+  readonly scheduler: Scheduler;
   assertOpen(): void;
   emit(context: PresenceContext): void;
 }
@@ -63,15 +63,17 @@ export class RoomPresence {
   #watching = false;
   /** Live changes that came while a member list was on its way: applied after it (it may be older than them). */
   #held: RoomPresenceEvent[] | undefined;
-  #refetchTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A catch-up (enter again, then the member list) that failed for now, tried again on the same connection. */
-  #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Scheduler slots: the member list fetched again after a gap; a catch-up (enter again, then the member list) that failed for now, tried again on the same connection. */
+  readonly #refetchSlot: string;
+  readonly #catchUpSlot: string;
   #catchUpAttempt = 0;
 
   /** @internal use `room.presence` */
   constructor(room: string, host: PresenceHost) {
     this.#room = room;
     this.#host = host;
+    this.#refetchSlot = `presence:${room}:refetch`;
+    this.#catchUpSlot = `presence:${room}:catch-up`;
   }
 
   /**
@@ -102,8 +104,8 @@ export class RoomPresence {
   async leave(): Promise<void> {
     if (!this.#entered) return;
     this.#entered = undefined;
-    const socket = this.#host.connection.socket;
-    if (socket) await request(socket, this.#host.requestTimeoutMs, 'presence:leave', { room: this.#room }).catch(() => {});
+    const transport = this.#host.connection.transport;
+    if (transport) await request(transport, this.#host.requestTimeoutMs, 'presence:leave', { room: this.#room }).catch(() => {});
   }
 
   /** The members as this client knows them now (synchronous; updated before each `presence` event). */
@@ -143,21 +145,20 @@ export class RoomPresence {
   _leaveNow(keepIntent = false): void {
     if (!this.#entered) return;
     if (!keepIntent) this.#entered = undefined;
-    this.#host.connection.socket?.emit('presence:leave', { room: this.#room }, () => {});
+    this.#host.connection.transport?.send('presence:leave', { room: this.#room });
   }
 
   /** @internal */
   _close(): void {
     this._leaveNow();
-    clearTimeout(this.#refetchTimer);
-    clearTimeout(this.#catchUpTimer);
+    this.#host.scheduler.cancel(this.#refetchSlot);
+    this.#host.scheduler.cancel(this.#catchUpSlot);
     this.#watching = false;
   }
 
   /** Enters again (if entered) and takes the member list as it is. */
   async #catchUp(): Promise<void> {
-    clearTimeout(this.#catchUpTimer);
-    this.#catchUpTimer = undefined;
+    this.#host.scheduler.cancel(this.#catchUpSlot);
     if (!this.#watching && !this.#entered) return;
     try {
       if (this.#entered) await this.#sendEnter();
@@ -175,20 +176,19 @@ export class RoomPresence {
    */
   #catchUpLater(error: unknown): void {
     if (error instanceof PartylineError && !error.retryable) return;
-    const socket = this.#host.connection.socket;
-    if (!socket || this.#catchUpTimer !== undefined) return;
-    const delay = retryDelayFor(this.#host.retryDelay, ++this.#catchUpAttempt, error instanceof PartylineError ? error.retryAfterMs : undefined);
-    this.#catchUpTimer = setTimeout(() => {
-      this.#catchUpTimer = undefined;
+    const transport = this.#host.connection.transport;
+    if (!transport || this.#host.scheduler.dueAt(this.#catchUpSlot) !== undefined) return;
+    const delay = this.#host.scheduler.backoff(++this.#catchUpAttempt, error instanceof PartylineError ? error.retryAfterMs : undefined);
+    this.#host.scheduler.schedule(this.#catchUpSlot, delay, () => {
       // A new connection runs its own catch-up (_connected).
-      if (this.#host.connection.socket === socket) void this.#catchUp();
-    }, delay);
+      if (this.#host.connection.transport === transport) void this.#catchUp();
+    });
   }
 
   #watch(): void {
     if (this.#watching) return;
     this.#watching = true;
-    if (this.#host.connection.socket) void this.#refetch().catch(() => this.#refetchSoon());
+    if (this.#host.connection.transport) void this.#refetch().catch(() => this.#refetchSoon());
   }
 
   async #sendEnter(): Promise<void> {
@@ -196,7 +196,7 @@ export class RoomPresence {
     if (!entered) return;
     this.#watch();
     try {
-      await request(this.#host.connection.socket, this.#host.requestTimeoutMs, 'presence:enter', { room: this.#room, ...(entered.data !== undefined ? { data: entered.data } : {}) });
+      await request(this.#host.connection.transport, this.#host.requestTimeoutMs, 'presence:enter', { room: this.#room, ...(entered.data !== undefined ? { data: entered.data } : {}) });
     } catch (error) {
       // Refused for good (no capability, data too large): this tab is not in; anything else retries on reconnect.
       if (error instanceof PartylineError && !error.retryable && this.#entered === entered) this.#entered = undefined;
@@ -205,11 +205,10 @@ export class RoomPresence {
   }
 
   async #refetch(): Promise<void> {
-    clearTimeout(this.#refetchTimer);
-    this.#refetchTimer = undefined;
+    this.#host.scheduler.cancel(this.#refetchSlot);
     const held: RoomPresenceEvent[] = (this.#held = []);
     try {
-      const ack = await request(this.#host.connection.socket, this.#host.requestTimeoutMs, 'presence:get', { room: this.#room });
+      const ack = await request(this.#host.connection.transport, this.#host.requestTimeoutMs, 'presence:get', { room: this.#room });
       const snapshot = validate(PresenceSnapshotSchema, ack);
       if (!snapshot.ok) throw new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error.message}`, { retryable: true });
       this.#publish(this.#view.reset(snapshot.value));
@@ -221,11 +220,9 @@ export class RoomPresence {
   }
 
   #refetchSoon(): void {
-    if (this.#refetchTimer !== undefined) return;
-    this.#refetchTimer = setTimeout(() => {
-      this.#refetchTimer = undefined;
-      if (this.#host.connection.socket) void this.#refetch().catch(() => this.#refetchSoon());
-    }, GAP_WAIT_MS);
+    this.#host.scheduler.schedule(this.#refetchSlot, GAP_WAIT_MS, () => {
+      if (this.#host.connection.transport) void this.#refetch().catch(() => this.#refetchSoon());
+    });
   }
 
   #publish(diff: PresenceDiff): void {
@@ -236,7 +233,7 @@ export class RoomPresence {
 
   /** Runs `send` now if connected; otherwise when the next connection is up (resolving then). */
   async #whenConnected(send: () => Promise<void>): Promise<void> {
-    if (this.#host.connection.socket) return send();
+    if (this.#host.connection.transport) return send();
     await new Promise<void>((resolve) => {
       const stop = this.#host.connection.on('connect', () => {
         stop();

@@ -10,7 +10,7 @@ import {
   type LogMessage,
   type RoomPage,
 } from '@partyline/protocol';
-import type { Connection, PartylineSocket } from './connection.js';
+import type { Connection } from './connection.js';
 import type { RoomCursor } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
@@ -21,7 +21,8 @@ import { RoomPresence, type PresenceContext } from './room-presence.js';
 import type { InboxStore } from './inbox-store.js';
 import { createMessageId } from './message-id.js';
 import type { OutboxStore } from './outbox-store.js';
-import { retryDelayFor, type RetryDelay } from './retry-policy.js';
+import type { Scheduler } from './scheduler.js';
+import type { Transport } from './transport.js';
 import { contradicts, continuing, decidePage, liveEntries, positionRequest, type LiveEntry, type PositionRequest, type ViewPosition } from './view-position.js';
 
 /** A message of a room's log as the app receives it. */
@@ -169,9 +170,8 @@ export interface RoomHost {
     requestTimeoutMs: number;
     maxBodyBytes: number;
     gapFillDelayMs: number;
-    retryDelay: RetryDelay;
-    now(): number;
   };
+  readonly scheduler: Scheduler;
   assertOpen(): void;
   enqueue(type: string, room: string, body: string): Promise<PublishHandle>;
   /** A message reached this tab through the log: if it is one of ours (same id and sender), it is sent. */
@@ -231,9 +231,8 @@ export class Room {
   #pumpAgain = false;
   /** The next request must be a join (a new connection). */
   #joinDue = false;
-  /** One timer for every later read: a gap to fill, a retry after a failure, a pause after a reset storm. */
-  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
-  #pumpDue = 0;
+  /** The scheduler slot of every later read: a gap to fill, a retry after a failure, a pause after a reset storm. */
+  readonly #pumpSlot: string;
   #resyncAttempt = 0;
   /** Escalates the pause while resets keep coming; no read is due before `#holdUntil`. */
   #stormAttempt = 0;
@@ -252,6 +251,7 @@ export class Room {
     if (!isValidRoomName(name)) throw new PartylineError(PartylineErrorKind.InvalidRoom, `invalid room name ${JSON.stringify(name)}`, { retryable: false });
     this.name = name;
     this.#host = host;
+    this.#pumpSlot = `room:${name}`;
     const from = options.from ?? 'beginning';
     if (typeof from === 'object' && 'last' in from) {
       if (!Number.isSafeInteger(from.last) || from.last < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'from: a history window needs { last: integer ≥ 1 }', { retryable: false });
@@ -262,7 +262,7 @@ export class Room {
     this.presence = new RoomPresence(name, {
       connection: host.connection,
       requestTimeoutMs: host.settings.requestTimeoutMs,
-      retryDelay: host.settings.retryDelay,
+      scheduler: host.scheduler,
       assertOpen: () => host.assertOpen(),
       emit: (context) => this.#events.emit('presence', context),
     });
@@ -311,7 +311,7 @@ export class Room {
   async signal(type: string, body: unknown): Promise<void> {
     this.#host.assertOpen();
     const text = encodeBody(type, body, DEFAULT_LIMITS.maxSignalBytes);
-    await request(this.#host.connection.socket, this.#host.settings.requestTimeoutMs, 'room:signal', { room: this.name, type, body: text });
+    await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:signal', { room: this.name, type, body: text });
   }
 
   /**
@@ -374,7 +374,7 @@ export class Room {
       hasMore = start - wanted > 1;
     }
     if (older.length === 0) {
-      const page = checkPage(await request(this.#host.connection.socket, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), this.name);
+      const page = checkPage(await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), this.name);
       // Another log than the view's: the pump finds out what changed and says so with a reset.
       if (page.epoch !== view.epoch) {
         this.#pumpLater(0);
@@ -410,7 +410,7 @@ export class Room {
   leave(): void {
     if (this.#closed) return;
     this.presence._close();
-    this.#host.connection.socket?.emit('room:leave', { room: this.name }, () => {});
+    this.#host.connection.transport?.send('room:leave', { room: this.name });
     this.#host.forget(this.name);
     this._close();
   }
@@ -433,8 +433,7 @@ export class Room {
   /** @internal */
   _disconnected(): void {
     this.#buffer.clear();
-    clearTimeout(this.#pumpTimer);
-    this.#pumpTimer = undefined;
+    this.#host.scheduler.cancel(this.#pumpSlot);
   }
 
   /** @internal live messages from the relay (validated; an undecodable event is dropped — the log fills any gap) */
@@ -529,9 +528,9 @@ export class Room {
         this.#pumpAgain = false;
         await this.#step(() => this.#open());
         for (let more = true; more; ) {
-          const socket = this.#host.connection.socket;
-          if (!socket || this.#closed) return;
-          more = await this.#fetchAndApply(socket);
+          const transport = this.#host.connection.transport;
+          if (!transport || this.#closed) return;
+          more = await this.#fetchAndApply(transport);
         }
         await this.#step(() => this.#drain());
         this.#resyncAttempt = 0;
@@ -540,12 +539,12 @@ export class Room {
       this.#failed(error);
     } finally {
       this.#pumping = false;
-      if (this.#pumpAgain && !this.#closed && !this.#pumpTimer) void this.#pump();
+      if (this.#pumpAgain && !this.#closed && this.#host.scheduler.dueAt(this.#pumpSlot) === undefined) void this.#pump();
     }
   }
 
   /** One request and its page; answers whether to read on. */
-  async #fetchAndApply(socket: PartylineSocket): Promise<boolean> {
+  async #fetchAndApply(transport: Transport): Promise<boolean> {
     const view = this.#view!;
     const join = this.#joinDue;
     const limit = this.#host.settings.pageSize;
@@ -558,13 +557,13 @@ export class Room {
     let ack: unknown;
     try {
       ack = atHead
-        ? await socket.timeout(timeout).emitWithAck('room:join', window === undefined ? { room: this.name, limit } : { room: this.name, last: window })
-        : await socket.timeout(timeout).emitWithAck(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position });
+        ? await transport.request('room:join', window === undefined ? { room: this.name, limit } : { room: this.name, last: window }, timeout)
+        : await transport.request(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position }, timeout);
     } catch (error) {
-      if (socket !== this.#host.connection.socket) return false; // that connection is gone; the next one joins at once
+      if (transport !== this.#host.connection.transport) return false; // that connection is gone; the next one joins at once
       throw error;
     }
-    if (socket !== this.#host.connection.socket) return false;
+    if (transport !== this.#host.connection.transport) return false;
     if (join) this.#joinDue = false;
     const page = checkPage(ack, this.name);
     return this.#step(() => (atHead && this.#view!.epoch === undefined ? this.#startAtHead(page) : this.#applyPage(page, position)));
@@ -641,7 +640,7 @@ export class Room {
   }
 
   #announceReset(reason: 'epoch_changed' | 'diverged', epoch: string, view: ViewPosition): void {
-    this.#recentResets.push(this.#host.settings.now());
+    this.#recentResets.push(this.#host.scheduler.clock.now());
     this.#events.emit('reset', {
       room: this.name,
       reason,
@@ -653,14 +652,14 @@ export class Room {
 
   /** True (and a delayed re-read scheduled) when resets come too fast to be anything but a flapping relay or store. */
   #resetStorm(): boolean {
-    const now = this.#host.settings.now();
+    const now = this.#host.scheduler.clock.now();
     while (this.#recentResets.length > 0 && this.#recentResets[0]! < now - RESET_STORM.withinMs) this.#recentResets.shift();
     if (this.#recentResets.length < RESET_STORM.count) {
       if (this.#recentResets.length === 0) this.#stormAttempt = 0;
       return false;
     }
-    const delay = retryDelayFor(this.#host.settings.retryDelay, ++this.#stormAttempt);
-    this.#holdUntil = Date.now() + delay;
+    const delay = this.#host.scheduler.backoff(++this.#stormAttempt);
+    this.#holdUntil = now + delay;
     this.#pumpLater(delay);
     return true;
   }
@@ -714,14 +713,9 @@ export class Room {
   #pumpLater(delayMs: number): void {
     if (this.#closed) return;
     // Never sooner than a reset storm's pause, whatever asks (a live event, a gap).
-    const due = Math.max(Date.now() + delayMs, this.#holdUntil);
-    if (this.#pumpTimer && this.#pumpDue <= due) return;
-    clearTimeout(this.#pumpTimer);
-    this.#pumpDue = due;
-    this.#pumpTimer = setTimeout(() => {
-      this.#pumpTimer = undefined;
-      void this.#pump();
-    }, due - Date.now());
+    const now = this.#host.scheduler.clock.now();
+    const due = Math.max(now + delayMs, this.#holdUntil);
+    this.#host.scheduler.schedule(this.#pumpSlot, due - now, () => void this.#pump());
   }
 
   /** Stores (best effort) then hands to the app messages that continue the view exactly. */
@@ -759,14 +753,14 @@ export class Room {
   #failed(raw: unknown): void {
     if (this.#closed) return;
     const error = toPartylineError(raw);
-    if (error.kind === PartylineErrorKind.TokenExpired) return this.#host.connection.refreshToken();
+    if (error.kind === PartylineErrorKind.TokenExpired) return this.#host.connection.tokenRefused(this.#host.connection.transport, error);
     if (!error.retryable) {
       this.#events.emit('error', { room: this.name, error });
       return;
     }
     // Still connected (a timeout, an unavailable store): try again later. Otherwise the next connect syncs.
-    if (!this.#host.connection.socket) return;
-    this.#pumpLater(retryDelayFor(this.#host.settings.retryDelay, ++this.#resyncAttempt, error.retryAfterMs));
+    if (!this.#host.connection.transport) return;
+    this.#pumpLater(this.#host.scheduler.backoff(++this.#resyncAttempt, error.retryAfterMs));
   }
 }
 

@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { WebSocketClass } from './web-socket.node.js';
 
 /**
@@ -27,8 +28,10 @@ export function createSocket<Listen extends EventMap<Listen>, Emit extends Event
 export interface SocketOptions {
   /** Sent in the Socket.IO CONNECT packet: the relay's handshake `auth`. */
   auth: object;
-  /** How long the Engine.IO handshake may take before `connect_error` ("timeout"). */
+  /** How long the opening — the Engine.IO handshake and the relay's answer to CONNECT — may take before `connect_error` ("timeout"). */
   timeout: number;
+  /** Timers and time of the heartbeat, the opening and acks. @default systemClock */
+  clock?: Clock;
 }
 
 /** Why a connected (or Engine.IO-open) socket closed, as socket.io-client names it. */
@@ -82,8 +85,9 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
   #sendBuffer: { frame: string; id: number | undefined }[] = [];
   /** Events that arrived before the connect, handed out when it comes. */
   #receiveBuffer: unknown[][] = [];
-  #connectTimer: ReturnType<typeof setTimeout> | undefined;
-  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #connectTimer: TimerHandle | undefined;
+  #pingTimer: TimerHandle | undefined;
   #pingInterval = 0;
   #pingTimeout = 0;
   #pingDeadline = Infinity;
@@ -91,7 +95,10 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
 
   constructor(url: string, options: SocketOptions) {
     this.#auth = options.auth;
-    this.#connectTimer = setTimeout(() => this.#abort(new Error('timeout')), options.timeout);
+    this.#clock = options.clock ?? systemClock;
+    // Covers the whole opening: a relay whose auth hangs after the Engine.IO handshake must not leave
+    // the client connecting for good.
+    this.#connectTimer = this.#clock.setTimeout(() => this.#abort(new Error('timeout')), options.timeout);
     let target: URL;
     let ws: WebSocket;
     try {
@@ -181,13 +188,13 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
       this.#acks.set(id, ack);
       return;
     }
-    const timer = setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
       this.#acks.delete(id);
       this.#sendBuffer = this.#sendBuffer.filter((packet) => packet.id !== id);
       ack(new Error('operation has timed out'));
     }, timeoutMs);
     const withTimeout: Ack = (...args) => {
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
       ack(...args);
     };
     withTimeout.withError = true;
@@ -220,30 +227,32 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
 
   #onOpen(json: string): void {
     if (this.#engine !== 'opening') return;
-    let handshake: { pingInterval?: unknown; pingTimeout?: unknown };
+    let handshake: unknown;
     try {
-      handshake = JSON.parse(json) as typeof handshake;
+      handshake = JSON.parse(json);
     } catch {
       return this.#onBroken();
     }
+    const { pingInterval, pingTimeout } = (handshake ?? {}) as { pingInterval?: unknown; pingTimeout?: unknown };
+    // `0null`, `0[]`, a missing or absurd heartbeat: not an Engine.IO server we can keep alive.
+    if (typeof handshake !== 'object' || handshake === null || !validHeartbeat(pingInterval) || !validHeartbeat(pingTimeout)) return this.#onBroken();
     this.#engine = 'open';
-    clearTimeout(this.#connectTimer);
-    this.#pingInterval = Number(handshake.pingInterval);
-    this.#pingTimeout = Number(handshake.pingTimeout);
+    this.#pingInterval = pingInterval;
+    this.#pingTimeout = pingTimeout;
     this.#resetPing();
     this.#write(MESSAGE + CONNECT + this.#nspPrefix() + JSON.stringify(this.#auth));
   }
 
   #resetPing(): void {
-    clearTimeout(this.#pingTimer);
+    this.#clock.clearTimeout(this.#pingTimer);
     const delay = this.#pingInterval + this.#pingTimeout;
-    this.#pingDeadline = Date.now() + delay;
-    this.#pingTimer = setTimeout(() => this.#close('ping timeout'), delay);
+    this.#pingDeadline = this.#clock.now() + delay;
+    this.#pingTimer = this.#clock.setTimeout(() => this.#close('ping timeout'), delay);
   }
 
   /** Whether the relay has been silent too long although the timer has not fired yet (a throttled or suspended page). */
   #pingExpired(): boolean {
-    if (Date.now() <= this.#pingDeadline) return false;
+    if (this.#clock.now() <= this.#pingDeadline) return false;
     queueMicrotask(() => this.#close('ping timeout'));
     return true;
   }
@@ -255,8 +264,10 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
     switch (packet.type) {
       case CONNECT: {
         const sid = (packet.data as { sid?: unknown } | undefined)?.sid;
-        if (!sid) return this.#emit('connect_error', new Error('unexpected CONNECT answer (not a Socket.IO v3+ server?)'));
+        if (!sid) return this.#abortOpen(new Error('unexpected CONNECT answer (not a Socket.IO v3+ server?)'));
+        if (this.#connected) return;
         this.#connected = true;
+        this.#clock.clearTimeout(this.#connectTimer);
         for (const args of this.#receiveBuffer) this.#emit(...(args as [string, ...unknown[]]));
         this.#receiveBuffer = [];
         for (const { frame } of this.#sendBuffer) this.#write(frame);
@@ -283,8 +294,7 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
         const refusal = packet.data as string | { message?: unknown; data?: unknown };
         const error: Error & { data?: unknown } = new Error(typeof refusal === 'string' ? refusal : String(refusal.message ?? ''));
         if (typeof refusal === 'object') error.data = refusal.data;
-        this.#shutDown();
-        return this.#emit('connect_error', error);
+        return this.#abortOpen(error);
       }
     }
   }
@@ -311,9 +321,13 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
     this.#close('transport error');
   }
 
-  /** The Engine.IO handshake failed: `connect_error`, no `disconnect`. */
+  /** The opening failed (Engine.IO handshake, or the CONNECT unanswered in time): `connect_error`, no `disconnect`. */
   #abort(error: Error): void {
-    if (this.#engine !== 'opening') return;
+    if (this.#engine === 'opening' || (this.#engine === 'open' && !this.#connected)) this.#abortOpen(error);
+  }
+
+  #abortOpen(error: Error): void {
+    if (this.#engine === 'closed' || this.#connected) return;
     this.#shutDown();
     this.#emit('connect_error', error);
   }
@@ -328,9 +342,11 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
   #onDisconnect(reason: DisconnectReason): void {
     this.#connected = false;
     this.#emit('disconnect', reason);
-    // Acks of frames never sent (emitted while not connected) wait for their timeout instead.
+    // This socket never reconnects (the connection opens a new one), so every waiting request
+    // fails now — also one held back because the heartbeat had lapsed (a laptop waking up), which
+    // would otherwise wait out its whole timeout.
+    this.#sendBuffer = [];
     for (const [id, ack] of this.#acks) {
-      if (this.#sendBuffer.some((packet) => packet.id === id)) continue;
       this.#acks.delete(id);
       if (ack.withError) ack(new Error('socket has been disconnected'));
     }
@@ -340,8 +356,8 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
   #shutDown(): void {
     if (this.#engine === 'closed') return;
     this.#engine = 'closed';
-    clearTimeout(this.#connectTimer);
-    clearTimeout(this.#pingTimer);
+    this.#clock.clearTimeout(this.#connectTimer);
+    this.#clock.clearTimeout(this.#pingTimer);
     if (this.#onOffline) removeEventListener('offline', this.#onOffline);
     const ws = this.#ws;
     if (!ws) return;
@@ -351,6 +367,11 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
     ws.onerror = noop;
     ws.close();
   }
+}
+
+/** A heartbeat period in ms that a timer can hold. */
+function validHeartbeat(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 2 ** 30;
 }
 
 /** Relay URLs as socket.io-client reads them: `//host` and `/path` against the page, `host` alone as https (or the page's scheme). */

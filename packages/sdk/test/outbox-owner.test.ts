@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@partyline/test-support';
-import type { StatusContext } from '../src/index.js';
+import { systemClock, type StatusContext } from '../src/index.js';
 import { closeAllClients, newDevice, testClient } from './support/sdk-client.js';
 import { startRelay, tokenFor, type InProcessRelay } from './support/relays.js';
 
@@ -26,7 +26,7 @@ describe('the outbox beyond the open rooms', () => {
     const { id } = await queueing.room(x).publish('chat', { text: 'never sent' });
     await queueing.close();
     // A later session, days later for the outbox, opens another room only.
-    const later = testClient({ relays: [relay.url], token: await tokenFor('ana'), indexedDB: device, now: () => Date.now() + 8 * 24 * 3600_000 });
+    const later = testClient({ relays: [relay.url], token: await tokenFor('ana'), indexedDB: device, clock: { ...systemClock, now: () => Date.now() + 8 * 24 * 3600_000 } });
     const statuses: StatusContext[] = [];
     later.on('status', (status) => statuses.push(status));
     later.room(nextRoom());
