@@ -24,6 +24,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class BrowserMember implements ChaosMember {
   readonly history: MemberHistory;
   readonly presence: PresenceHistory | undefined;
+  readonly failures: string[] = [];
   crashes = 0;
   #page: Page | undefined;
   /** Page loads so far: the life a page enters presence with. */
@@ -65,6 +66,11 @@ export class BrowserMember implements ChaosMember {
     this.#nextStart = start;
     const page = await this.context.newPage();
     this.#page = page;
+    // An uncaught error (or unhandled rejection) in the app's tab: what the SDK was doing may have stopped with it.
+    page.on('pageerror', (error) => {
+      const failure = `${this.name}: uncaught in its page: ${error.name}: ${error.message}${error.stack ? ` | ${error.stack.split('\n').slice(1, 4).map((line) => line.trim()).join(' | ')}` : ''}`;
+      if (!this.failures.includes(failure)) this.failures.push(failure); // a retry loop throws the same error again and again
+    });
     await page.goto(this.#urlOfNextLoad());
     await page.waitForFunction(() => document.title === 'ready');
   }

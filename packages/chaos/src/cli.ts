@@ -127,6 +127,8 @@ console.log(`published:              ${report.published}`);
 console.log(`appended:               ${report.appended}`);
 console.log(`delivered:              ${report.delivered} message events, ${report.replayed} messages replayed by history() in ${report.sessions} sessions`);
 console.log(`crashes:                ${report.crashes.processes} Node member processes killed -9, ${report.crashes.tabs} Chromium tabs crashed`);
+console.log(`member failures:        ${report.memberFailures.length}${report.memberFailures.length ? ' (the counts below are not about the SDK alone: a member died)' : ''}`);
+for (const failure of report.memberFailures) console.log(`  ! ${failure}`);
 console.log(`lost:                   ${report.lost}`);
 console.log(
   `lost by the store:      ${report.lostByStore}${fsync === 'everysec' ? ` (allowed with appendfsync everysec: ${report.storeCrashesWithLoss} Redis crashes dropped ${report.unsyncedBytesLost} unsynced AOF bytes holding ${report.appendsLostByStore} appends)` : ''}`,
@@ -153,5 +155,5 @@ if (presence) {
   for (const example of presence.examples) console.log(`  ! ${example}`);
 }
 const presenceOk = !presence || presence.ghosts + presence.missing + presence.staleData + presence.flaps + presence.unexplainedLeaves + presence.relayGhosts + presence.relayMissing === 0;
-const ok = report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced && presenceOk;
+const ok = report.memberFailures.length === 0 && report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced && presenceOk;
 process.exit(ok ? 0 : 1);

@@ -34,6 +34,12 @@ export interface ChaosMember {
    * what its IndexedDB kept. Absent when the member cannot crash for real (its IndexedDB dies with it).
    */
   crash?(): Promise<void>;
+  /**
+   * What went wrong with the member itself that no injected fault explains (its process exited by
+   * itself, its page threw an uncaught error), as it happened. Absent for members in this process:
+   * their uncaught errors are the run's own.
+   */
+  readonly failures?: readonly string[];
   stopPublishing(): Promise<void>;
   pendingCount(): Promise<number>;
   /** With presence: its presence events, connection changes, lives and network cuts. */

@@ -50,9 +50,12 @@ export async function prepareProcessMembers(): Promise<ProcessMembers> {
 export class ProcessMember implements ChaosMember {
   readonly history: MemberHistory;
   readonly presence: PresenceHistory | undefined;
+  readonly failures: string[] = [];
   crashes = 0;
   #proxy: FaultProxy | undefined;
   #child: ChildProcess | undefined;
+  /** The child this member is killing or closing on purpose: its exit is no failure. */
+  #ending: ChildProcess | undefined;
   #publish = true;
   #asks = 0;
   readonly #waiting = new Map<number, (count: number) => void>();
@@ -87,10 +90,11 @@ export class ProcessMember implements ChaosMember {
       ...(this.presence ? { presenceLife: this.presence.sessions.length } : {}),
     };
     const child = spawn(process.execPath, [this.processes.bundle], {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, CHAOS_MEMBER: JSON.stringify(config) },
     });
     this.#child = child;
+    this.#watchExit(child);
     const ready = new Promise<void>((resolve, reject) => {
       child.once('exit', (code, signal) => reject(new Error(`member ${this.name} exited at start (${code ?? signal})`)));
       child.on('message', (report: ChildReport) => {
@@ -124,6 +128,7 @@ export class ProcessMember implements ChaosMember {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     endPresenceSession(this.presence, 'killed');
+    this.#ending = child;
     child.kill('SIGKILL');
     await exited;
     this.crashes++;
@@ -192,10 +197,30 @@ export class ProcessMember implements ChaosMember {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     endPresenceSession(this.presence, 'closed');
+    this.#ending = child;
     this.#send(child, { c: 'close' });
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /**
+   * A child that exits when this member did not end it (an uncaught error in the SDK, say) leaves the
+   * member dead for the rest of the run: recorded with the end of its stderr, so the run reports a
+   * dead member instead of only the messages its app then never saw.
+   */
+  #watchExit(child: ChildProcess): void {
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    // 'close', not 'exit': its last words may still be in the pipe at exit.
+    child.once('close', (code, signal) => {
+      if (this.#ending === child) return;
+      const said = stderr.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('^'));
+      this.failures.push(`${this.name}: its process exited by itself (${code ?? signal})${said.length ? `: ${said.slice(0, 8).join(' | ')}` : ''}`);
+    });
   }
 
   #send(child: ChildProcess, command: ChildCommand): void {

@@ -66,6 +66,11 @@ export interface ChaosReport extends CheckResult {
   faults: Record<FaultKind | 'token-expiry', number>;
   /** Hard crashes: Node member processes killed -9, Chromium renderers crashed. */
   crashes: { processes: number; tabs: number };
+  /**
+   * Members that failed by themselves (a process that exited, a page that threw; see ChaosMember.failures).
+   * Must be empty: a dead member's view and outbox stop, and the checker then counts what it never saw as lost.
+   */
+  memberFailures: string[];
   /** What Redis crashes (everysec) dropped: AOF bytes, room-log appends, and how many crashes dropped any. */
   unsyncedBytesLost: number;
   appendsLostByStore: number;
@@ -277,8 +282,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     progress('healed; waiting for quiescence');
     let quiesced = true;
     let reportedAt = Date.now();
+    const memberFailures = () => members.flatMap((member) => member.failures ?? []);
     try {
       await waitFor(async () => {
+        if (memberFailures().length > 0) {
+          // A dead member never gets quiet: no use waiting out the deadline.
+          progress(`not waiting for quiescence: ${memberFailures()[0]}`);
+          quiesced = false;
+          return true;
+        }
         const pendings = await Promise.all(members.map((member) => member.pendingCount()));
         const pending = pendings.reduce((a, b) => a + b, 0);
         const logs = pending > 0 ? [] : await readLogs(system.relays[0]!.url, rooms);
@@ -312,6 +324,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...result,
       faults,
       crashes: { processes: children.reduce((sum, child) => sum + child.crashes, 0), tabs: (browsers?.members ?? []).reduce((sum, member) => sum + member.crashes, 0) },
+      memberFailures: memberFailures(),
       unsyncedBytesLost: system.unsyncedBytesLost,
       appendsLostByStore: system.lostAppends.length,
       storeCrashesWithLoss: system.crashesThatLostData,
