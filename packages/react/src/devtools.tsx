@@ -1,4 +1,4 @@
-import type { ClientInspection, OutboxEntry, PartylineClient } from '@partyline/sdk';
+import { PartylineErrorKind, type ClientInspection, type OutboxEntry, type PartylineClient, type PartylineError } from '@partyline/sdk';
 import { useContext, useEffect, useState, type CSSProperties, type ReactNode } from 'react';
 import { PartylineContext } from './provider.js';
 
@@ -12,7 +12,8 @@ export interface PartylineDevtoolsProps {
 }
 
 /**
- * A small overlay for "my message did not arrive": the connection and the relay in use, each open
+ * A small overlay for "my message did not arrive": the connection (why it is not online, e.g. a
+ * refused token, and when it tries next) and the relay in use, each open
  * room's epoch, last seq and known gaps, the outbox (attempts, when each entry is tried next and
  * why it waits), and which tab flushes it. Reads `client.inspect()` while open; changes nothing
  * but a "Flush now" button. Opt-in: import it from `@partyline/react/devtools`.
@@ -76,6 +77,18 @@ function Inspection({ info, client }: { info: ClientInspection; client: Partylin
       <dl style={styles.facts}>
         <dt>state</dt>
         <dd style={{ color: STATE_COLORS[info.state] }}>{info.state}</dd>
+        {info.reason && (
+          <>
+            <dt>why</dt>
+            <dd>{why(info.reason)}</dd>
+          </>
+        )}
+        {info.retryAt !== undefined && (
+          <>
+            <dt>next attempt</dt>
+            <dd>{relative(info.retryAt, now)}</dd>
+          </>
+        )}
         <dt>relay</dt>
         <dd>{info.relay ?? `not connected (relays: ${info.relays.join(', ')})`}</dd>
         <dt>user</dt>
@@ -164,6 +177,12 @@ function nextTry(entry: OutboxEntry, info: ClientInspection, now: number): strin
   if (info.flush.otherTabs.includes(entry.room)) return 'another tab is sending it';
   if (info.flush.retryAt !== undefined) return relative(info.flush.retryAt, now);
   return 'now';
+}
+
+/** Why the client is not online, in words: a refused token says so first. */
+function why(reason: PartylineError): string {
+  const refused = reason.kind === PartylineErrorKind.Unauthorized || reason.kind === PartylineErrorKind.TokenExpired;
+  return refused ? `token refused: ${reason.message}` : `${reason.kind}: ${reason.message}`;
 }
 
 /** The missing ranges between the last seq handed to the app and the live messages waiting beyond them: `6–7, 10`. */

@@ -1,4 +1,4 @@
-export { PartylineProvider, useClient, useConnectionState } from './provider.js';
+export { PartylineProvider, useClient, useConnectionReason, useConnectionState } from './provider.js';
 export type { PartylineProviderProps } from './provider.js';
 export { useRoom } from './use-room.js';
 export { useMessages, usePending, usePublish } from './use-messages.js';

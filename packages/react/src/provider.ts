@@ -1,4 +1,4 @@
-import { createClient, type ClientOptions, type ConnectionState, type PartylineClient } from '@partyline/sdk';
+import { createClient, type ClientOptions, type ConnectionState, type PartylineClient, type PartylineError } from '@partyline/sdk';
 import { createContext, createElement, useContext, useEffect, useRef, useState } from './react.js';
 import type { ReactNode } from 'react';
 import { useStore } from './use-store.js';
@@ -65,4 +65,18 @@ export function useClient(): PartylineClient {
 export function useConnectionState(): ConnectionState {
   const client = useClient();
   return useStore(client, (onChange) => client.on('state', onChange), () => client.state);
+}
+
+/**
+ * While the client is `connecting`: why it is not online yet — a refused token (`unauthorized`,
+ * `token_expired`: the token function answered something the relays do not accept), an unreachable
+ * relay (`connect_failed`), a lost connection (`disconnected`); undefined otherwise. Re-renders on changes.
+ * @example
+ * const state = useConnectionState();
+ * const reason = useConnectionReason();
+ * if (state === 'connecting' && reason?.kind === 'unauthorized') return <Banner>Please sign in again</Banner>;
+ */
+export function useConnectionReason(): PartylineError | undefined {
+  const client = useClient();
+  return useStore(client, (onChange) => client.on('state', onChange), () => client.reason);
 }

@@ -7,7 +7,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testi
 import { createManualOnlineManager, type ClientInspection, type PartylineClient } from '@partyline/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PartylineDevtools } from '../src/devtools.js';
-import { PartylineProvider } from '../src/index.js';
+import { PartylineProvider, useConnectionReason } from '../src/index.js';
 import { closeAllClients, nextRoom, testClient } from './support/clients.js';
 import { startRelay, type TestRelay } from './support/relay.js';
 
@@ -60,9 +60,30 @@ describe('PartylineDevtools', () => {
     expect(panel().getByText('online')).toBeTruthy();
   });
 
+  it('says why it is not online — a refused token — and when it tries next; useConnectionReason tells the app', async () => {
+    // The README's `fetch(url).then((r) => r.text())` on a 401: an error page instead of a token.
+    const client = await testClient(relay.url, 'ana', { token: async () => '<html><h1>401 Unauthorized</h1></html>', retryDelay: () => 60_000 });
+    function Why() {
+      const reason = useConnectionReason();
+      return <p>{`app sees: ${reason?.kind ?? 'nothing'}`}</p>;
+    }
+    render(
+      <PartylineProvider client={client}>
+        <Why />
+        <PartylineDevtools defaultOpen />
+      </PartylineProvider>,
+    );
+    await waitFor(() => expect(panel().getByText(/^token refused: the token function returned something that is not a JWT \("401 Unauthorized"\)/)).toBeTruthy());
+    await waitFor(() => expect(panel().getByText('in 60 s')).toBeTruthy());
+    expect(panel().getByText('connecting')).toBeTruthy();
+    expect(screen.getByText('app sees: unauthorized')).toBeTruthy();
+  });
+
   it('shows gaps from the messages waiting beyond them, and entries another tab is sending', async () => {
     const inspection: ClientInspection = {
       state: 'online',
+      reason: undefined,
+      retryAt: undefined,
       relay: 'http://relay-1.test',
       relays: ['http://relay-1.test'],
       user: 'ana',
@@ -104,6 +125,6 @@ describe('PartylineDevtools', () => {
 
   it('is not part of the main entry', async () => {
     const main = await import('../src/index.js');
-    expect(Object.keys(main).sort()).toEqual(['PartylineProvider', 'useClient', 'useConnectionState', 'useMessages', 'usePending', 'usePresence', 'usePublish', 'useRoom']);
+    expect(Object.keys(main).sort()).toEqual(['PartylineProvider', 'useClient', 'useConnectionReason', 'useConnectionState', 'useMessages', 'usePending', 'usePresence', 'usePublish', 'useRoom']);
   });
 });

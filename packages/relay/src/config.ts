@@ -35,6 +35,9 @@ const OPTION_SPECS = [
   { flag: 'api-keys', env: 'API_KEYS', kind: 'string', help: 'Comma list of server API keys for the HTTP API (each ≥ 32 characters)', defaultText: 'none (tokens only)' },
   { flag: 'user-rate-limit', env: 'USER_RATE_LIMIT', kind: 'integer', help: 'Messages and signals per second from one user (token sub) across all relays sharing Redis; 0 = off', defaultText: '5000' },
   { flag: 'max-pending-per-address', env: 'MAX_PENDING_PER_ADDRESS', kind: 'integer', help: 'TCP connections from one address without an accepted token yet (more are closed on arrival)', defaultText: '128' },
+  { flag: 'ping-interval-ms', env: 'PING_INTERVAL_MS', kind: 'integer', help: 'Ping each connection this long after its last pong (clients follow it)', defaultText: '5000' },
+  { flag: 'ping-timeout-ms', env: 'PING_TIMEOUT_MS', kind: 'integer', help: 'Close a connection that does not answer a ping within this', defaultText: '5000' },
+  { flag: 'presence-grace-ms', env: 'PRESENCE_GRACE_MS', kind: 'integer', help: 'A dropped connection stays present this long (a reconnect within it is never seen); a silently lost member leaves within ping interval + ping timeout + grace + 1 s', defaultText: '5000' },
   { flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'integer', help: 'On SIGTERM, move clients away and exit within this time', defaultText: '10000' },
   { flag: 'dedup-retention-hours', env: 'DEDUP_RETENTION_HOURS', kind: 'integer', help: 'How long message ids are remembered', defaultText: '168 (7 days)' },
   { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most N messages per room log (0 = unlimited)', defaultText: '100000' },
@@ -169,6 +172,13 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (maxPending !== undefined) relay.maxPendingPerAddress = maxPending;
   const perAddress = integer('connect-rate-per-address');
   if (perAddress !== undefined) relay.connectRateLimitPerAddress = { perSecond: perAddress, burst: perAddress * 5 };
+  const pingIntervalMs = integer('ping-interval-ms');
+  const pingTimeoutMs = integer('ping-timeout-ms');
+  if (pingIntervalMs === 0 || pingTimeoutMs === 0) throw new ConfigError('--ping-interval-ms and --ping-timeout-ms must be at least 1');
+  if (pingIntervalMs !== undefined) relay.pingIntervalMs = pingIntervalMs;
+  if (pingTimeoutMs !== undefined) relay.pingTimeoutMs = pingTimeoutMs;
+  const graceMs = integer('presence-grace-ms');
+  if (graceMs !== undefined) relay.presenceTiming = { graceMs };
   const dedupHours = integer('dedup-retention-hours');
   if (dedupHours !== undefined) relay.dedupRetentionMs = dedupHours * 3_600_000;
   const maxMessages = integer('retention-messages');

@@ -84,6 +84,15 @@ export interface RelayOptions {
   apiKeys?: string[];
   /** How long a new connection may take to present its token. @default 5000 */
   connectTimeoutMs?: number;
+  /**
+   * The heartbeat: the relay pings each connection this long after its last pong (Socket.IO's
+   * `pingInterval`; clients learn it from the handshake). With `pingTimeoutMs` and the presence grace
+   * it bounds how long a silently lost member (no FIN: Wi-Fi gone, a laptop asleep) stays present:
+   * interval + timeout + grace + one sweep, 16 s at most with the defaults. @default 5000
+   */
+  pingIntervalMs?: number;
+  /** A connection that does not answer a ping within this is closed ("ping timeout"). @default 5000 */
+  pingTimeoutMs?: number;
   /** Close a connection whose unread backlog passes this many bytes (it catches up from the log). @default 8 MiB */
   maxBufferedBytes?: number;
   /** How long `listen()` waits for the store before starting anyway (then answering `unavailable`). @default 10000 */
@@ -106,6 +115,8 @@ export const RELAY_DEFAULTS = {
   maxPendingPerAddress: 128,
   userRateLimitPerSecond: 5_000,
   connectTimeoutMs: 5_000,
+  pingIntervalMs: 5_000,
+  pingTimeoutMs: 5_000,
   maxBufferedBytes: 8 * 1024 * 1024,
   /** How often every connection is checked for token expiry and slow reading. */
   sweepIntervalMs: 1_000,

@@ -154,6 +154,8 @@ export function createRelay(options: RelayOptions): Relay {
     transports: options.transports ?? RELAY_DEFAULTS.transports,
     maxHttpBufferSize: maxFrameBytes,
     connectTimeout: options.connectTimeoutMs ?? RELAY_DEFAULTS.connectTimeoutMs,
+    pingInterval: options.pingIntervalMs ?? RELAY_DEFAULTS.pingIntervalMs,
+    pingTimeout: options.pingTimeoutMs ?? RELAY_DEFAULTS.pingTimeoutMs,
     serveClient: false,
     cors: { origin: options.corsOrigin ?? RELAY_DEFAULTS.corsOrigin },
     // No binary attachments: the protocol is text, and buffered attachments were memory for the asking.

@@ -1,6 +1,6 @@
 import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { helpText } from '../src/index.js';
+import { helpText, parseCli } from '../src/index.js';
 import { collectMessages, connectClient, expectOk, publish, request, TEST_SECRET, tokenFor, type ClientSocket } from './support/harness.js';
 import { captureOutput, exitOf, runCli, startRelayProcess, type RelayProcess } from './support/relay-process.js';
 
@@ -10,9 +10,15 @@ describe('partyline-relay CLI', () => {
     const output = captureOutput(child);
     expect(await exitOf(child)).toBe(0);
     expect(output.text().trim()).toBe(helpText());
-    for (const env of ['PORT', 'HOST', 'REDIS_URL', 'TOKEN_SECRET', 'MAX_BODY_BYTES', 'RATE_LIMIT', 'DEDUP_RETENTION_HOURS', 'RETENTION_MESSAGES', 'TRANSPORTS', 'LOG_LEVEL']) {
+    for (const env of ['PORT', 'HOST', 'REDIS_URL', 'TOKEN_SECRET', 'MAX_BODY_BYTES', 'RATE_LIMIT', 'DEDUP_RETENTION_HOURS', 'RETENTION_MESSAGES', 'TRANSPORTS', 'PING_INTERVAL_MS', 'PING_TIMEOUT_MS', 'PRESENCE_GRACE_MS', 'LOG_LEVEL']) {
       expect(output.text()).toContain(`[env ${env}]`);
     }
+  });
+
+  it('reads the heartbeat and the presence grace from flags and env (flags win)', () => {
+    const parsed = parseCli(['--ping-interval-ms', '3000', '--presence-grace-ms', '4000'], { TOKEN_SECRET: TEST_SECRET, PING_INTERVAL_MS: '9000', PING_TIMEOUT_MS: '2000' });
+    expect(parsed.help ? undefined : parsed.config.relay).toMatchObject({ pingIntervalMs: 3000, pingTimeoutMs: 2000, presenceTiming: { graceMs: 4000 } });
+    expect(() => parseCli(['--ping-timeout-ms', '0'], { TOKEN_SECRET: TEST_SECRET })).toThrow('at least 1');
   });
 
   it('exits on SIGTERM even when the reader of its stdout is gone (a broken pipe never holds it up)', async () => {

@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { coverageReport, covered } from './coverage.js';
 import { LIVENESS_BOUND_MS, runSeed, shrink, type SeedResult } from './run.js';
 import { FAULT_KINDS, type FaultKind } from './schedule.js';
 
@@ -19,6 +20,7 @@ A failing seed is shrunk to its shortest failing schedule and printed; the same 
   --only i,j,…     with --seed: run only these steps of its schedule (a shrunk schedule)
   --workers W      processes in parallel                                default 2
   --no-shrink      report failing seeds without shrinking them
+  --match TEXT     shrink towards a violation that contains TEXT (one seed has several)
   --verbose        print each step as it runs (with --seed)
   --help           this text
 `;
@@ -32,11 +34,12 @@ interface Args {
   only: number[] | undefined;
   workers: number;
   shrink: boolean;
+  match: string;
   verbose: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const args: Args = { seeds: 200, first: 1, seed: undefined, steps: 100, faults: new Set(FAULT_KINDS), only: undefined, workers: 2, shrink: true, verbose: false };
+  const args: Args = { seeds: 200, first: 1, seed: undefined, steps: 100, faults: new Set(FAULT_KINDS), only: undefined, workers: 2, shrink: true, match: '', verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -78,6 +81,9 @@ function parse(argv: string[]): Args {
       case '--only':
         args.only = value().split(',').map(Number);
         break;
+      case '--match':
+        args.match = value();
+        break;
       case '--no-shrink':
         args.shrink = false;
         break;
@@ -111,7 +117,7 @@ async function worker(args: Args): Promise<void> {
       const result = await runSeed({ seed, steps: args.steps, faults: args.faults });
       process.send!({ result: { ...result, trace: result.ok ? [] : result.trace } });
     }
-    process.send!({ done: true });
+    process.send!({ done: true, coverage: [...covered] });
   });
 }
 
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
       console.log(`seed ${args.seed}: ok — ${result.steps} steps, ${result.published} published, ${result.delivered} delivered, ${result.resets} resets, settled ${result.settleMs} ms after the heal`);
       return;
     }
-    printFailure(args.shrink && !args.only ? await shrink({ seed: args.seed, steps: args.steps, faults: args.faults }) : result, args);
+    printFailure(args.shrink && !args.only ? await shrink({ seed: args.seed, steps: args.steps, faults: args.faults }, 200, args.match) : result, args);
     process.exitCode = 1;
     return;
   }
@@ -145,8 +151,9 @@ async function main(): Promise<void> {
     Array.from({ length: workers }, (_, w) =>
       new Promise<void>((resolve, reject) => {
         const child = fork(script, ['--worker', ...argv], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.on('message', (message: { result?: SeedResult; done?: boolean }) => {
+        child.on('message', (message: { result?: SeedResult; done?: boolean; coverage?: string[] }) => {
           if (message.done) {
+            for (const key of message.coverage ?? []) covered.add(key);
             child.kill();
             return resolve();
           }
@@ -175,6 +182,7 @@ async function main(): Promise<void> {
       `${published.toLocaleString('en')} published, ${delivered.toLocaleString('en')} delivered to app views, ${resets} resets; ` +
       `${failed.length} failed; settled after the heal in p50 ${settles[Math.floor(settles.length / 2)] ?? '-'} ms, max ${worstSettle} ms (bound ${LIVENESS_BOUND_MS} ms)`,
   );
+  console.log(coverageReport(covered));
   failed.sort((a, b) => a.seed - b.seed);
   for (const result of failed.slice(0, 3)) printFailure(args.shrink ? await shrink({ seed: result.seed, steps: args.steps, faults: args.faults }) : result, args);
   if (failed.length > 3) console.log(`\n… and ${failed.length - 3} more failing seeds: ${failed.slice(3, 40).map((result) => result.seed).join(', ')}`);

@@ -77,6 +77,7 @@ export class ModelRelays {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #later: (run: () => void, delayMs: number) => void;
+  #generation = 0;
 
   constructor(log: ModelLog, relays: number, env: { now(): number; random(): number; later(run: () => void, delayMs: number): void }) {
     this.log = log;
@@ -211,7 +212,16 @@ export class ModelRelays {
       const after = Math.floor(this.#random() * 2000);
       side.push('relay:drain', { reconnectAfterMs: after });
     }
-    this.#later(() => this.crash(relay), 2500);
+    const generation = this.#generation;
+    this.#later(() => {
+      if (generation === this.#generation) this.crash(relay);
+    }, 2500);
+  }
+
+  /** Every relay up, and no drain still on its way to stopping one. */
+  restartAll(): void {
+    this.#generation++;
+    this.up.fill(true);
   }
 
   #enter(side: RelaySide, room: string, data: string | undefined): void {

@@ -41,6 +41,8 @@ class SimLink implements Transport {
   #heartbeat: TimerHandle | undefined;
   /** Increases whenever the network changes, so a heartbeat timer of an earlier silence is ignored. */
   #silence = 0;
+  /** Frames held while the network is silent: TCP delivers them late, in order, if the connection survives. */
+  #held: (() => void)[] = [];
 
   constructor(
     readonly env: SimEnv,
@@ -155,23 +157,34 @@ class SimLink implements Transport {
       }, PING_TOTAL_MS);
     } else {
       this.clock.clearTimeout(this.#heartbeat);
+      for (const frame of this.#held.splice(0)) frame();
       // Back on the network: if the relay dropped this connection meanwhile, the next frame meets a reset.
       if (this.#relaySide === 'closed' && this.#client === 'open') this.env.later(() => this.#clientCloses('transport close'), this.env.latency());
     }
   }
 
   #toRelay(run: () => void): void {
-    if (this.network.state !== 'up') return;
-    this.env.later(() => {
-      if (this.#relaySide === 'open' && this.env.relays.up[this.relay] && this.network.state === 'up') run();
-    }, this.env.latency());
+    this.#send(() => {
+      if (this.#relaySide === 'open' && this.env.relays.up[this.relay]) run();
+    });
   }
 
   #toClient(run: () => void): void {
-    if (this.network.state !== 'up') return;
-    this.env.later(() => {
-      if (this.#client === 'open' && this.network.state === 'up') run();
-    }, this.env.latency());
+    this.#send(() => {
+      if (this.#client === 'open') run();
+    });
+  }
+
+  /** One frame over the network: after the latency, or held while it is silent (lost if it is cut). */
+  #send(arrive: () => void): void {
+    if (this.network.state === 'cut') return;
+    const travel = () =>
+      this.env.later(() => {
+        if (this.network.state === 'up') arrive();
+        else if (this.network.state === 'silent') this.#held.push(travel);
+      }, this.env.latency());
+    if (this.network.state === 'silent') this.#held.push(travel);
+    else travel();
   }
 
   #failOpening(error: Error): void {
@@ -204,6 +217,7 @@ class SimLink implements Transport {
   }
 
   #teardown(): void {
+    this.#held = [];
     this.clock.clearTimeout(this.#openTimer);
     this.clock.clearTimeout(this.#heartbeat);
     this.network.links.delete(this);

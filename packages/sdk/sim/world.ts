@@ -1,7 +1,9 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { createClient, createManualOnlineManager, exponentialBackoff, toPartylineError, type PartylineClient, type Room } from '../src/index.js';
 import { AppView } from './app-view.js';
+import { covered } from './coverage.js';
 import { ModelLog } from './model-log.js';
+import { ProfileTabs } from './profile-tabs.js';
 import { mintToken, ModelRelays } from './model-relay.js';
 import type { Random } from './random.js';
 import { ROOMS, type Action, type TokenMode } from './schedule.js';
@@ -25,7 +27,10 @@ interface Handle {
 interface OpenRoom {
   room: Room;
   view: AppView;
+  /** The room's last `error` event, until a message shows it working again. */
   error: string | undefined;
+  /** Any `error` event of the room: presence may end in one (a refusal for good) instead of converging. */
+  errors: number;
   stop: (() => void)[];
 }
 
@@ -45,6 +50,7 @@ export class SimTab {
   /** Rooms the app opens (again after a reload). */
   readonly appRooms = new Map<string, 'beginning' | 'now' | 'last'>();
   readonly transport: ReturnType<typeof simTransport>;
+  readonly #shared: ReturnType<ProfileTabs['forTab']>;
 
   constructor(
     readonly world: World,
@@ -54,7 +60,9 @@ export class SimTab {
   ) {
     this.name = `p${profile.index}t${index}`;
     this.transport = simTransport(world.env, network, this.clock);
+    this.#shared = profile.shared.forTab();
     this.client = createClient({
+      tabs: this.#shared.environment,
       relays: RELAYS,
       token: () => this.#token(),
       indexedDB: profile.idb,
@@ -68,6 +76,7 @@ export class SimTab {
       requestTimeoutMs: 5_000,
       connectTimeoutMs: 5_000,
       pageSize: 50,
+      onTransition: ({ machine, from, event }) => covered.add(`${machine}|${from}|${event}`),
     });
   }
 
@@ -99,7 +108,7 @@ export class SimTab {
     }
     this.appRooms.set(name, from);
     const view = new AppView(this.name, name, this.world.log);
-    const open: OpenRoom = { room, view, error: undefined, stop: [] };
+    const open: OpenRoom = { room, view, error: undefined, errors: 0, stop: [] };
     open.stop.push(
       room.on('message', (message) => {
         if (!this.alive) return;
@@ -108,7 +117,9 @@ export class SimTab {
       }),
       room.on('reset', (reset) => this.alive && view.reset(reset)),
       room.on('error', ({ error }) => {
-        if (this.alive) open.error = error.kind;
+        if (!this.alive) return;
+        open.error = error.kind;
+        open.errors++;
       }),
     );
     // Presence is followed by every tab (the checker compares each tab's list with the relays').
@@ -187,6 +198,7 @@ export class SimTab {
     this.alive = false;
     this.clock.kill();
     this.transport.kill();
+    this.#shared.release();
     this.network.links.clear();
   }
 }
@@ -194,6 +206,8 @@ export class SimTab {
 /** One browser profile: an IndexedDB shared by its tabs, one identity. */
 export class Profile {
   readonly idb = new IDBFactory();
+  /** Web Locks and BroadcastChannel of the profile. */
+  readonly shared = new ProfileTabs();
   readonly sub: string;
   readonly tabs: SimTab[] = [];
   created = 0;
@@ -377,7 +391,7 @@ export class World {
 
   /** Every fault ends: networks up and online, relays up, the store back, no injected errors, good tokens. */
   heal(): void {
-    this.relays.up.fill(true);
+    this.relays.restartAll();
     this.relays.storePaused = false;
     this.relays.injected.length = 0;
     this.relays.lostAnswer = this.relays.lostLive = this.relays.repeatedLive = 0;
@@ -411,7 +425,8 @@ export class World {
   }
 
   /**
-   * After the heal, one new message in every room that a live tab has open: every view must then
+   * After the heal, one new message in every room that a live tab has open (again every 5 s while
+   * something is not settled): every view must then
    * reach it — a `from: 'now'` view as much as one that lost its log (a new epoch) — so liveness is
    * judged against the log's real head, not against what a quiet room never revealed.
    */
@@ -449,10 +464,13 @@ export class World {
   async stuck(): Promise<string[]> {
     const stuck: string[] = [];
     for (const tab of this.alive()) {
-      if (tab.client.state !== 'online') stuck.push(`${tab.name}: connection ${tab.client.state}`);
+      if (tab.client.state !== 'online') {
+        const { reason, retryAt } = await this.drive(tab.client.inspect());
+        stuck.push(`${tab.name}: connection ${tab.client.state} (${reason?.kind ?? 'no reason'}: ${reason?.message ?? ''}; next attempt ${retryAt === undefined ? 'none' : `in ${retryAt - Date.now()} ms`}; ${tab.clock.pending} timers)`);
+      }
       for (const [name, open] of tab.rooms) {
         if (this.relays.forbidden(name)) {
-          if (open.error !== 'forbidden') stuck.push(`${tab.name} ${name}: a forbidden room without an error event`);
+          if (open.error === undefined) stuck.push(`${tab.name} ${name}: a forbidden room without an error event`);
           continue;
         }
         // A view may also end in an explicit error the app was shown (a refusal for good).
@@ -460,20 +478,28 @@ export class World {
         if (behind && open.error === undefined) stuck.push(`${tab.name} ${name}: ${behind}`);
         const members = open.room.presence.members().map((member) => member.sub).sort();
         const relayMembers = this.relays.members(name);
-        if (members.join() !== relayMembers.join()) stuck.push(`${tab.name} ${name}: presence shows [${members.join()}], the relays hold [${relayMembers.join()}]`);
+        if (members.join() !== relayMembers.join() && open.errors === 0) stuck.push(`${tab.name} ${name}: presence shows [${members.join()}], the relays hold [${relayMembers.join()}]`);
       }
       if (tab.pendingEnters > 0) stuck.push(`${tab.name}: ${tab.pendingEnters} presence.enter() unsettled`);
     }
     // Presence at the relays: exactly the identities with a live tab that entered.
     for (const name of ROOMS) {
       const expected = new Set<string>();
-      for (const tab of this.alive()) if (tab.entered.has(name) && tab.rooms.has(name) && !this.relays.forbidden(name)) expected.add(tab.profile.sub);
+      let explained = false;
+      for (const tab of this.alive()) {
+        const open = tab.rooms.get(name);
+        if (!open) continue;
+        if (open.errors > 0) explained = true;
+        if (tab.entered.has(name) && !this.relays.forbidden(name)) expected.add(tab.profile.sub);
+      }
       const held = this.relays.members(name);
-      if ([...expected].sort().join() !== held.join()) stuck.push(`presence ${name}: relays hold [${held.join()}], live tabs entered [${[...expected].sort().join()}]`);
+      if ([...expected].sort().join() !== held.join() && !explained) stuck.push(`presence ${name}: relays hold [${held.join()}], live tabs entered [${[...expected].sort().join()}]`);
     }
     for (const handle of this.handles) {
       const tab = this.alive().find((candidate) => candidate.name === handle.tab);
-      if (tab && handle.settled === undefined) stuck.push(`${handle.tab} ${handle.room}: publish ${handle.id} never settled`);
+      if (!tab || handle.settled !== undefined) continue;
+      const where = this.log.rooms.get(handle.room)?.log.find((message) => message.id === handle.id);
+      stuck.push(`${handle.tab} ${handle.room}: publish ${handle.id} never settled (${where ? `in the log at ${where.seq}` : 'not in the log'}; room ${tab.rooms.has(handle.room) ? 'open' : 'not open'} in that tab)`);
     }
     for (const profile of this.profiles) {
       const tab = profile.tabs.find((candidate) => candidate.alive);

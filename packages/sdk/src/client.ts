@@ -1,7 +1,7 @@
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, ServerEvent } from '@partyline/protocol';
 import { systemClock, type Clock } from './clock.js';
 import { Connection, type ConnectionState, type TokenSource } from './connection.js';
-import { openDatabase, type PartylineDatabase } from './database.js';
+import { createDatabaseHandle } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
 import { Flusher, type Settlement } from './flusher.js';
@@ -10,12 +10,12 @@ import type { ClientInspection } from './inspect.js';
 import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
 import { createOutboxStore, type OutboxDurability, type OutboxEntry } from './outbox-store.js';
 import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
-import { createScheduler } from './scheduler.js';
+import { createScheduler, type TransitionRecord } from './scheduler.js';
 import { socketTransport } from './socket-transport.js';
 import type { TransportFactory } from './transport.js';
-import { createMessageId } from './message-id.js';
+import { createMessageId, observeMessageId } from './message-id.js';
 import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
-import { createTabCoordinator, type TabCoordinator, type TabMessage } from './tab-coordinator.js';
+import { createTabCoordinator, type TabCoordinator, type TabEnvironment, type TabMessage } from './tab-coordinator.js';
 
 export interface ClientOptions {
   /** Relay URLs (`https://relay-1.example.com`); tried in order, the next one after a failure. Required. */
@@ -61,7 +61,11 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Most messages per publish request. @default 100 (DEFAULT_LIMITS.maxBatchMessages) */
   maxBatchMessages?: number;
-  /** Most bytes (ids, types, bodies) per publish request; a relay refuses bigger frames. @default 1048576 (DEFAULT_LIMITS.maxBatchBytes) */
+  /**
+   * Most bytes of one publish frame as written (bodies JSON-escaped again inside it); keep it ≤ the
+   * relay's `maxBatchBytes`. A message whose frame alone is larger fails with `payload_too_large`.
+   * @default 1048576 (DEFAULT_LIMITS.maxBatchBytes)
+   */
   maxBatchBytes?: number;
   /** Largest body accepted by `publish`, in UTF-8 bytes of its JSON. @default 65536 (DEFAULT_LIMITS.maxBodyBytes) */
   maxBodyBytes?: number;
@@ -84,6 +88,14 @@ export interface ClientOptions {
   clock?: Clock;
   /** How the client reaches a relay. @default socketTransport (Socket.IO over a WebSocket) */
   transport?: TransportFactory;
+  /**
+   * How the tabs of a profile share the outbox's flushing and its news: their Web Locks and
+   * broadcast channel. Only for running several clients over one injected IndexedDB as tabs of one
+   * profile (the simulator). @default navigator.locks and BroadcastChannel, when the page's own IndexedDB is used
+   */
+  tabs?: TabEnvironment;
+  /** Called on every transition of the client's state machines (connection, each room, flushing, presence): for debugging and the simulator's coverage. */
+  onTransition?: (record: TransitionRecord) => void;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -104,8 +116,11 @@ export const CLIENT_DEFAULTS = {
 
 /** Events of a {@link PartylineClient}. */
 export interface ClientEvents {
-  /** The connection state changed. */
-  state: { state: ConnectionState; previous: ConnectionState };
+  /**
+   * The connection state changed, or, while `connecting`, why it is not online yet (a new `reason`:
+   * a refused token, an unreachable relay, a lost connection).
+   */
+  state: { state: ConnectionState; previous: ConnectionState; reason?: PartylineError };
   /** Something went wrong that the SDK handles by itself (a relay unreachable, a refused token, storage trouble); for logs and UI hints. */
   error: { error: PartylineError };
   /**
@@ -118,6 +133,8 @@ export interface ClientEvents {
 export interface PartylineClient {
   /** `connecting`, `online` or `offline`. */
   readonly state: ConnectionState;
+  /** While `connecting`: why it is not online yet, the `reason` of the last `state` event (e.g. a refused token). */
+  readonly reason: PartylineError | undefined;
   /**
    * Listens to a client event; returns a function that stops listening.
    * @example
@@ -127,6 +144,7 @@ export interface PartylineClient {
   off<K extends keyof ClientEvents>(event: K, listener: (context: ClientEvents[K]) => void): void;
   /**
    * The room of that name (the same object on every call), joined and catching up whenever connected.
+   * Throws `bad_request` when it is already open with other options (another `from`): `leave()` it first.
    * @example
    * const room = client.room('party:abc');
    */
@@ -200,15 +218,17 @@ export function createClient(options: ClientOptions): PartylineClient {
   };
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
-  const scheduler = createScheduler(clock, settings.retryDelay);
+  const scheduler = createScheduler(clock, settings.retryDelay, options.onTransition);
   const onlineManager = options.onlineManager ?? createBrowserOnlineManager();
   const events = new Emitter<ClientEvents>();
 
-  let dbPromise: Promise<PartylineDatabase> | undefined;
-  const db = () => (dbPromise ??= openDatabase(factory, settings.dbName));
+  const database = createDatabaseHandle(factory, settings.dbName);
+  const db = () => database.get();
   const outbox = createOutboxStore(db, { durability: settings.outboxDurability });
   const inbox = createInboxStore(db);
   const rooms = new Map<string, Room>();
+  /** Every room this client opened, left ones included: their queued entries are still its to send. */
+  const roomsOpened = new Set<string>();
   const tracked = new Map<string, Tracked>();
   let closed = false;
   let cacheFailureReported = false;
@@ -224,8 +244,9 @@ export function createClient(options: ClientOptions): PartylineClient {
 
   const coordinator: TabCoordinator = createTabCoordinator({
     name: settings.dbName,
-    // Only the page's own IndexedDB is shared by the tabs of a profile.
-    shared: options.indexedDB === undefined,
+    // Only the page's own IndexedDB is shared by the tabs of a profile (or one whose tabs are given).
+    shared: options.indexedDB === undefined || options.tabs !== undefined,
+    ...(options.tabs ? { environment: options.tabs } : {}),
     stealAfterMs: settings.flushTakeoverMs,
     now,
     onMessage: (message) => onTabMessage(message),
@@ -235,7 +256,7 @@ export function createClient(options: ClientOptions): PartylineClient {
   const flusher = new Flusher({
     connection,
     outbox,
-    opened: (room) => rooms.has(room),
+    sends: (room) => roomsOpened.has(room),
     lead: (room, task) => coordinator.lead(room, task),
     identity,
     busyRetryMs: Math.min(1000, settings.flushTakeoverMs),
@@ -309,6 +330,18 @@ export function createClient(options: ClientOptions): PartylineClient {
     settle(settlement);
   }
 
+  /**
+   * Read once per session before the first publish: new ids sort after every id already queued in the
+   * profile, whose clock may have been ahead (a room's entries are sent in id order). Cheaper than a
+   * persisted counter, which would cost a write per publish; an empty outbox has no order to keep.
+   */
+  let queuedIdsSeen: Promise<void> | undefined;
+  const afterQueuedIds = () =>
+    (queuedIdsSeen ??= outbox.list().then(
+      (entries) => entries.forEach((entry) => observeMessageId(entry.id)),
+      () => void (queuedIdsSeen = undefined), // the add that follows reports the storage trouble
+    ));
+
   const assertOpen = () => {
     if (closed) throw new PartylineError(PartylineErrorKind.Closed, 'the client is closed');
   };
@@ -322,8 +355,10 @@ export function createClient(options: ClientOptions): PartylineClient {
     assertOpen,
     async enqueue(type, room, body): Promise<PublishHandle> {
       assertOpen();
+      await afterQueuedIds();
       const sender = identity();
-      const entry: OutboxEntry = { id: createMessageId(), room, type, body, createdAt: now(), attempts: 0, ...(sender !== undefined ? { sender } : {}) };
+      const createdAt = now();
+      const entry: OutboxEntry = { id: createMessageId(createdAt), room, type, body, createdAt, attempts: 0, ...(sender !== undefined ? { sender } : {}) };
       try {
         await outbox.add(entry);
       } catch (error) {
@@ -384,7 +419,6 @@ export function createClient(options: ClientOptions): PartylineClient {
   });
   connection.on('connect', () => {
     for (const room of rooms.values()) room._connected();
-    flusher.wake(true);
   });
   connection.on('disconnect', () => {
     for (const room of rooms.values()) room._disconnected();
@@ -412,15 +446,25 @@ export function createClient(options: ClientOptions): PartylineClient {
     get state() {
       return connection.state;
     },
+    get reason() {
+      return connection.reason;
+    },
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),
 
     room(name, roomOptions) {
       assertOpen();
       let room = rooms.get(name);
-      if (room) return room;
+      if (room) {
+        // An app-owned position or a window asked for here would otherwise be dropped without a word.
+        if (!room._opensAs(roomOptions)) {
+          throw new PartylineError(PartylineErrorKind.BadRequest, `room ${name} is already open with other options (from: ${JSON.stringify(roomOptions?.from ?? 'beginning')} asked, another given before): leave() it first to open it with these`, { retryable: false });
+        }
+        return room;
+      }
       room = new Room(name, host, roomOptions);
       rooms.set(name, room);
+      roomsOpened.add(name);
       flusher.wake(); // its queued entries (earlier sessions, other tabs) may be sendable now
       const opened = room;
       // Messages queued by earlier sessions or other tabs: report their status here too.
@@ -445,6 +489,8 @@ export function createClient(options: ClientOptions): PartylineClient {
       const [entries, tabs] = await Promise.all([outbox.list(), coordinator.inspect()]);
       return {
         state: connection.state,
+        reason: connection.reason,
+        retryAt: connection.retryAt,
         relay: connection.relay,
         relays: options.relays,
         user: identity(),
@@ -479,7 +525,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       tracked.clear();
       events.clear();
       await Promise.allSettled([flusher.idle(), ...open.map((room) => room._idle())]);
-      if (dbPromise) await dbPromise.then((database) => database.close(), () => {});
+      database.close();
     },
   };
 }

@@ -26,9 +26,12 @@ export type ConnectionPhase =
   | { kind: 'waiting'; reason: PartylineError; retryAt: number }
   | { kind: 'closed' };
 
+/** Every phase kind, for coverage counts (the simulator counts the (phase, event) pairs it drove). */
+export const CONNECTION_PHASES = ['idle', 'offline', 'token', 'opening', 'online', 'waiting', 'closed'] as const satisfies readonly ConnectionPhase['kind'][];
+
 export interface ConnectionMachineState {
   phase: ConnectionPhase;
-  /** Index into the relay list (mod its length) of the relay to try next, or connected to now. */
+  /** Index into the relay list of the relay to try next, or connected to now. */
   relay: number;
   /** Failed attempts in a row (the backoff's exponent); 0 after a connection came up or the device came online. */
   attempt: number;
@@ -57,6 +60,23 @@ export type ConnectionEvent =
   | { type: 'timer' }
   /** A relay refused the token on an open connection (a request answered `token_expired` or `unauthorized`). */
   | { type: 'token_refused'; ticket: number; error: PartylineError };
+
+/** Every event type (see {@link CONNECTION_PHASES}). */
+export const CONNECTION_EVENTS = [
+  'start',
+  'online',
+  'offline',
+  'close',
+  'reconnect',
+  'token',
+  'token_failed',
+  'opened',
+  'connect_error',
+  'transport_closed',
+  'drain',
+  'timer',
+  'token_refused',
+] as const satisfies readonly ConnectionEvent['type'][];
 
 export type ConnectionCommand =
   | { type: 'ask_token'; ticket: number }
@@ -152,20 +172,25 @@ export function connectionTransition(state: ConnectionMachineState, event: Conne
       // Any relay serves any room: after a loss try the next one, unless this one sent us away on
       // purpose (a drain already chose the next relay; a server disconnect means "come back").
       const nextRelay = !phase.draining && event.reason !== 'io server disconnect';
-      return reconnectAfterLoss({ ...state, relay: state.relay + (nextRelay ? 1 : 0) }, event.reason, config);
+      return reconnectAfterLoss({ ...state, relay: nextRelay ? following(state, config) : state.relay }, event.reason, config);
     }
     case 'drain':
       if (phase.kind !== 'online' || phase.ticket !== event.ticket || phase.draining) return same(state);
       return {
-        state: { ...state, relay: state.relay + 1, phase: { ...phase, draining: true } },
+        state: { ...state, relay: following(state, config), phase: { ...phase, draining: true } },
         commands: [{ type: 'set_timer', delayMs: Math.max(0, Math.min(event.reconnectAfterMs, 60_000)) }],
       };
     case 'token_refused': {
       if (phase.kind !== 'online' || phase.ticket !== event.ticket) return same(state);
-      const dropped = { ...state, token: config.tokenIsFunction ? undefined : state.token, lastError: event.error };
+      const dropped = { ...state, token: config.tokenIsFunction ? undefined : state.token };
       return reconnectAfterLoss(dropped, `token refused (${event.error.kind})`, config, event.error);
     }
   }
+}
+
+/** The relay after the current one, round the list. */
+function following(state: ConnectionMachineState, config: ConnectionMachineConfig): number {
+  return (state.relay + 1) % Math.max(1, config.relayCount);
 }
 
 function same(state: ConnectionMachineState): Result {
@@ -228,7 +253,7 @@ function fail(
     state: {
       ...state,
       attempt,
-      relay: state.relay + (options.nextRelay ? 1 : 0),
+      relay: options.nextRelay ? following(state, config) : state.relay,
       token: options.dropToken && config.tokenIsFunction ? undefined : state.token,
       lastError: error,
       phase: { kind: 'waiting', reason: error, retryAt: config.now() + delay },
@@ -245,7 +270,7 @@ function reconnectAfterLoss(state: ConnectionMachineState, reason: string, confi
   if (error) commands.push({ type: 'error', error });
   commands.push({ type: 'set_timer', delayMs: delay }, { type: 'state' });
   const why = error ?? new PartylineError(PartylineErrorKind.Disconnected, `connection lost (${reason})`);
-  return { state: { ...state, attempt, phase: { kind: 'waiting', reason: why, retryAt: config.now() + delay } }, commands };
+  return { state: { ...state, attempt, lastError: why, phase: { kind: 'waiting', reason: why, retryAt: config.now() + delay } }, commands };
 }
 
 /** A refusal that a new token can cure. */
@@ -263,7 +288,9 @@ export function checkToken(value: unknown): string | PartylineError {
   }
   const token = value.trim();
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
-    const preview = token.length > 40 ? `${token.slice(0, 40)}…` : token;
+    // An error page's words, not its markup: "503 Service Unavailable" is what the app should see.
+    const text = token.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+    const preview = text.length > 80 ? `${text.slice(0, 80)}…` : text;
     return new PartylineError(PartylineErrorKind.Unauthorized, `the token function returned something that is not a JWT (${JSON.stringify(preview)}): an error page? check that the token endpoint answered 200`, { retryable: true });
   }
   return token;

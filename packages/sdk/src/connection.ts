@@ -2,6 +2,7 @@ import { PROTOCOL_VERSION, ServerEvent } from '@partyline/protocol';
 import {
   connectionTransition,
   initialConnectionState,
+  isTokenRefusal,
   publicState,
   type ConnectionCommand,
   type ConnectionEvent,
@@ -10,6 +11,7 @@ import {
 } from './connection-machine.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter } from './events.js';
+import { MachineRunner } from './machine-runner.js';
 import type { OnlineManager } from './online-manager.js';
 import type { Scheduler } from './scheduler.js';
 import type { Transport, TransportFactory } from './transport.js';
@@ -48,8 +50,7 @@ const SLOT = 'connection';
  */
 export class Connection extends Emitter<ConnectionEvents> {
   readonly #options: ConnectionOptions;
-  readonly #config: ConnectionMachineConfig;
-  #machine: ConnectionMachineState;
+  readonly #runner: MachineRunner<ConnectionMachineState, ConnectionEvent, ConnectionCommand>;
   #state: ConnectionState = 'offline';
   /** The transport of the current attempt or connection, with its ticket. */
   #transport: { ticket: number; transport: Transport } | undefined;
@@ -62,16 +63,20 @@ export class Connection extends Emitter<ConnectionEvents> {
     super();
     this.#options = options;
     const fixed = typeof options.token === 'string' ? options.token : undefined;
-    this.#machine = initialConnectionState(fixed);
     if (fixed !== undefined) this.#identity = tokenSubject(fixed);
     const { scheduler } = options;
-    this.#config = {
+    const config: ConnectionMachineConfig = {
       relayCount: options.relays.length,
       tokenIsFunction: typeof options.token === 'function',
       connectTimeoutMs: options.connectTimeoutMs,
       now: () => scheduler.clock.now(),
       backoff: (attempt, retryAfterMs) => scheduler.backoff(attempt, retryAfterMs),
     };
+    this.#runner = new MachineRunner('connection', initialConnectionState(fixed), (state, event) => connectionTransition(state, event, config), (command) => this.#run(command), scheduler);
+  }
+
+  get #machine(): ConnectionMachineState {
+    return this.#runner.state;
   }
 
   /** The `sub` of the latest token (kept after it expires): whom this client speaks for. */
@@ -83,9 +88,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     return this.#state;
   }
 
-  /** Why the client is not online, while it is connecting (a refused token, an unreachable relay). */
+  /** Why the client is not online, while it is connecting (a refused token, an unreachable relay, a lost connection): the `reason` of the last `state` event. */
   get reason(): PartylineError | undefined {
-    return this.#state === 'online' ? undefined : this.#machine.lastError;
+    return this.#lastReported;
   }
 
   /** When the next attempt is due, while waiting to retry. */
@@ -140,9 +145,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   #dispatch(event: ConnectionEvent): void {
-    const { state, commands } = connectionTransition(this.#machine, event, this.#config);
-    this.#machine = state;
-    for (const command of commands) this.#run(command);
+    this.#runner.dispatch(event);
   }
 
   #run(command: ConnectionCommand): void {
@@ -232,7 +235,7 @@ export class Connection extends Emitter<ConnectionEvents> {
           }
           if (event === ServerEvent.Error) {
             const error = toPartylineError(payload);
-            if (error.kind === PartylineErrorKind.TokenExpired) return this.#dispatch({ type: 'token_refused', ticket, error });
+            if (isTokenRefusal(error)) return this.#dispatch({ type: 'token_refused', ticket, error });
             return;
           }
           this.emit('event', { event, payload });

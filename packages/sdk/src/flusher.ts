@@ -1,8 +1,18 @@
-import { PublishResultSchema, utf8ByteLength, validate, type PublishAck, type PublishResult } from '@partyline/protocol';
 import type { Connection } from './connection.js';
-import type { Scheduler } from './scheduler.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
+import {
+  flushTransition,
+  initialFlushState,
+  publishPayload,
+  type FlushCommand,
+  type FlushEvent,
+  type FlushMachineConfig,
+  type FlushMachineState,
+} from './flush-machine.js';
+import { MachineRunner } from './machine-runner.js';
 import type { OutboxEntry, OutboxStore } from './outbox-store.js';
+import type { Scheduler } from './scheduler.js';
+import type { Transport } from './transport.js';
 
 /** What became of one outbox entry. */
 export type Settlement =
@@ -13,8 +23,11 @@ export type Settlement =
 export interface FlusherOptions {
   connection: Connection;
   outbox: OutboxStore;
-  /** Whether this client sends `room`'s entries at all (it opened the room, so it holds a token for it). */
-  opened(room: string): boolean;
+  /**
+   * Whether this client sends `room`'s entries at all: it opened the room during its life (so it
+   * holds a token for it), whether or not the room is still open.
+   */
+  sends(room: string): boolean;
   /** Runs one room's sends as that room's only flusher across tabs; false when another tab flushes it now. */
   lead(room: string, task: () => Promise<void>): Promise<boolean>;
   /** Whom this client sends for: entries queued under another identity wait for theirs. */
@@ -24,7 +37,10 @@ export interface FlusherOptions {
   scheduler: Scheduler;
   ackTimeoutMs: number;
   maxBatchMessages: number;
-  /** Most bytes (ids, types, bodies) per publish request. */
+  /**
+   * Most bytes of one publish frame as written (JSON-escaped bodies included). Kept ≤ the relay's
+   * `maxBatchBytes`, this also keeps under its frame limit (`maxBatchBytes` + 64 KiB).
+   */
   maxBatchBytes: number;
   retentionMs: number;
   /** Called once per entry this flusher removed from the outbox. */
@@ -32,261 +48,180 @@ export interface FlusherOptions {
   onError(error: PartylineError): void;
 }
 
-/** `smaller`: the relay refused the batch as too large; send the same entries again in smaller batches. */
-type BatchOutcome = { ok: true } | { ok: false; error: PartylineError } | { ok: 'smaller' };
-
-const RETRY = 'flush';
-const EXPIRY = 'flush:expiry';
+/** How long one outbox read or write, or a room lock, may take before the pass backs off. */
+const STORAGE_TIMEOUT_MS = 30_000;
 
 /**
- * Sends the outbox: per room, in publish order, in batches of at most `maxBatchMessages`, each
- * acked per message. Acked and permanently refused entries leave the outbox; retryable failures
- * stay and the whole flush backs off (capped exponential, full jitter, at least the relay's
- * `retryAfterMs`). Entries older than the retention leave as `expired`.
+ * The IO shell of the flush machine (flush-machine.ts): outbox reads and writes, room locks, publish
+ * requests and the `flush` / `flush:expiry` scheduler slots, as the machine commands. Sends the
+ * outbox per room, in publish order, acked per message; acked and permanently refused entries leave
+ * the outbox; retryable failures back off (capped exponential, full jitter, at least the relay's
+ * `retryAfterMs`); entries older than the retention leave as `expired`.
  */
 export class Flusher {
   readonly #o: FlusherOptions;
-  #running = false;
-  #again = false;
-  #failures = 0;
-  /** Shrinks when a relay allows smaller batches than this client's setting. */
-  #batchSize: number;
-  /** The expiry timer fired: the outbox must be read even while there is nothing to send. */
-  #expiryDue = false;
-  #closed = false;
-  #idle: Promise<void> = Promise.resolve();
+  readonly #runner: MachineRunner<FlushMachineState, FlushEvent, FlushCommand>;
+  /** Events raised while a transition's commands run wait their turn (transitions never nest). */
+  /** Room locks held, by lead ticket: resolving one ends that lead's task. */
+  readonly #locks = new Map<number, () => void>();
+  /** The transport the latest request went out on (a token refusal names it). */
+  #request: { ticket: number; transport: Transport } | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #unsubscribe: (() => void)[];
 
   constructor(options: FlusherOptions) {
     this.#o = options;
-    this.#batchSize = options.maxBatchMessages;
+    const { scheduler, connection } = options;
+    const config: FlushMachineConfig = {
+      now: () => scheduler.clock.now(),
+      backoff: (attempt, retryAfterMs) => scheduler.backoff(attempt, retryAfterMs),
+      // Only entries queued under this identity: another tab's, session's or account's entries may
+      // need a token this client does not have (or must not use), and are neither sent nor failed here.
+      sends: (entry) => {
+        if (!options.sends(entry.room)) return false;
+        return entry.sender === undefined || entry.sender === options.identity();
+      },
+      retentionMs: options.retentionMs,
+      maxFrameBytes: options.maxBatchBytes,
+      busyRetryMs: options.busyRetryMs,
+      ackTimeoutMs: options.ackTimeoutMs,
+      storageTimeoutMs: STORAGE_TIMEOUT_MS,
+    };
+    const initial = { ...initialFlushState(options.maxBatchMessages), connected: connection.transport !== undefined };
+    this.#runner = new MachineRunner('flush', initial, (state, event) => flushTransition(state, event, config), (command) => this.#run(command), options.scheduler);
+    this.#unsubscribe = [
+      connection.on('connect', () => this.#dispatch({ type: 'connected' })),
+      connection.on('disconnect', () => this.#dispatch({ type: 'disconnected' })),
+    ];
   }
 
   /**
-   * Flushes soon. `force` skips a running backoff wait (connected again, browser online); a new
+   * Flushes soon. `force` skips a running backoff wait (browser online, `client.flush()`); a new
    * publish does not, so a struggling relay is not hammered.
    */
   wake(force = false): void {
-    if (this.#closed) return;
-    if (this.#o.scheduler.dueAt(RETRY) !== undefined) {
-      if (!force) return;
-      this.#o.scheduler.cancel(RETRY);
-    }
-    if (this.#running) {
-      this.#again = true;
-      // Reconnected or back online: if this pass ends in a retry, start the backoff over.
-      if (force) this.#failures = 0;
-      return;
-    }
-    this.#running = true;
-    this.#idle = this.#run().finally(() => (this.#running = false));
+    this.#dispatch({ type: force ? 'force_wake' : 'wake' });
+  }
+
+  /** The machine's state (devtools, the simulator). */
+  get machine(): Readonly<FlushMachineState> {
+    return this.#machine;
   }
 
   /** Failed passes in a row (for `client.inspect()`). */
   get failures(): number {
-    return this.#failures;
+    return this.#machine.failures;
   }
 
-  /** When the next pass is due, if one is scheduled (for `client.inspect()`). */
+  /** When the next pass is due, while waiting (a backoff, or another tab flushing). */
   get retryAt(): number | undefined {
-    return this.#o.scheduler.dueAt(RETRY);
+    const phase = this.#machine.phase;
+    return phase.kind === 'backoff' || phase.kind === 'yielded' ? phase.dueAt : undefined;
   }
 
-  /** Resolves when no flush is running (tests, close). */
-  idle(): Promise<void> {
-    return this.#idle;
+  /** Resolves when no outbox operation or request of this flusher is running (tests, close). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   close(): void {
-    this.#closed = true;
-    this.#o.scheduler.cancel(RETRY);
-    this.#o.scheduler.cancel(EXPIRY);
+    this.#dispatch({ type: 'close' });
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    for (const release of this.#locks.values()) release();
+    this.#locks.clear();
   }
 
-  async #run(): Promise<void> {
-    try {
-      do {
-        this.#again = false;
-        // With nothing to send to, read the outbox only for expiry (when due, or to arm the timer): a
-        // publish while offline must not re-read a growing outbox every time.
-        const canSend = this.#o.connection.transport !== undefined;
-        if (!canSend && !this.#expiryDue && this.#o.scheduler.dueAt(EXPIRY) !== undefined) return;
-        this.#expiryDue = false;
-        // Only rooms this client opened, and only entries queued under its identity: another tab's,
-        // session's or account's entries may need a token this client does not have (or must not
-        // use), and must neither be sent nor failed from here.
-        const identity = this.#o.identity();
-        const entries = (await this.#expire(await this.#o.outbox.list())).filter(
-          (entry) => this.#o.opened(entry.room) && (entry.sender === undefined || entry.sender === identity),
-        );
-        if (this.#closed || entries.length === 0 || !this.#o.connection.transport) return;
-        let retryError: PartylineError | undefined;
-        let busy = false;
-        let sent = false;
-        for (const [room, roomEntries] of groupByRoom(entries)) {
-          // A room that must wait does not hold up the others.
-          const led = await this.#o.lead(room, async () => {
-            for (let at = 0; at < roomEntries.length; ) {
-              const size = batchLength(roomEntries, at, this.#batchSize, this.#o.maxBatchBytes);
-              const outcome = await this.#send(room, roomEntries.slice(at, at + size));
-              if (this.#closed) return;
-              if (outcome.ok === 'smaller') continue;
-              if (!outcome.ok) {
-                retryError ??= outcome.error;
-                return;
-              }
-              sent = true;
-              at += size;
-            }
-          });
-          if (this.#closed) return;
-          if (!led) busy = true;
-        }
-        if (retryError) return this.#scheduleRetry(retryError);
-        this.#failures = 0;
-        if (busy) this.#scheduleBusyRetry();
-        // Look again: more may have been queued meanwhile.
-        if (sent) this.#again = true;
-      } while (this.#again && !this.#closed);
-    } catch (error) {
-      // Storage trouble: report it and try again later rather than spin.
-      const failure = toPartylineError(error);
-      this.#o.onError(failure);
-      this.#scheduleRetry(failure);
+  get #machine(): FlushMachineState {
+    return this.#runner.state;
+  }
+
+  #dispatch(event: FlushEvent): void {
+    this.#runner.dispatch(event);
+  }
+
+  /** Runs `work` and feeds its outcome back as an event. */
+  #track(work: Promise<FlushEvent | undefined>): void {
+    const running = work.then((event) => event && this.#dispatch(event));
+    this.#inFlight.add(running);
+    void running.finally(() => this.#inFlight.delete(running));
+  }
+
+  #run(command: FlushCommand): void {
+    const { scheduler, outbox } = this.#o;
+    switch (command.type) {
+      case 'list':
+        return this.#track(outbox.list().then(
+          (entries): FlushEvent => ({ type: 'listed', ticket: command.ticket, entries }),
+          (error: unknown): FlushEvent => ({ type: 'storage_failed', ticket: command.ticket, error: storageError(error) }),
+        ));
+      case 'lead':
+        return this.#lead(command.ticket, command.room);
+      case 'release':
+        this.#locks.get(command.ticket)?.();
+        this.#locks.delete(command.ticket);
+        return;
+      case 'send':
+        return this.#send(command.ticket, command.room, command.batch);
+      case 'settle':
+        return this.#track(this.#settle(command).then(
+          (): FlushEvent => ({ type: 'settled', ticket: command.ticket }),
+          (error: unknown): FlushEvent => ({ type: 'storage_failed', ticket: command.ticket, error: storageError(error) }),
+        ));
+      case 'token_refused':
+        if (this.#request?.ticket === command.ticket) this.#o.connection.tokenRefused(this.#request.transport, command.error);
+        return;
+      case 'set_timer':
+        return scheduler.schedule(command.slot, command.delayMs, () => this.#dispatch({ type: 'timer', slot: command.slot }), 'replace');
+      case 'clear_timer':
+        return scheduler.cancel(command.slot);
+      case 'report':
+        return this.#o.onError(command.error);
     }
   }
 
-  /** Another tab was flushing a room: look again soon (it may finish, or be stuck and taken over). */
-  #scheduleBusyRetry(): void {
-    if (this.#closed) return;
-    this.#o.scheduler.schedule(RETRY, this.#o.busyRetryMs, () => this.wake());
+  #lead(ticket: number, room: string): void {
+    const held = new Promise<void>((resolve) => this.#locks.set(ticket, resolve));
+    const led = this.#o.lead(room, async () => {
+      if (this.#machine.phase.kind === 'closed') return;
+      this.#dispatch({ type: 'led', ticket });
+      await held;
+    });
+    this.#track(led.then(
+      (ran): FlushEvent | undefined => (ran ? undefined : { type: 'busy', ticket }),
+      (): FlushEvent => ({ type: 'busy', ticket }),
+    ));
   }
 
-  #scheduleRetry(error: PartylineError): void {
-    if (this.#closed) return;
-    this.#failures++;
-    this.#o.scheduler.schedule(RETRY, this.#o.scheduler.backoff(this.#failures, error.retryAfterMs), () => this.wake(), 'replace');
-  }
-
-  /** Drops expired entries (reporting each) and answers the rest; arms a timer for the next expiry. */
-  async #expire(entries: OutboxEntry[]): Promise<OutboxEntry[]> {
-    const now = this.#o.scheduler.clock.now();
-    const cutoff = now - this.#o.retentionMs;
-    const expired = entries.filter((entry) => entry.createdAt <= cutoff);
-    const live = entries.filter((entry) => entry.createdAt > cutoff);
-    if (expired.length > 0) {
-      const removed = new Set(await this.#o.outbox.remove(expired));
-      for (const entry of expired) {
-        if (!removed.has(entry)) continue;
-        const error = new PartylineError(PartylineErrorKind.Expired, `not delivered within ${this.#o.retentionMs} ms; dropped from the outbox`, { retryable: false });
-        this.#o.onSettled({ status: 'expired', room: entry.room, id: entry.id, error });
-      }
-    }
-    this.#o.scheduler.cancel(EXPIRY);
-    const oldest = live.reduce((min, entry) => Math.min(min, entry.createdAt), Infinity);
-    if (oldest !== Infinity && !this.#closed) {
-      this.#o.scheduler.schedule(EXPIRY, Math.max(0, oldest + this.#o.retentionMs - now + 1), () => {
-        this.#expiryDue = true;
-        this.wake();
-      }, 'replace');
-    }
-    return live;
-  }
-
-  async #send(room: string, batch: OutboxEntry[]): Promise<BatchOutcome> {
+  #send(ticket: number, room: string, batch: OutboxEntry[]): void {
     const transport = this.#o.connection.transport;
-    if (!transport) return { ok: false, error: new PartylineError(PartylineErrorKind.Disconnected, 'not connected') };
-    let ack: unknown;
-    try {
-      ack = await transport.request('room:publish', {
-        room,
-        messages: batch.map(({ id, type, body }) => ({ id, type, body })),
-      }, this.#o.ackTimeoutMs);
-    } catch (error) {
-      await this.#o.outbox.countAttempt(batch);
-      return { ok: false, error: toPartylineError(error) };
-    }
-    if (!ack || typeof ack !== 'object' || (ack as { ok?: unknown }).ok !== true) {
-      const wire = (ack as { error?: unknown } | undefined)?.error;
-      const error = wire ? toPartylineError(wire) : new PartylineError(PartylineErrorKind.Internal, 'malformed publish ack', { retryable: true });
-      if (error.kind === PartylineErrorKind.PayloadTooLarge && batch.length > 1) {
-        // The batch as a whole is too large for this relay (fewer messages per batch, or bytes):
-        // each message may still be fine on its own.
-        this.#batchSize = Math.max(1, Math.floor(batch.length / 2));
-        return { ok: 'smaller' };
-      }
-      if (error.retryable) {
-        if (error.kind === PartylineErrorKind.TokenExpired) this.#o.connection.tokenRefused(transport, error);
-        await this.#o.outbox.countAttempt(batch);
-        return { ok: false, error };
-      }
-      await this.#settleFailed(batch, () => error);
-      return { ok: true };
-    }
-    return this.#applyResults(batch, (ack as PublishAck).results);
+    if (!transport) return this.#dispatch({ type: 'no_answer', ticket, error: new PartylineError(PartylineErrorKind.Disconnected, 'not connected') });
+    this.#request = { ticket, transport };
+    this.#track(transport.request('room:publish', publishPayload(room, batch), this.#o.ackTimeoutMs).then(
+      (ack): FlushEvent => {
+        if (ack && typeof ack === 'object' && (ack as { ok?: unknown }).ok === true) return { type: 'ack', ticket, results: (ack as { results?: unknown }).results };
+        const wire = (ack as { error?: unknown } | undefined)?.error;
+        return { type: 'refused', ticket, error: wire ? toPartylineError(wire) : new PartylineError(PartylineErrorKind.Internal, 'malformed publish ack', { retryable: true }) };
+      },
+      (error: unknown): FlushEvent => ({ type: 'no_answer', ticket, error: toPartylineError(error) }),
+    ));
   }
 
-  async #applyResults(batch: OutboxEntry[], results: unknown): Promise<BatchOutcome> {
-    const byId = new Map<string, PublishResult>();
-    if (Array.isArray(results)) {
-      for (const raw of results) {
-        const result = validate(PublishResultSchema, raw);
-        if (result.ok) byId.set(result.value.id, result.value);
-      }
+  /** Removes what left the outbox (reporting each entry this client removed) and counts the rest's attempts. */
+  async #settle(command: Extract<FlushCommand, { type: 'settle' }>): Promise<void> {
+    const leaving = [
+      ...command.sent.map(({ entry, seq }) => ({ entry, settlement: { status: 'sent', room: entry.room, id: entry.id, seq } as const })),
+      ...command.failed.map(({ entry, error }) => ({ entry, settlement: { status: 'failed', room: entry.room, id: entry.id, error } as const })),
+      ...command.expired.map(({ entry, error }) => ({ entry, settlement: { status: 'expired', room: entry.room, id: entry.id, error } as const })),
+    ];
+    if (leaving.length > 0) {
+      const removed = new Set(await this.#o.outbox.remove(leaving.map(({ entry }) => entry)));
+      for (const { entry, settlement } of leaving) if (removed.has(entry)) this.#o.onSettled(settlement);
     }
-    const sent: { entry: OutboxEntry; seq: number }[] = [];
-    const refused: { entry: OutboxEntry; error: PartylineError }[] = [];
-    const retry: OutboxEntry[] = [];
-    let retryError: PartylineError | undefined;
-    for (const entry of batch) {
-      const result = byId.get(entry.id);
-      if (result && 'seq' in result) sent.push({ entry, seq: result.seq });
-      else if (result && !result.error.retryable) refused.push({ entry, error: PartylineError.fromWire(result.error) });
-      else {
-        retry.push(entry);
-        const error = result ? PartylineError.fromWire(result.error) : new PartylineError(PartylineErrorKind.Internal, 'the relay did not answer for this message');
-        if (!retryError || (error.retryAfterMs ?? 0) > (retryError.retryAfterMs ?? 0)) retryError = error;
-      }
-    }
-    const removed = new Set(await this.#o.outbox.remove([...sent, ...refused].map(({ entry }) => entry)));
-    for (const { entry, seq } of sent) {
-      if (removed.has(entry)) this.#o.onSettled({ status: 'sent', room: entry.room, id: entry.id, seq });
-    }
-    for (const { entry, error } of refused) {
-      if (removed.has(entry)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error });
-    }
-    if (retryError) {
-      await this.#o.outbox.countAttempt(retry);
-      return { ok: false, error: retryError };
-    }
-    return { ok: true };
-  }
-
-  async #settleFailed(batch: OutboxEntry[], errorOf: (entry: OutboxEntry) => PartylineError): Promise<void> {
-    const removed = new Set(await this.#o.outbox.remove(batch));
-    for (const entry of batch) {
-      if (removed.has(entry)) this.#o.onSettled({ status: 'failed', room: entry.room, id: entry.id, error: errorOf(entry) });
-    }
+    if (command.retry.length > 0) await this.#o.outbox.countAttempt(command.retry);
   }
 }
 
-/** How many entries from `at` make the next batch: at most `maxCount`, at most `maxBytes` (but always one). */
-function batchLength(entries: readonly OutboxEntry[], at: number, maxCount: number, maxBytes: number): number {
-  let bytes = 0;
-  let count = 0;
-  for (let i = at; i < entries.length && count < maxCount; i++, count++) {
-    const entry = entries[i]!;
-    bytes += utf8ByteLength(entry.body) + entry.id.length + entry.type.length;
-    if (bytes > maxBytes && count > 0) break;
-  }
-  return count;
-}
-
-function groupByRoom(entries: readonly OutboxEntry[]): Map<string, OutboxEntry[]> {
-  const rooms = new Map<string, OutboxEntry[]>();
-  for (const entry of entries) {
-    const list = rooms.get(entry.room);
-    if (list) list.push(entry);
-    else rooms.set(entry.room, [entry]);
-  }
-  return rooms;
+function storageError(error: unknown): PartylineError {
+  const failure = toPartylineError(error);
+  return failure.kind === PartylineErrorKind.Storage ? failure : new PartylineError(PartylineErrorKind.Storage, failure.message, { retryable: true, cause: error });
 }

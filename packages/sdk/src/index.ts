@@ -1,6 +1,8 @@
 export { createClient, CLIENT_DEFAULTS } from './client.js';
 export { systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
+export type { TransitionRecord } from './scheduler.js';
+export type { TabEnvironment } from './tab-coordinator.js';
 export { socketTransport } from './socket-transport.js';
 export type { Transport, TransportCallbacks, TransportFactory, TransportOptions } from './transport.js';
 export type { ClientEvents, ClientOptions, PartylineClient } from './client.js';

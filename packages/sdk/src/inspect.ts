@@ -1,4 +1,5 @@
 import type { ConnectionState } from './connection.js';
+import type { PartylineError } from './errors.js';
 import type { OutboxEntry } from './outbox-store.js';
 
 /** One open room as this tab sees it (see {@link ClientInspection}). */
@@ -35,6 +36,10 @@ export interface FlushInspection {
  */
 export interface ClientInspection {
   state: ConnectionState;
+  /** While `connecting`: why it is not online yet (e.g. `unauthorized`: the token was refused). */
+  reason: PartylineError | undefined;
+  /** While waiting to retry the connection: when the next attempt is due (epoch ms). */
+  retryAt: number | undefined;
   /** The relay this client is connected to; undefined while it is not. */
   relay: string | undefined;
   relays: readonly string[];

@@ -16,6 +16,28 @@ function randomBytes(): Uint8Array {
   return bytes;
 }
 
+/** Starts over as a fresh realm would (no last id, an empty random pool): the simulator runs each seed so. */
+export function resetMessageIds(): void {
+  lastMs = -1;
+  counter = 0;
+  poolOffset = pool.length;
+}
+
+/**
+ * Makes every later id of this realm sort after `id` (one queued by an earlier session of the
+ * profile): its clock may have been ahead of this one's (stepped back by NTP, changed by hand), and
+ * the outbox sends a room's entries in id order. Ids that are not UUIDv7 are ignored.
+ */
+export function observeMessageId(id: string): void {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/.test(id)) return;
+  const ms = parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  const idCounter = parseInt(id.slice(15, 18), 16);
+  if (ms > lastMs) {
+    lastMs = ms;
+    counter = idCounter;
+  } else if (ms === lastMs) counter = Math.max(counter, idCounter);
+}
+
 /**
  * A UUIDv7 (RFC 9562): 48-bit Unix ms, then a 12-bit counter that keeps ids made in the same
  * millisecond increasing, then 62 random bits. Ids sort in creation order within a tab, so the

@@ -9,11 +9,14 @@ export interface OnlineManager {
 }
 
 /**
- * The default: the browser's `navigator.onLine` and `online`/`offline` events. Where there is no
- * such thing (Node), it always says online and never changes.
+ * The default: the browser's `navigator.onLine` and `online`/`offline` events — on `window` in a
+ * page, on `self` in a worker (the global scope, whichever it is). Where there is no such thing
+ * (Node), it always says online and never changes.
  */
 export function createBrowserOnlineManager(): OnlineManager {
-  const target = typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? window : undefined;
+  // Not `window`: a Worker has none, and would never hear that the network came back.
+  const scope = globalThis as Partial<Pick<EventTarget, 'addEventListener' | 'removeEventListener'>>;
+  const target = typeof scope.addEventListener === 'function' && typeof scope.removeEventListener === 'function' ? (scope as EventTarget) : undefined;
   return {
     isOnline: () => (typeof navigator !== 'undefined' && typeof navigator.onLine === 'boolean' ? navigator.onLine : true),
     subscribe(listener) {

@@ -1,8 +1,10 @@
-import { DEFAULT_LIMITS, PresenceSnapshotSchema, RoomPresenceEventSchema, validate, type PresenceMember, type RoomPresenceEvent } from '@partyline/protocol';
+import { DEFAULT_LIMITS, RoomPresenceEventSchema, validate, type PresenceMember } from '@partyline/protocol';
+import { isTokenRefusal } from './connection-machine.js';
 import type { Connection } from './connection.js';
-import { PartylineError, PartylineErrorKind } from './errors.js';
+import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
+import { MachineRunner } from './machine-runner.js';
 import { encodeJson, parseJson } from './json-text.js';
-import { isEmptyDiff, PresenceView, type PresenceDiff } from './presence-view.js';
+import { initialPresenceState, presenceTransition, type PresenceCommand, type PresenceEvent, type PresenceMachineConfig, type PresenceMachineState } from './presence-machine.js';
 import { request } from './request.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -32,6 +34,8 @@ export interface PresenceHost {
   readonly scheduler: Scheduler;
   assertOpen(): void;
   emit(context: PresenceContext): void;
+  /** A refusal for good nobody awaits: the room's `error` event. */
+  fail(error: PartylineError): void;
 }
 
 /** How long live changes may wait for one before them before the member list is fetched again. */
@@ -56,191 +60,147 @@ const toMember = (member: PresenceMember): RoomMember => ({ sub: member.sub, dat
 export class RoomPresence {
   readonly #room: string;
   readonly #host: PresenceHost;
-  readonly #view = new PresenceView();
-  /** What this tab asked for: entered with this data (JSON text or none), or not entered. */
-  #entered: { data: string | undefined } | undefined;
+  readonly #runner: MachineRunner<PresenceMachineState, PresenceEvent, PresenceCommand>;
   #members: RoomMember[] = [];
-  #watching = false;
-  /** Live changes that came while a member list was on its way: applied after it (it may be older than them). */
-  #held: RoomPresenceEvent[] | undefined;
-  /** Scheduler slots: the member list fetched again after a gap; a catch-up (enter again, then the member list) that failed for now, tried again on the same connection. */
-  readonly #refetchSlot: string;
-  readonly #catchUpSlot: string;
-  #catchUpAttempt = 0;
+  /** Pending enter() calls by waiter id (the machine says when each settles). */
+  readonly #waiters = new Map<number, { resolve(): void; reject(error: PartylineError): void }>();
+  #nextWaiter = 0;
+  /** The app's leave() waits for this answer. */
+  #leaving: Promise<unknown> = Promise.resolve();
+  readonly #stopListening: () => void;
 
   /** @internal use `room.presence` */
   constructor(room: string, host: PresenceHost) {
     this.#room = room;
     this.#host = host;
-    this.#refetchSlot = `presence:${room}:refetch`;
-    this.#catchUpSlot = `presence:${room}:catch-up`;
+    const { scheduler } = host;
+    const config: PresenceMachineConfig = { gapWaitMs: GAP_WAIT_MS, backoff: (attempt, retryAfterMs) => scheduler.backoff(attempt, retryAfterMs) };
+    this.#runner = new MachineRunner('presence', initialPresenceState(), (state, event) => presenceTransition(state, event, config), (command) => this.#run(command), scheduler);
+    this.#stopListening = host.connection.on('disconnect', () => this.#dispatch({ type: 'disconnected' }));
   }
 
   /**
    * Appears in the room (needs the token's `presence` capability), with optional small data (JSON,
    * up to 1 KiB) such as a display name. Resolves once a relay has it — while offline, when the
-   * connection is back. Entering again replaces the data, like `update`.
+   * connection is back. Entering again replaces the data, like `update`. Rejects with the relay's
+   * refusal or a timeout (a passing failure is still tried again in the background), and with
+   * `closed` when the room is left, presence is left or the client closes before a relay had it.
    */
   async enter(data?: unknown): Promise<void> {
     this.#host.assertOpen();
     const text = data === undefined ? undefined : encodeJson(data, DEFAULT_LIMITS.maxPresenceDataBytes, 'presence data');
-    this.#entered = { data: text ?? this.#entered?.data };
-    try {
-      await this.#whenConnected(() => this.#sendEnter());
-    } catch (error) {
-      // The caller hears about it; a passing failure is tried again in the background all the same.
-      this.#catchUpLater(error);
-      throw error;
-    }
+    const waiter = this.#nextWaiter++;
+    const settled = new Promise<void>((resolve, reject) => this.#waiters.set(waiter, { resolve, reject }));
+    this.#dispatch({ type: 'enter', waiter, data: text });
+    await settled;
   }
 
   /** Changes this member's data for everyone (after `enter`). */
   async update(data: unknown): Promise<void> {
-    if (!this.#entered) throw new PartylineError(PartylineErrorKind.BadRequest, 'enter the room’s presence before updating it', { retryable: false });
+    if (!this.#machine.intent) throw new PartylineError(PartylineErrorKind.BadRequest, 'enter the room’s presence before updating it', { retryable: false });
     await this.enter(data);
   }
 
   /** Leaves now (no grace). Closing the client, leaving the room and hiding the page leave too. */
   async leave(): Promise<void> {
-    if (!this.#entered) return;
-    this.#entered = undefined;
-    const transport = this.#host.connection.transport;
-    if (transport) await request(transport, this.#host.requestTimeoutMs, 'presence:leave', { room: this.#room }).catch(() => {});
+    this.#leaving = Promise.resolve();
+    this.#dispatch({ type: 'leave' });
+    await this.#leaving;
   }
 
   /** The members as this client knows them now (synchronous; updated before each `presence` event). */
   members(): RoomMember[] {
-    this.#watch();
+    this.#dispatch({ type: 'watch' });
     return this.#members;
   }
 
-  // ---- internal, called by the room ----
+  // ---- internal, called by the room and the client ----
+
+  /** @internal the machine's state (devtools, the simulator) */
+  get _machine(): Readonly<PresenceMachineState> {
+    return this.#machine;
+  }
 
   /** @internal starts following the member list (on first use of presence, or a `presence` listener) */
   _watch(): void {
-    this.#watch();
+    this.#dispatch({ type: 'watch' });
   }
 
-  /** @internal a connection came up: enter again if entered, then take the member list as it is */
+  /** @internal a connection came up (or the page came back from the cache): enter again if entered, then take the member list as it is */
   _connected(): void {
-    this.#catchUpAttempt = 0;
-    void this.#catchUp();
+    this.#dispatch({ type: 'connected' });
   }
 
-  /** @internal */
+  /** @internal live changes from the relay (an undecodable event is dropped: a gap asks for the list) */
   _event(raw: unknown): void {
     const event = validate(RoomPresenceEventSchema, raw);
-    if (!event.ok || !this.#watching) return;
-    if (this.#held) this.#held.push(event.value);
-    else this.#apply(event.value);
-  }
-
-  #apply(event: RoomPresenceEvent): void {
-    const { diff, stale } = this.#view.apply(event.epoch, event.changes);
-    this.#publish(diff);
-    if (stale) this.#refetchSoon();
+    if (event.ok) this.#dispatch({ type: 'presence', event: event.value });
   }
 
   /** @internal best effort: tell the relay now rather than after the grace; `keepIntent` re-enters on the next connection (a page back from the cache) */
   _leaveNow(keepIntent = false): void {
-    if (!this.#entered) return;
-    if (!keepIntent) this.#entered = undefined;
-    this.#host.connection.transport?.send('presence:leave', { room: this.#room });
+    this.#dispatch({ type: 'leave_now', keepIntent });
   }
 
-  /** @internal */
+  /** @internal the room was left or the client closed: every pending enter() rejects with `closed` */
   _close(): void {
-    this._leaveNow();
-    this.#host.scheduler.cancel(this.#refetchSlot);
-    this.#host.scheduler.cancel(this.#catchUpSlot);
-    this.#watching = false;
+    this.#dispatch({ type: 'close', reason: 'the room was left or the client closed' });
+    this.#stopListening();
   }
 
-  /** Enters again (if entered) and takes the member list as it is. */
-  async #catchUp(): Promise<void> {
-    this.#host.scheduler.cancel(this.#catchUpSlot);
-    if (!this.#watching && !this.#entered) return;
-    try {
-      if (this.#entered) await this.#sendEnter();
-      await this.#refetch();
-      this.#catchUpAttempt = 0;
-    } catch (error) {
-      this.#catchUpLater(error);
+  get #machine(): PresenceMachineState {
+    return this.#runner.state;
+  }
+
+  #dispatch(event: PresenceEvent): void {
+    this.#runner.dispatch(event);
+  }
+
+  #run(command: PresenceCommand): void {
+    const { scheduler, connection } = this.#host;
+    const room = this.#room;
+    switch (command.type) {
+      case 'enter':
+        return this.#request(command.ticket, 'presence:enter', { room, ...(command.data !== undefined ? { data: command.data } : {}) });
+      case 'get':
+        return this.#request(command.ticket, 'presence:get', { room });
+      case 'leave':
+        if (!command.wait) return connection.transport?.send('presence:leave', { room });
+        this.#leaving = request(connection.transport, this.#host.requestTimeoutMs, 'presence:leave', { room }).catch(() => {});
+        return;
+      case 'schedule':
+        // A gap's wait is not pushed back by later changes; a backoff replaces any earlier one.
+        return scheduler.schedule(`presence:${room}:${command.slot}`, command.delayMs, () => this.#dispatch({ type: 'timer', slot: command.slot }), command.slot === 'refetch' ? 'earliest' : 'replace');
+      case 'cancel':
+        return scheduler.cancel(`presence:${room}:${command.slot}`);
+      case 'emit': {
+        const { diff } = command;
+        this.#members = command.members.map(toMember);
+        return this.#host.emit({ room, members: this.#members, joined: diff.joined.map(toMember), left: diff.left.map(toMember), updated: diff.updated.map(toMember) });
+      }
+      case 'fail':
+        return this.#host.fail(command.error);
+      case 'settle':
+        for (const id of command.waiters) {
+          const waiter = this.#waiters.get(id);
+          this.#waiters.delete(id);
+          if (command.error) waiter?.reject(command.error);
+          else waiter?.resolve();
+        }
+        return;
     }
   }
 
-  /**
-   * After a failure that may pass (the relay's store away, a timeout), tries the catch-up again on
-   * this connection with the client's backoff — not only on the next connection, which may be hours
-   * away. A refusal for good (forbidden) was reported to enter()'s caller and is not repeated.
-   */
-  #catchUpLater(error: unknown): void {
-    if (error instanceof PartylineError && !error.retryable) return;
-    const transport = this.#host.connection.transport;
-    if (!transport || this.#host.scheduler.dueAt(this.#catchUpSlot) !== undefined) return;
-    const delay = this.#host.scheduler.backoff(++this.#catchUpAttempt, error instanceof PartylineError ? error.retryAfterMs : undefined);
-    this.#host.scheduler.schedule(this.#catchUpSlot, delay, () => {
-      // A new connection runs its own catch-up (_connected).
-      if (this.#host.connection.transport === transport) void this.#catchUp();
-    });
-  }
-
-  #watch(): void {
-    if (this.#watching) return;
-    this.#watching = true;
-    if (this.#host.connection.transport) void this.#refetch().catch(() => this.#refetchSoon());
-  }
-
-  async #sendEnter(): Promise<void> {
-    const entered = this.#entered;
-    if (!entered) return;
-    this.#watch();
-    try {
-      await request(this.#host.connection.transport, this.#host.requestTimeoutMs, 'presence:enter', { room: this.#room, ...(entered.data !== undefined ? { data: entered.data } : {}) });
-    } catch (error) {
-      // Refused for good (no capability, data too large): this tab is not in; anything else retries on reconnect.
-      if (error instanceof PartylineError && !error.retryable && this.#entered === entered) this.#entered = undefined;
-      throw error;
-    }
-  }
-
-  async #refetch(): Promise<void> {
-    this.#host.scheduler.cancel(this.#refetchSlot);
-    const held: RoomPresenceEvent[] = (this.#held = []);
-    try {
-      const ack = await request(this.#host.connection.transport, this.#host.requestTimeoutMs, 'presence:get', { room: this.#room });
-      const snapshot = validate(PresenceSnapshotSchema, ack);
-      if (!snapshot.ok) throw new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error.message}`, { retryable: true });
-      this.#publish(this.#view.reset(snapshot.value));
-    } finally {
-      // The list may have been read before changes that arrived meanwhile: they continue it (or are in it already).
-      if (this.#held === held) this.#held = undefined;
-      for (const event of held) this.#apply(event);
-    }
-  }
-
-  #refetchSoon(): void {
-    this.#host.scheduler.schedule(this.#refetchSlot, GAP_WAIT_MS, () => {
-      if (this.#host.connection.transport) void this.#refetch().catch(() => this.#refetchSoon());
-    });
-  }
-
-  #publish(diff: PresenceDiff): void {
-    if (isEmptyDiff(diff)) return;
-    this.#members = [...this.#view.members.values()].map(toMember);
-    this.#host.emit({ room: this.#room, members: this.#members, joined: diff.joined.map(toMember), left: diff.left.map(toMember), updated: diff.updated.map(toMember) });
-  }
-
-  /** Runs `send` now if connected; otherwise when the next connection is up (resolving then). */
-  async #whenConnected(send: () => Promise<void>): Promise<void> {
-    if (this.#host.connection.transport) return send();
-    await new Promise<void>((resolve) => {
-      const stop = this.#host.connection.on('connect', () => {
-        stop();
-        resolve();
-      });
-    });
-    // _connected (on the same connect) sends the enter; wait for an answer of our own.
-    return send();
+  #request(ticket: number, event: 'presence:enter' | 'presence:get', payload: object): void {
+    const { connection, requestTimeoutMs } = this.#host;
+    const transport = connection.transport;
+    request(transport, requestTimeoutMs, event, payload).then(
+      (value) => this.#dispatch({ type: 'answer', ticket, answer: { ok: true, value } }),
+      (raw: unknown) => {
+        const error = toPartylineError(raw);
+        if (isTokenRefusal(error)) connection.tokenRefused(transport, error);
+        this.#dispatch({ type: 'answer', ticket, answer: { ok: false, error } });
+      },
+    );
   }
 }

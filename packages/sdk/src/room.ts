@@ -16,14 +16,15 @@ import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.j
 import { Emitter, type Unsubscribe } from './events.js';
 import type { RoomInspection } from './inspect.js';
 import { encodeJson, parseJson } from './json-text.js';
+import { MachineRunner } from './machine-runner.js';
 import { request } from './request.js';
 import { RoomPresence, type PresenceContext } from './room-presence.js';
-import type { InboxStore } from './inbox-store.js';
 import { createMessageId } from './message-id.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { Scheduler } from './scheduler.js';
-import type { Transport } from './transport.js';
-import { contradicts, continuing, decidePage, liveEntries, positionRequest, type LiveEntry, type PositionRequest, type ViewPosition } from './view-position.js';
+import type { CacheLineage, InboxStore } from './inbox-store.js';
+import { initialRoomSyncState, roomSyncTransition, type RoomSyncCommand, type RoomSyncConfig, type RoomSyncEvent, type RoomSyncState, type ViewMark } from './room-sync-machine.js';
+import { liveEntries, type ViewPosition } from './view-position.js';
 
 /** A message of a room's log as the app receives it. */
 export interface RoomMessage<Body = unknown> {
@@ -181,15 +182,6 @@ export interface RoomHost {
   forget(room: string): void;
 }
 
-/** Live messages a room holds beyond a gap before it drops them and reads the log instead. */
-const MAX_BUFFERED = 10_000;
-
-/** How many of the latest handed messages a room remembers the ids of (to check live messages against). */
-const RECENT_IDS = 1024;
-
-/** Resets (epoch changes, divergences) this close together mean a relay or store is flapping: back off. */
-const RESET_STORM = { count: 3, withinMs: 60_000 };
-
 /**
  * One room: publish into its log, receive its log exactly once and in order, see your own
  * messages' status. Get it with `client.room(name)`.
@@ -217,29 +209,16 @@ export class Room {
   readonly #host: RoomHost;
   readonly #from: RoomStart;
   readonly #events = new Emitter<RoomEvents>();
-  /** This tab's view: undefined until opened (from the shared cache, or the app's position). */
-  #view: ViewPosition | undefined;
-  /** The first seq of the view that `history()` answers from (the cache's part of it). */
-  #viewStart = 1;
+  /** The sync's decisions (room-sync-machine.ts); this class runs its commands. */
+  readonly #runner: MachineRunner<RoomSyncState, RoomSyncEvent, RoomSyncCommand>;
+  /** The room's one scheduler slot: a gap to fill, a retry after a refusal, a pause after a reset storm. */
+  readonly #slot: string;
+  /** The view as handed to the app so far (what `history()` and `loadOlder()` go by); undefined until opened. */
+  #handed: ViewMark | undefined;
   /** No cache for this view: the app owns its position. */
   #appOwned = false;
-  /** Serialises local steps (open, apply a page, live messages, history snapshots); never waits on the network. */
+  /** Serialises local steps (open, cache writes with their app events, history snapshots); never waits on the network. */
   #local: Promise<unknown> = Promise.resolve();
-  /** Live messages beyond the view, waiting for the ones before them. */
-  readonly #buffer = new Map<number, LiveEntry>();
-  #pumping = false;
-  #pumpAgain = false;
-  /** The next request must be a join (a new connection). */
-  #joinDue = false;
-  /** The scheduler slot of every later read: a gap to fill, a retry after a failure, a pause after a reset storm. */
-  readonly #pumpSlot: string;
-  #resyncAttempt = 0;
-  /** Escalates the pause while resets keep coming; no read is due before `#holdUntil`. */
-  #stormAttempt = 0;
-  #holdUntil = 0;
-  readonly #recentResets: number[] = [];
-  /** Ids of the latest messages handed to the app, to spot live messages of a log that reused their seqs. */
-  readonly #recentIds = new Map<number, string>();
   #closed = false;
   /** loadOlder calls, one after another. */
   #older: Promise<unknown> = Promise.resolve();
@@ -251,7 +230,7 @@ export class Room {
     if (!isValidRoomName(name)) throw new PartylineError(PartylineErrorKind.InvalidRoom, `invalid room name ${JSON.stringify(name)}`, { retryable: false });
     this.name = name;
     this.#host = host;
-    this.#pumpSlot = `room:${name}`;
+    this.#slot = `room:${name}`;
     const from = options.from ?? 'beginning';
     if (typeof from === 'object' && 'last' in from) {
       if (!Number.isSafeInteger(from.last) || from.last < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'from: a history window needs { last: integer ≥ 1 }', { retryable: false });
@@ -259,12 +238,23 @@ export class Room {
       throw new PartylineError(PartylineErrorKind.BadRequest, 'from: an app position needs { epoch: string, seq: integer ≥ 0, id? }', { retryable: false });
     }
     this.#from = from;
+    const config: RoomSyncConfig = {
+      room: name,
+      pageSize: host.settings.pageSize,
+      gapFillDelayMs: host.settings.gapFillDelayMs,
+      head: from === 'now' ? { last: undefined } : typeof from === 'object' && 'last' in from ? { last: from.last } : undefined,
+      now: () => host.scheduler.clock.now(),
+      backoff: (attempt, retryAfterMs) => host.scheduler.backoff(attempt, retryAfterMs),
+      newBranch: createMessageId,
+    };
+    this.#runner = new MachineRunner('room', initialRoomSyncState(), (state, event) => roomSyncTransition(state, event, config), (command) => this.#run(command), host.scheduler);
     this.presence = new RoomPresence(name, {
       connection: host.connection,
       requestTimeoutMs: host.settings.requestTimeoutMs,
       scheduler: host.scheduler,
       assertOpen: () => host.assertOpen(),
       emit: (context) => this.#events.emit('presence', context),
+      fail: (error) => this.#events.emit('error', { room: name, error }),
     });
     // Open first: the view is fixed before any event or history() answer.
     void this.#step(() => this.#open());
@@ -328,9 +318,10 @@ export class Room {
   async history(): Promise<RoomMessage[]> {
     this.#host.assertOpen();
     return this.#step(async () => {
-      const view = this.#view;
+      const handed = this.#handed;
+      const view = handed?.view;
       const cached =
-        !view || view.epoch === undefined || this.#appOwned ? [] : await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, this.#viewStart, view.lastSeq);
+        !handed || !view || view.epoch === undefined || this.#appOwned ? [] : await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, handed.start, view.lastSeq);
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
       return cached.map((message) => toRoomMessage(this.name, message));
@@ -361,36 +352,42 @@ export class Room {
 
   async #loadOlder(limit: number): Promise<OlderMessages> {
     // A view not yet placed in the log (a window still on its way) has no start to go back from: wait for it.
-    if (this.#view?.epoch === undefined) await new Promise<void>((resolve) => this.#placed.push(resolve));
-    const { view, start } = await this.#step(async () => ({ view: this.#view, start: this.#viewStart }));
-    if (this.#closed || !view || view.epoch === undefined || start <= 1) return { messages: [], hasMore: false };
+    if (this.#handed?.view.epoch === undefined) await new Promise<void>((resolve) => this.#placed.push(resolve));
+    const mark = await this.#step(async () => this.#handed);
+    if (this.#closed || !mark || mark.view.epoch === undefined || mark.start <= 1) return { messages: [], hasMore: false };
+    const { view, start, generation } = mark;
+    const lineage = { epoch: view.epoch!, branch: view.branch };
     const wanted = Math.min(limit, this.#host.settings.pageSize, start - 1);
     let older: LogMessage[] = [];
     let hasMore = false;
     if (!this.#appOwned) {
-      const cached = await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, start - wanted, start - 1).catch(() => []);
+      const cached = await this.#host.inbox.history(this.name, lineage, start - wanted, start - 1).catch(() => []);
       // Only a run that ends right before the view and has no hole serves as is.
       if (cached.length === wanted && cached.at(-1)?.seq === start - 1) older = cached;
       hasMore = start - wanted > 1;
     }
     if (older.length === 0) {
       const page = checkPage(await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), this.name);
-      // Another log than the view's: the pump finds out what changed and says so with a reset.
+      // Another log than the view's: a positioned read finds out what changed and says so with a reset.
       if (page.epoch !== view.epoch) {
-        this.#pumpLater(0);
+        this.#dispatch({ type: 'check' });
         return { messages: [], hasMore: false };
       }
       older = page.messages.filter((message) => message.seq < start);
       hasMore = page.hasOlder === true;
       if (!this.#appOwned && older.length > 0) {
-        await this.#host.inbox.addOlder(this.name, { epoch: view.epoch, branch: view.branch }, older, this.#host.settings.inboxLimit).catch((error: unknown) => this.#host.cacheFailed(error));
+        await this.#host.inbox.addOlder(this.name, lineage, older, this.#host.settings.inboxLimit).catch((error: unknown) => this.#host.cacheFailed(error));
       }
     }
-    const first = older[0];
-    await this.#step(async () => {
-      if (first && this.#view?.epoch === view.epoch && this.#viewStart === start) this.#viewStart = first.seq;
+    return this.#step(async () => {
+      // A reset restarted the view meanwhile: these are the old history's, not this view's.
+      if (this.#handed?.generation !== generation) return { messages: [], hasMore: false };
+      const first = older[0];
+      if (first) this.#dispatch({ type: 'older', generation, from: start, start: first.seq });
+      // Let the caller's continuation run before this room hands out the next event.
+      await nextMacrotask();
+      return { messages: older.map((message) => toRoomMessage(this.name, message)), hasMore };
     });
-    return { messages: older.map((message) => toRoomMessage(this.name, message)), hasMore };
   }
 
   /** This room's messages still in the outbox (from this tab, other tabs and earlier sessions), in publish order. */
@@ -417,6 +414,11 @@ export class Room {
 
   // ---- internal, called by the client ----
 
+  /** @internal whether `options` ask for this room as it is open (the same `from`) */
+  _opensAs(options: RoomOptions = {}): boolean {
+    return sameStart(this.#from, options.from ?? 'beginning');
+  }
+
   /** @internal */
   _emitStatus(context: StatusContext): void {
     this.#events.emit('status', context);
@@ -424,16 +426,13 @@ export class Room {
 
   /** @internal a connection came up: join and catch up */
   _connected(): void {
-    this.#buffer.clear();
-    this.#joinDue = true;
-    void this.#pump();
+    this.#dispatch({ type: 'connected' });
     this.presence._connected();
   }
 
   /** @internal */
   _disconnected(): void {
-    this.#buffer.clear();
-    this.#host.scheduler.cancel(this.#pumpSlot);
+    this.#dispatch({ type: 'disconnected' });
   }
 
   /** @internal live messages from the relay (validated; an undecodable event is dropped — the log fills any gap) */
@@ -441,7 +440,7 @@ export class Room {
     const event = validate(RoomMessagesEventSchema, raw);
     if (!event.ok) return;
     const entries = liveEntries(event.value.epoch, event.value.messages, event.value.links);
-    void this.#step(() => this.#live(entries));
+    this.#dispatch({ type: 'live', entries });
   }
 
   /** @internal */
@@ -459,7 +458,8 @@ export class Room {
 
   /** @internal what `client.inspect()` shows of this room */
   _inspect(): RoomInspection {
-    return { name: this.name, epoch: this.#view?.epoch, lastSeq: this.#view?.lastSeq ?? 0, waiting: [...this.#buffer.keys()].sort((a, b) => a - b) };
+    const { view, buffer } = this.#sync;
+    return { name: this.name, epoch: view?.epoch, lastSeq: view?.lastSeq ?? 0, waiting: [...buffer.keys()].sort((a, b) => a - b) };
   }
 
   /** @internal resolves when queued inbound work is done */
@@ -475,7 +475,7 @@ export class Room {
     this.#closed = true;
     for (const resolve of this.#placed.splice(0)) resolve();
     this.presence._close();
-    this._disconnected();
+    this.#dispatch({ type: 'close' });
     void this.#local.finally(() => this.#events.clear());
   }
 
@@ -484,256 +484,117 @@ export class Room {
     const run = this.#local.then(task, task);
     this.#local = run.catch(() => {}).then(() => {
       // Wake what waits for the view to be placed in the log (loadOlder before the first page).
-      if (this.#view?.epoch !== undefined || this.#closed) for (const resolve of this.#placed.splice(0)) resolve();
+      if (this.#handed?.view.epoch !== undefined || this.#closed) for (const resolve of this.#placed.splice(0)) resolve();
     });
     return run;
   }
 
+  /** Loads the view: the app's position, or what the profile's cache holds. */
   async #open(): Promise<void> {
-    if (this.#view) return;
     const from = this.#from;
+    let mark: ViewMark;
     if (typeof from === 'object' && 'epoch' in from) {
       this.#appOwned = true;
-      this.#viewStart = from.seq + 1;
-      this.#view = { epoch: from.epoch, lastSeq: from.seq, lastId: from.id, branch: '' };
-      return;
-    }
-    let stored: RoomCursor | undefined;
-    try {
-      stored = await this.#host.inbox.cursor(this.name);
-    } catch (error) {
-      this.#host.cacheFailed(error); // no cache: the view starts from the log
-    }
-    this.#view = stored
-      ? { epoch: stored.epoch, lastSeq: stored.lastSeq, lastId: stored.lastId, branch: stored.branch ?? '' }
-      : { epoch: undefined, lastSeq: 0, lastId: undefined, branch: '' };
-    // A window over a cache: the view starts at its newest `last` messages.
-    if (stored && typeof from === 'object' && 'last' in from) this.#viewStart = Math.max(1, stored.lastSeq - from.last + 1);
-  }
-
-  /**
-   * The catch-up loop: join (on a new connection) or read from the view's position, apply each page
-   * as a local step, page on while the log has more; then deliver what waited. One loop per room;
-   * a request for more while it runs makes it go round again.
-   */
-  async #pump(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      do {
-        this.#pumpAgain = false;
-        await this.#step(() => this.#open());
-        for (let more = true; more; ) {
-          const transport = this.#host.connection.transport;
-          if (!transport || this.#closed) return;
-          more = await this.#fetchAndApply(transport);
-        }
-        await this.#step(() => this.#drain());
-        this.#resyncAttempt = 0;
-      } while (this.#pumpAgain && !this.#closed);
-    } catch (error) {
-      this.#failed(error);
-    } finally {
-      this.#pumping = false;
-      if (this.#pumpAgain && !this.#closed && this.#host.scheduler.dueAt(this.#pumpSlot) === undefined) void this.#pump();
-    }
-  }
-
-  /** One request and its page; answers whether to read on. */
-  async #fetchAndApply(transport: Transport): Promise<boolean> {
-    const view = this.#view!;
-    const join = this.#joinDue;
-    const limit = this.#host.settings.pageSize;
-    const timeout = this.#host.settings.requestTimeoutMs;
-    // A room this profile never read, opened `from: 'now'` or with a window: join at the head (with the window).
-    const from = this.#from;
-    const window = typeof from === 'object' && 'last' in from ? from.last : undefined;
-    const atHead = join && view.epoch === undefined && (from === 'now' || window !== undefined);
-    const position = positionRequest(view);
-    let ack: unknown;
-    try {
-      ack = atHead
-        ? await transport.request('room:join', window === undefined ? { room: this.name, limit } : { room: this.name, last: window }, timeout)
-        : await transport.request(join ? 'room:join' : 'room:read', { room: this.name, limit, ...position }, timeout);
-    } catch (error) {
-      if (transport !== this.#host.connection.transport) return false; // that connection is gone; the next one joins at once
-      throw error;
-    }
-    if (transport !== this.#host.connection.transport) return false;
-    if (join) this.#joinDue = false;
-    const page = checkPage(ack, this.name);
-    return this.#step(() => (atHead && this.#view!.epoch === undefined ? this.#startAtHead(page) : this.#applyPage(page, position)));
-  }
-
-  async #startAtHead(page: RoomPage): Promise<boolean> {
-    const first = page.messages[0];
-    if (first) {
-      // A window: the view starts right before its first message, and delivering the window as
-      // events (cached on the way) continues it exactly like any page.
-      this.#view = { epoch: page.epoch, lastSeq: first.seq - 1, lastId: undefined, branch: '' };
-      this.#viewStart = first.seq;
-      await this.#deliver(page.messages);
-      return false;
-    }
-    const view: ViewPosition = { epoch: page.epoch, lastSeq: page.headSeq, lastId: page.headId, branch: '' };
-    // Creates the profile's cursor only if none exists: another tab's cursor is never moved past
-    // messages it has not cached (later tabs would see a gap).
-    await this.#commit(view, page.headSeq, []);
-    const stored = await this.#host.inbox.cursor(this.name).catch(() => undefined);
-    if (stored && stored.epoch === page.epoch && stored.lastSeq < page.headSeq) {
-      // Another tab of the profile got here first: continue from its cache like any later tab.
-      this.#view = { epoch: stored.epoch, lastSeq: stored.lastSeq, lastId: stored.lastId, branch: stored.branch ?? '' };
-      return true;
-    }
-    this.#viewStart = page.headSeq + 1;
-    this.#view = view;
-    return false;
-  }
-
-  /** Applies one page to the view; answers whether the log must be read on (more pages, or a restart). */
-  async #applyPage(page: RoomPage, request: PositionRequest): Promise<boolean> {
-    const view = this.#view!;
-    const decision = decidePage(view, page, request);
-    if (decision.kind === 'restart') {
-      await this.#restart(decision.reason, page.epoch, view);
-      return !this.#resetStorm();
-    }
-    if (view.epoch === undefined) this.#view = { ...view, epoch: page.epoch };
-    if (decision.trimmed) {
-      const { fromSeq, toSeq } = decision.trimmed;
-      // Emitted before it is stored: a crash in between tells it again rather than never.
-      this.#events.emit('reset', { room: this.name, reason: 'trimmed', epoch: page.epoch, fromSeq, toSeq });
-      const skipped: ViewPosition = { ...this.#view!, lastSeq: toSeq, lastId: undefined };
-      // The cache keeps no hole: what came before it goes, so later tabs start after it too.
-      await this.#commit(skipped, fromSeq - 1, [], toSeq);
-      this.#view = skipped;
-      this.#viewStart = toSeq + 1;
-    }
-    const before = this.#view!.lastSeq;
-    await this.#deliver(decision.messages);
-    return page.hasMore && this.#view!.lastSeq > before;
-  }
-
-  /** The log is not the view's history any more: say so, start the cache over (guarded), restart the view at 0. */
-  async #restart(reason: 'epoch_changed' | 'diverged', epoch: string, view: ViewPosition): Promise<void> {
-    this.#buffer.clear();
-    this.#recentIds.clear();
-    // A view that was handed nothing loses nothing (a room that had no log yet, or whose idle log
-    // expired before this tab read it): it follows the new log silently.
-    if (view.lastSeq > 0) this.#announceReset(reason, epoch, view);
-    let next: ViewPosition = { epoch, lastSeq: 0, lastId: undefined, branch: reason === 'diverged' ? createMessageId() : '' };
-    if (!this.#appOwned) {
+      mark = { view: { epoch: from.epoch, lastSeq: from.seq, lastId: from.id, branch: '' }, start: from.seq + 1, generation: 0 };
+    } else {
+      let stored: RoomCursor | undefined;
       try {
-        const stored = await this.#host.inbox.reset(view.epoch === undefined ? undefined : { epoch: view.epoch, branch: view.branch }, { room: this.name, epoch, lastSeq: 0, branch: next.branch });
-        // Another tab started over first: follow its branch (its cache is the new history's).
-        if (stored.epoch === epoch) next = { ...next, branch: stored.branch ?? '' };
+        stored = await this.#host.inbox.cursor(this.name);
       } catch (error) {
-        this.#host.cacheFailed(error);
+        this.#host.cacheFailed(error); // no cache: the view starts from the log
       }
+      mark = {
+        view: stored ? cursorView(stored) : { epoch: undefined, lastSeq: 0, lastId: undefined, branch: '' },
+        // A window over a cache: the view starts at its newest `last` messages.
+        start: stored && typeof from === 'object' && 'last' in from ? Math.max(1, stored.lastSeq - from.last + 1) : 1,
+        generation: 0,
+      };
     }
-    this.#view = next;
-    this.#viewStart = 1;
+    this.#handed = mark;
+    this.#dispatch({ type: 'opened', view: mark.view, start: mark.start });
   }
 
-  #announceReset(reason: 'epoch_changed' | 'diverged', epoch: string, view: ViewPosition): void {
-    this.#recentResets.push(this.#host.scheduler.clock.now());
-    this.#events.emit('reset', {
-      room: this.name,
-      reason,
-      epoch,
-      ...(view.epoch !== undefined && view.epoch !== epoch ? { previousEpoch: view.epoch } : {}),
-      ...(reason === 'diverged' ? { toSeq: view.lastSeq } : {}),
-    });
+  get #sync(): RoomSyncState {
+    return this.#runner.state;
   }
 
-  /** True (and a delayed re-read scheduled) when resets come too fast to be anything but a flapping relay or store. */
-  #resetStorm(): boolean {
-    const now = this.#host.scheduler.clock.now();
-    while (this.#recentResets.length > 0 && this.#recentResets[0]! < now - RESET_STORM.withinMs) this.#recentResets.shift();
-    if (this.#recentResets.length < RESET_STORM.count) {
-      if (this.#recentResets.length === 0) this.#stormAttempt = 0;
-      return false;
-    }
-    const delay = this.#host.scheduler.backoff(++this.#stormAttempt);
-    this.#holdUntil = now + delay;
-    this.#pumpLater(delay);
-    return true;
+  #dispatch(event: RoomSyncEvent): void {
+    this.#runner.dispatch(event);
   }
 
-  async #live(entries: LiveEntry[]): Promise<void> {
-    const view = this.#view;
-    if (!view || this.#closed) return;
-    for (const entry of entries) {
-      if (view.epoch !== undefined && entry.epoch !== view.epoch) {
-        // Another log: a positioned read finds out what changed and says so.
-        return this.#pumpLater(0);
-      }
-      if (contradicts(view, entry, this.#idAt)) return this.#pumpLater(0);
-      if (entry.message.seq > view.lastSeq) this.#buffer.set(entry.message.seq, entry);
+  #run(command: RoomSyncCommand): void {
+    const { scheduler } = this.#host;
+    switch (command.type) {
+      case 'send':
+        return void this.#send(command.ticket, command.event, command.payload);
+      case 'set_timer':
+        return scheduler.schedule(this.#slot, command.delayMs, () => this.#dispatch({ type: 'timer' }), 'replace');
+      case 'clear_timer':
+        return scheduler.cancel(this.#slot);
+      case 'emit_error':
+        return this.#events.emit('error', { room: this.name, error: command.error });
+      case 'token_refused':
+        return this.#host.connection.tokenRefused(this.#host.connection.transport, command.error);
+      case 'place':
+        return void this.#step(() => this.#place(command.ticket, command.view));
+      case 'mark':
+        return void this.#step(async () => {
+          this.#handed = command.mark;
+        });
+      case 'emit_reset':
+        return void this.#step(async () => {
+          this.#handed = command.mark;
+          this.#events.emit('reset', { room: this.name, ...command.reset });
+        });
+      case 'restart_cache':
+        return void this.#step(() => this.#restartCache(command.expected, command.mark));
+      case 'deliver':
+        return void this.#step(() => this.#deliver(command.from, command.messages, command.mark, command.dropThrough));
     }
-    if (this.#buffer.size > MAX_BUFFERED) {
-      // The gap is not filling (reads failing): forget the live run; the log holds it all.
-      this.#buffer.clear();
-      this.#pumpLater(0);
-      return;
-    }
-    await this.#drain();
   }
 
-  readonly #idAt = (seq: number): string | undefined => (seq === this.#view?.lastSeq ? this.#view.lastId : this.#recentIds.get(seq));
-
-  /** Delivers the buffered run that continues the view; a remaining gap is read from the log soon. */
-  async #drain(): Promise<void> {
-    const view = this.#view;
-    if (!view || view.epoch === undefined) return;
-    const run: LogMessage[] = [];
-    let last = { seq: view.lastSeq, id: view.lastId };
-    for (let entry = this.#buffer.get(last.seq + 1); entry; entry = this.#buffer.get(last.seq + 1)) {
-      if (entry.epoch !== view.epoch) break;
-      if (entry.previousId !== undefined && last.id !== undefined && entry.previousId !== last.id) {
-        // It continues another history than the view's: let a positioned read decide.
-        this.#buffer.clear();
-        this.#pumpLater(0);
-        break;
-      }
-      run.push(entry.message);
-      last = { seq: entry.message.seq, id: entry.message.id };
+  /** Sends a join or read; its answer (checked) or refusal goes back to the machine with its ticket. */
+  async #send(ticket: number, event: 'room:join' | 'room:read', payload: object): Promise<void> {
+    let page: RoomPage;
+    try {
+      const transport = this.#host.connection.transport;
+      if (!transport) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected');
+      page = checkPage(await transport.request(event, payload, this.#host.settings.requestTimeoutMs), this.name);
+    } catch (error) {
+      return this.#dispatch({ type: 'refused', ticket, error: toPartylineError(error) });
     }
-    for (const seq of this.#buffer.keys()) if (seq <= last.seq) this.#buffer.delete(seq);
-    await this.#deliver(run);
-    // Live messages from different relays may overtake each other: wait briefly, then read the gap.
-    if (this.#buffer.size > 0) this.#pumpLater(this.#host.settings.gapFillDelayMs);
+    this.#dispatch({ type: 'answer', ticket, page });
   }
 
-  /** Reads from the log after `delayMs` (or sooner, if a read is already due sooner). */
-  #pumpLater(delayMs: number): void {
-    if (this.#closed) return;
-    // Never sooner than a reset storm's pause, whatever asks (a live event, a gap).
-    const now = this.#host.scheduler.clock.now();
-    const due = Math.max(now + delayMs, this.#holdUntil);
-    this.#host.scheduler.schedule(this.#pumpSlot, due - now, () => void this.#pump());
+  /** Creates the profile's cursor at the head only if none exists, and tells the machine which one is stored. */
+  async #place(ticket: number, view: ViewPosition): Promise<void> {
+    // Another tab's cursor is never moved past messages it has not cached (later tabs would see a gap).
+    await this.#commit(view, view.lastSeq, []);
+    const stored = this.#appOwned ? undefined : await this.#host.inbox.cursor(this.name).catch(() => undefined);
+    this.#dispatch({ type: 'placed', ticket, stored: stored && cursorView(stored) });
+  }
+
+  /** Starts the cache over (guarded); another tab that started over first names the branch to follow. */
+  async #restartCache(expected: CacheLineage | undefined, mark: ViewMark): Promise<void> {
+    this.#handed = mark;
+    const { view } = mark;
+    if (this.#appOwned || view.epoch === undefined) return;
+    try {
+      const stored = await this.#host.inbox.reset(expected, toCursor(this.name, view.epoch, view));
+      if (stored.epoch === view.epoch) this.#dispatch({ type: 'branch', generation: mark.generation, epoch: view.epoch, branch: stored.branch ?? '' });
+    } catch (error) {
+      this.#host.cacheFailed(error);
+    }
   }
 
   /** Stores (best effort) then hands to the app messages that continue the view exactly. */
-  async #deliver(messages: readonly LogMessage[]): Promise<void> {
-    const view = this.#view!;
-    const fresh = continuing(view.lastSeq, messages);
-    const last = fresh.at(-1);
-    if (!last || view.epoch === undefined) return;
-    const advanced: ViewPosition = { ...view, lastSeq: last.seq, lastId: last.id };
-    await this.#commit(advanced, view.lastSeq, fresh);
+  async #deliver(from: number, messages: readonly LogMessage[], mark: ViewMark, dropThrough?: number): Promise<void> {
+    // Nothing stored yet: a closed room hands nothing more.
+    if (this.#closed) return;
+    await this.#commit(mark.view, from, messages, dropThrough);
     // Stored means the cursor moved past these: hand them over even if the client is closing.
-    this.#view = advanced;
-    for (const message of fresh) this.#recentIds.set(message.seq, message.id);
-    for (const seq of this.#recentIds.keys()) {
-      if (this.#recentIds.size <= RECENT_IDS) break;
-      this.#recentIds.delete(seq);
-    }
-    for (const message of fresh) {
+    this.#handed = mark;
+    for (const message of messages) {
       this.#host.delivered(this.name, message.id, message.sender, message.seq);
       this.#events.emit('message', toRoomMessage(this.name, message));
     }
@@ -742,26 +603,26 @@ export class Room {
   /** Writes the shared cache; failing storage (quota) never stops delivery — the cache is optional. */
   async #commit(view: ViewPosition, from: number, messages: readonly LogMessage[], dropThrough?: number): Promise<void> {
     if (this.#appOwned || view.epoch === undefined) return;
-    const cursor: RoomCursor = { room: this.name, epoch: view.epoch, lastSeq: view.lastSeq, branch: view.branch, ...(view.lastId !== undefined ? { lastId: view.lastId } : {}) };
     try {
-      await this.#host.inbox.commit(cursor, from, messages, this.#host.settings.inboxLimit, dropThrough);
+      await this.#host.inbox.commit(toCursor(this.name, view.epoch, view), from, messages, this.#host.settings.inboxLimit, dropThrough);
     } catch (error) {
       this.#host.cacheFailed(error);
     }
   }
+}
 
-  #failed(raw: unknown): void {
-    if (this.#closed) return;
-    const error = toPartylineError(raw);
-    if (error.kind === PartylineErrorKind.TokenExpired) return this.#host.connection.tokenRefused(this.#host.connection.transport, error);
-    if (!error.retryable) {
-      this.#events.emit('error', { room: this.name, error });
-      return;
-    }
-    // Still connected (a timeout, an unavailable store): try again later. Otherwise the next connect syncs.
-    if (!this.#host.connection.transport) return;
-    this.#pumpLater(this.#host.scheduler.backoff(++this.#resyncAttempt, error.retryAfterMs));
-  }
+function sameStart(a: RoomStart, b: RoomStart): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  if ('last' in a || 'last' in b) return 'last' in a && 'last' in b && a.last === b.last;
+  return a.epoch === b.epoch && a.seq === b.seq && a.id === b.id;
+}
+
+function cursorView(stored: RoomCursor): ViewPosition {
+  return { epoch: stored.epoch, lastSeq: stored.lastSeq, lastId: stored.lastId, branch: stored.branch ?? '' };
+}
+
+function toCursor(room: string, epoch: string, view: ViewPosition): RoomCursor {
+  return { room, epoch, lastSeq: view.lastSeq, branch: view.branch, ...(view.lastId !== undefined ? { lastId: view.lastId } : {}) };
 }
 
 /** Resolves after the current task: promise continuations waiting on the caller run first. */

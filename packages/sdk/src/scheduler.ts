@@ -22,6 +22,8 @@ export interface Scheduler {
   dueAt(slot: string): number | undefined;
   /** How long to wait before retry number `attempt` (1-based): the client's policy, at least what a relay asked for. */
   backoff(attempt: number, retryAfterMs?: number): number;
+  /** Reports one state-machine transition of a delegate to the client's `onTransition` listener (devtools, the simulator's coverage). */
+  transition(machine: string, from: string, event: string, to: string): void;
   /** Scheduled slots (the simulator checks that none survives `close()`). */
   readonly size: number;
   close(): void;
@@ -33,7 +35,15 @@ interface Slot {
   task: () => void;
 }
 
-export function createScheduler(clock: Clock, retryDelay: RetryDelay): Scheduler {
+/** One transition of one of the client's state machines. */
+export interface TransitionRecord {
+  machine: 'connection' | 'room' | 'flush' | 'presence';
+  from: string;
+  event: string;
+  to: string;
+}
+
+export function createScheduler(clock: Clock, retryDelay: RetryDelay, onTransition?: (record: TransitionRecord) => void): Scheduler {
   const slots = new Map<string, Slot>();
   const abort = new AbortController();
 
@@ -77,6 +87,9 @@ export function createScheduler(clock: Clock, retryDelay: RetryDelay): Scheduler
     },
     dueAt: (name) => slots.get(name)?.due,
     backoff: (attempt, retryAfterMs) => retryDelayFor(retryDelay, attempt, retryAfterMs),
+    transition(machine, from, event, to) {
+      onTransition?.({ machine: machine as TransitionRecord['machine'], from, event, to });
+    },
     get size() {
       return slots.size;
     },

@@ -9,10 +9,11 @@ import { WebSocketClass } from './web-socket.node.js';
  * table imports HTTP long-polling and WebTransport, the upgrade machinery and binary packets — about
  * 13 KB of the SDK's 28 KB gzipped bundle, for a client that only ever speaks WebSocket with
  * reconnection off. What the SDK used of it behaves the same here, down to the messages:
- * `connect`; `connect_error` with the relay's `data`, or "timeout" when the Engine.IO handshake
- * takes longer than `timeout`; `disconnect` with socket.io-client's reasons; acks;
- * `timeout(ms).emitWithAck` rejecting with "operation has timed out" or "socket has been
- * disconnected"; the heartbeat (the relay pings, a silence of pingInterval + pingTimeout closes
+ * `connect`; `connect_error` with the relay's `data`, or "timeout" when the opening (the Engine.IO
+ * handshake and the relay's answer to CONNECT) takes longer than `timeout`, or "parse error" for a
+ * handshake that is not one; `disconnect` with socket.io-client's reasons; acks;
+ * `timeout(ms).emitWithAck` rejecting with "operation has timed out" or, as soon as the socket
+ * closes, "socket has been disconnected"; the heartbeat (the relay pings, a silence of pingInterval + pingTimeout closes
  * with "ping timeout", also checked before each send for timers a sleeping laptop held back);
  * and the browser's `offline` event closing the socket. One difference: where socket.io-client
  * waited out the connect timeout (the WebSocket closed, or the browser went offline, before the

@@ -28,11 +28,19 @@ export interface TabCoordinator {
   close(): void;
 }
 
+/** What the tabs of a profile share: Web Locks and a broadcast channel (injected by the simulator). */
+export interface TabEnvironment {
+  locks: Pick<LockManager, 'request' | 'query'>;
+  channel(name: string): Pick<BroadcastChannel, 'postMessage' | 'close' | 'onmessage'>;
+}
+
 export interface TabCoordinatorOptions {
   /** Names the lock and the channel; one per database. */
   name: string;
   /** Use the profile-wide lock and channel (false when the IndexedDB is private to this client). */
   shared: boolean;
+  /** The profile's locks and channel. @default navigator.locks and BroadcastChannel of this page */
+  environment?: TabEnvironment;
   /** How long a tab waits for a busy room before taking its flush over. */
   stealAfterMs: number;
   now(): number;
@@ -45,8 +53,10 @@ export interface TabCoordinatorOptions {
  * relay deduplicates by message id.
  */
 export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordinator {
-  const locks = options.shared && typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  const channel = options.shared && typeof BroadcastChannel === 'function' ? new BroadcastChannel(`partyline:${options.name}`) : undefined;
+  const environment = options.environment;
+  const locks = environment ? environment.locks : options.shared && typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  const channelName = `partyline:${options.name}`;
+  const channel = environment ? environment.channel(channelName) : options.shared && typeof BroadcastChannel === 'function' ? new BroadcastChannel(channelName) : undefined;
   /** Rooms another tab was flushing when this one wanted to: since when, and when last found so. */
   const busy = new Map<string, { since: number; last: number }>();
   /** Rooms whose flush pass runs in this tab now. */
