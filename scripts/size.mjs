@@ -19,12 +19,18 @@ const REACT_EXTERNAL = ['react', 'react-dom', 'react/*', 'react-dom/*'];
 /** KB (1024 bytes) gzipped. */
 const BUDGETS = {
   // The product requirement: an app using the React bindings ships at most this much Partyline.
+  // 27 → 26.5 KB with the state machines below (issue 22 asks for 22 KB: not reached without
+  // dropping behaviour or idb, which alone is about 1.1 KB).
   combined: 27,
   // 28 → 19 KB: the SDK's own WebSocket-only Socket.IO client (socket-client.ts) replaced
   // socket.io-client, whose Manager always bundles the full Engine.IO client (long-polling,
   // WebTransport, upgrades, binary packets): 27.7 → 17.1 KB with presence and history windows.
   // The budget leaves room for small features, not for a second transport stack.
-  sdk: 19,
+  // 19 → 25 KB: every decision of the SDK became an explicit, pure state machine (connection, room
+  // sync, flushing, presence: *-machine.ts, driven by machine-runner.ts from thin shells on one
+  // scheduler) so the deterministic simulator drives the whole client: 17.9 → 25.3 KB. Shorter error
+  // messages and folded duplicates took it back to 25.0; the rest is the machines' own logic.
+  sdk: 25.5,
 };
 
 /** The bundles `target` names; the bindings only once packages/react has its entry. */

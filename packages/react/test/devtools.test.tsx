@@ -87,7 +87,7 @@ describe('PartylineDevtools', () => {
       relay: 'http://relay-1.test',
       relays: ['http://relay-1.test'],
       user: 'ana',
-      rooms: [{ name: 'party:abc', epoch: 'e1', lastSeq: 5, waiting: [8, 9, 12] }],
+      rooms: [{ name: 'party:abc', epoch: 'e1', lastSeq: 5, waiting: [8, 9, 12], sync: { state: 'live', joined: true } }],
       outbox: [
         { id: 'entry-00000001', room: 'party:abc', type: 'chat', body: '{}', createdAt: Date.now(), attempts: 2, sender: 'ana' },
         { id: 'entry-00000002', room: 'party:xyz', type: 'chat', body: '{}', createdAt: Date.now(), attempts: 0, sender: 'ana' },

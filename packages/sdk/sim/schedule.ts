@@ -33,6 +33,8 @@ export const ROOMS = ['sim:a', 'sim:b', 'sim:c', 'sim:x:locked'] as const;
 export type Action =
   | { t: 'advance'; ms: number }
   | { t: 'publish'; tab: number; room: number; big: boolean }
+  /** Many quote-dense bodies at once (they must be batched by frame bytes). */
+  | { t: 'burst'; tab: number; room: number; count: number }
   | { t: 'open'; tab: number; room: number; from: 'beginning' | 'now' | 'last' }
   | { t: 'leave'; tab: number; room: number }
   | { t: 'older'; tab: number; room: number }
@@ -92,6 +94,7 @@ export function generateSchedule(random: Random, steps: number, faults: Readonly
   const table: [number, () => Action][] = [
     [30, () => ({ t: 'advance', ms: random.chance(0.85) ? random.int(0, 400) : random.int(1000, 15_000) })],
     [22, () => ({ t: 'publish', tab: random.int(0, 7), room: random.int(0, 3), big: random.chance(0.04) })],
+    [1, () => ({ t: 'burst', tab: random.int(0, 7), room: random.int(0, 2), count: random.int(8, 20) })],
     [5, () => ({ t: 'open', tab: random.int(0, 7), room: random.int(0, 3), from: random.pick(['beginning', 'beginning', 'now', 'last'] as const) })],
     [2, () => ({ t: 'leave', tab: random.int(0, 7), room: random.int(0, 3) })],
     [2, () => ({ t: 'older', tab: random.int(0, 7), room: random.int(0, 3) })],

@@ -79,6 +79,8 @@ class SimLink implements Transport {
       env.later(() => {
         if (this.#client !== 'opening') return this.#relayNotices();
         if (this.network.state !== 'up') return; // the answer vanished; the opening times out
+        // The relay went down between accepting and its answer arriving: the socket closes under the client.
+        if (this.#relaySide !== 'open') return this.#failOpening(new Error('websocket closed before the handshake'));
         this.#client = 'open';
         clock.clearTimeout(this.#openTimer);
         this.callbacks.onOpen();
@@ -164,25 +166,36 @@ class SimLink implements Transport {
   }
 
   #toRelay(run: () => void): void {
-    this.#send(() => {
+    this.#send(this.#up, () => {
       if (this.#relaySide === 'open' && this.env.relays.up[this.relay]) run();
     });
   }
 
   #toClient(run: () => void): void {
-    this.#send(() => {
+    this.#send(this.#down, () => {
       if (this.#client === 'open') run();
     });
   }
 
-  /** One frame over the network: after the latency, or held while it is silent (lost if it is cut). */
-  #send(arrive: () => void): void {
+  /** Frames on their way, per direction: one connection is one TCP stream, so they arrive in order. */
+  readonly #up: { ready: boolean; arrive(): void }[] = [];
+  readonly #down: { ready: boolean; arrive(): void }[] = [];
+
+  /** One frame over the network: after its latency and after the frames before it, or held while it is silent (lost if it is cut). */
+  #send(direction: { ready: boolean; arrive(): void }[], arrive: () => void): void {
     if (this.network.state === 'cut') return;
-    const travel = () =>
+    const travel = () => {
+      const frame = { ready: false, arrive };
+      direction.push(frame);
       this.env.later(() => {
-        if (this.network.state === 'up') arrive();
-        else if (this.network.state === 'silent') this.#held.push(travel);
+        frame.ready = true;
+        while (direction[0]?.ready) {
+          const next = direction.shift()!;
+          if (this.network.state === 'up') next.arrive();
+          else if (this.network.state === 'silent') this.#held.push(() => this.#send(direction, next.arrive));
+        }
       }, this.env.latency());
+    };
     if (this.network.state === 'silent') this.#held.push(travel);
     else travel();
   }

@@ -4,11 +4,12 @@ import { Connection, type ConnectionState, type TokenSource } from './connection
 import { createDatabaseHandle } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
+import { expiredError } from './flush-machine.js';
 import { Flusher, type Settlement } from './flusher.js';
 import { createInboxStore } from './inbox-store.js';
 import type { ClientInspection } from './inspect.js';
 import { createBrowserOnlineManager, type OnlineManager } from './online-manager.js';
-import { createOutboxStore, type OutboxDurability, type OutboxEntry } from './outbox-store.js';
+import { byId, createOutboxStore, type OutboxDurability, type OutboxEntry } from './outbox-store.js';
 import { exponentialBackoff, type RetryDelay } from './retry-policy.js';
 import { createScheduler, type TransitionRecord } from './scheduler.js';
 import { socketTransport } from './socket-transport.js';
@@ -198,18 +199,14 @@ interface HandleState {
  * const client = createClient({ relays: [url], token, indexedDB });
  */
 export function createClient(options: ClientOptions): PartylineClient {
-  if (!Array.isArray(options.relays) || options.relays.length === 0) throw new TypeError('createClient: relays must list at least one relay URL');
+  if (!Array.isArray(options.relays) || options.relays.length === 0) throw new TypeError('createClient: no relays');
   const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!factory) {
-    throw new PartylineError(PartylineErrorKind.Storage, 'no IndexedDB here: pass options.indexedDB (e.g. fake-indexeddb in Node)', { retryable: false });
+    throw new PartylineError(PartylineErrorKind.Storage, 'no IndexedDB: pass options.indexedDB', { retryable: false });
   }
   if (typeof (globalThis as { IDBRequest?: unknown }).IDBRequest === 'undefined') {
     // idb recognises requests and cursors by the global IndexedDB classes.
-    throw new PartylineError(
-      PartylineErrorKind.Storage,
-      "the IndexedDB classes are not global here: in Node, import 'fake-indexeddb/auto' once (the factory passed as options.indexedDB still chooses the databases)",
-      { retryable: false },
-    );
+    throw new PartylineError(PartylineErrorKind.Storage, "no global IndexedDB classes: in Node, import 'fake-indexeddb/auto'", { retryable: false });
   }
   const settings = {
     ...CLIENT_DEFAULTS,
@@ -267,24 +264,17 @@ export function createClient(options: ClientOptions): PartylineClient {
     retentionMs: settings.outboxRetentionMs,
     onSettled(settlement) {
       reportSettled(settlement);
-      settle(settlement);
+      const { room, id } = settlement;
       coordinator.post(
         settlement.status === 'sent'
-          ? { type: 'outbox:sent', room: settlement.room, id: settlement.id, seq: settlement.seq }
+          ? { type: 'outbox:sent', room, id, seq: settlement.seq }
           : settlement.status === 'failed'
-            ? { type: 'outbox:failed', room: settlement.room, id: settlement.id, error: { kind: settlement.error.kind, message: settlement.error.message, retryable: false } }
-            : { type: 'outbox:expired', room: settlement.room, id: settlement.id },
+            ? { type: 'outbox:failed', room, id, error: { kind: settlement.error.kind, message: settlement.error.message, retryable: false } }
+            : { type: 'outbox:expired', room, id },
       );
     },
     onError: (error) => events.emit('error', { error }),
   });
-
-  /** Tells the app (client-level, any room) that an outbox entry left the outbox. */
-  function reportSettled(settlement: Settlement): void {
-    events.emit('status', settlement.status === 'sent'
-      ? { room: settlement.room, id: settlement.id, status: 'sent', seq: settlement.seq }
-      : { room: settlement.room, id: settlement.id, status: settlement.status, error: settlement.error });
-  }
 
   /** Reports one of our messages' final status once, in this tab. */
   function settle(settlement: Settlement): void {
@@ -296,11 +286,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       if (settlement.status === 'sent') entry.handle.resolve({ seq: settlement.seq });
       else entry.handle.reject(settlement.error);
     }
-    rooms.get(settlement.room)?._emitStatus(
-      settlement.status === 'sent'
-        ? { room: settlement.room, id: settlement.id, status: 'sent', seq: settlement.seq }
-        : { room: settlement.room, id: settlement.id, status: settlement.status, error: settlement.error },
-    );
+    rooms.get(settlement.room)?._emitStatus({ ...settlement });
   }
 
   function track(room: string, id: string): void {
@@ -310,23 +296,25 @@ export function createClient(options: ClientOptions): PartylineClient {
   }
 
   function onTabMessage(message: TabMessage): void {
-    if (typeof message.id !== 'string' || typeof message.room !== 'string') return;
+    const { room, id } = message;
+    if (typeof id !== 'string' || typeof room !== 'string') return;
     switch (message.type) {
       case 'outbox:added':
-        track(message.room, message.id);
+        track(room, id);
         flusher.wake();
         break;
       case 'outbox:sent':
-        return fromOtherTab({ status: 'sent', room: message.room, id: message.id, seq: message.seq });
+        return reportSettled({ status: 'sent', room, id, seq: message.seq });
       case 'outbox:failed':
-        return fromOtherTab({ status: 'failed', room: message.room, id: message.id, error: toPartylineError({ ...message.error, retryable: false }) });
+        return reportSettled({ status: 'failed', room, id, error: toPartylineError({ ...message.error, retryable: false }) });
       case 'outbox:expired':
-        return fromOtherTab({ status: 'expired', room: message.room, id: message.id, error: new PartylineError(PartylineErrorKind.Expired, 'not delivered within the outbox retention', { retryable: false }) });
+        return reportSettled({ status: 'expired', room, id, error: expiredError(settings.outboxRetentionMs) });
     }
   }
 
-  function fromOtherTab(settlement: Settlement): void {
-    reportSettled(settlement);
+  /** An outbox entry left the outbox (here or in another tab): tells the app (client-level, any room), and settles ours. */
+  function reportSettled(settlement: Settlement): void {
+    events.emit('status', { ...settlement });
     settle(settlement);
   }
 
@@ -346,6 +334,9 @@ export function createClient(options: ClientOptions): PartylineClient {
     if (closed) throw new PartylineError(PartylineErrorKind.Closed, 'the client is closed');
   };
 
+  /** Outbox writes of publish() under way (close() waits for them to tell the other tabs). */
+  const writing = new Set<Promise<unknown>>();
+
   const host: RoomHost = {
     connection,
     outbox,
@@ -356,18 +347,25 @@ export function createClient(options: ClientOptions): PartylineClient {
     async enqueue(type, room, body): Promise<PublishHandle> {
       assertOpen();
       await afterQueuedIds();
+      assertOpen(); // closed meanwhile: nothing is queued
       const sender = identity();
       const createdAt = now();
       const entry: OutboxEntry = { id: createMessageId(createdAt), room, type, body, createdAt, attempts: 0, ...(sender !== undefined ? { sender } : {}) };
+      const adding = outbox.add(entry);
+      writing.add(adding);
       try {
-        await outbox.add(entry);
+        await adding;
       } catch (error) {
         throw toPartylineError(error);
+      } finally {
+        writing.delete(adding);
       }
       if (closed) {
-        // Closed while the entry was being written: it is queued (the next session sends it), so say
-        // that, and settle `sent` as closed like every other open handle.
-        const sent = Promise.reject(new PartylineError(PartylineErrorKind.Closed, 'the client closed before the message was sent; it stays queued'));
+        // Closed while the entry was being written: it is queued, and the other tabs hear of it before
+        // this one's channel closes (else it would wait for their next wake-up); settle `sent` as closed
+        // like every other open handle.
+        coordinator.post({ type: 'outbox:added', room: entry.room, id: entry.id });
+        const sent = Promise.reject(closedQueued());
         sent.catch(() => {});
         return { id: entry.id, room: entry.room, status: 'pending', sent };
       }
@@ -399,7 +397,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       if (cacheFailureReported) return;
       cacheFailureReported = true;
       const failure = toPartylineError(error);
-      events.emit('error', { error: new PartylineError(PartylineErrorKind.Storage, `the inbox cache cannot be written (${failure.message}); delivery goes on, history() may miss messages`, { retryable: false, cause: error }) });
+      events.emit('error', { error: new PartylineError(PartylineErrorKind.Storage, `inbox cache not written (${failure.message}); history() may miss messages`, { retryable: false, cause: error }) });
     },
     forget(room) {
       rooms.delete(room);
@@ -458,7 +456,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       if (room) {
         // An app-owned position or a window asked for here would otherwise be dropped without a word.
         if (!room._opensAs(roomOptions)) {
-          throw new PartylineError(PartylineErrorKind.BadRequest, `room ${name} is already open with other options (from: ${JSON.stringify(roomOptions?.from ?? 'beginning')} asked, another given before): leave() it first to open it with these`, { retryable: false });
+          throw new PartylineError(PartylineErrorKind.BadRequest, `room ${name} is already open with other options: leave() it first`, { retryable: false });
         }
         return room;
       }
@@ -496,7 +494,7 @@ export function createClient(options: ClientOptions): PartylineClient {
         user: identity(),
         rooms: [...rooms.values()].map((room) => room._inspect()),
         // The store lists room by room; ids are time-ordered, so sorting by id is publish order.
-        outbox: entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+        outbox: entries.sort(byId),
         retentionMs: settings.outboxRetentionMs,
         flush: { ...tabs, failures: flusher.failures, retryAt: flusher.retryAt },
       };
@@ -513,21 +511,28 @@ export function createClient(options: ClientOptions): PartylineClient {
       // Leave presence while the connection is still up (the relay would otherwise wait out the grace).
       for (const room of rooms.values()) room.presence._leaveNow();
       flusher.close();
-      coordinator.close();
       connection.close();
       const open = [...rooms.values()];
       for (const room of open) room._close();
       rooms.clear();
       // Every wait of the client goes with it (the simulator checks that no timer survives close()).
       scheduler.close();
-      const error = new PartylineError(PartylineErrorKind.Closed, 'the client closed before the relay acknowledged; the message stays queued');
+      const error = closedQueued();
       for (const entry of tracked.values()) entry.handle?.reject(error);
       tracked.clear();
       events.clear();
+      // Messages still being written tell the other tabs before the channel closes.
+      await Promise.allSettled([...writing]);
+      coordinator.close();
       await Promise.allSettled([flusher.idle(), ...open.map((room) => room._idle())]);
       database.close();
     },
   };
+}
+
+/** A `sent` promise settled by close(): the message is not lost, the next session sends it. */
+function closedQueued(): PartylineError {
+  return new PartylineError(PartylineErrorKind.Closed, 'the client closed; the message stays queued');
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

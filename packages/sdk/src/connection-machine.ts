@@ -133,7 +133,7 @@ export function connectionTransition(state: ConnectionMachineState, event: Conne
         case 'token':
           return fail(state, new PartylineError(PartylineErrorKind.Unauthorized, `the token function did not answer within ${config.connectTimeoutMs} ms`, { retryable: true }), config, { dropToken: false });
         case 'opening':
-          return fail(state, new PartylineError(PartylineErrorKind.ConnectFailed, `no answer from the relay within ${config.connectTimeoutMs} ms`), config, { nextRelay: true });
+          return fail(state, new PartylineError(PartylineErrorKind.ConnectFailed, `the relay did not answer within ${config.connectTimeoutMs} ms`), config, { nextRelay: true });
         case 'online':
           // A drain's delay passed: leave for the next relay (already chosen when the drain came).
           return phase.draining ? reconnectAfterLoss(state, 'relay draining', config) : same(state);
@@ -167,7 +167,7 @@ export function connectionTransition(state: ConnectionMachineState, event: Conne
     case 'transport_closed': {
       if ((phase.kind !== 'online' && phase.kind !== 'opening') || phase.ticket !== event.ticket) return same(state);
       if (phase.kind === 'opening') {
-        return fail(state, new PartylineError(PartylineErrorKind.ConnectFailed, `the connection closed before the relay accepted it (${event.reason})`), config, { nextRelay: true });
+        return fail(state, new PartylineError(PartylineErrorKind.ConnectFailed, `closed before the relay accepted it (${event.reason})`), config, { nextRelay: true });
       }
       // Any relay serves any room: after a loss try the next one, unless this one sent us away on
       // purpose (a drain already chose the next relay; a server disconnect means "come back").
@@ -284,14 +284,14 @@ export function isTokenRefusal(error: PartylineError): boolean {
  */
 export function checkToken(value: unknown): string | PartylineError {
   if (typeof value !== 'string') {
-    return new PartylineError(PartylineErrorKind.Unauthorized, `the token function returned ${value === null ? 'null' : typeof value}, not a token string`, { retryable: true });
+    return new PartylineError(PartylineErrorKind.Unauthorized, `the token function returned ${value === null ? 'null' : typeof value}, not a string`, { retryable: true });
   }
   const token = value.trim();
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
     // An error page's words, not its markup: "503 Service Unavailable" is what the app should see.
     const text = token.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
     const preview = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-    return new PartylineError(PartylineErrorKind.Unauthorized, `the token function returned something that is not a JWT (${JSON.stringify(preview)}): an error page? check that the token endpoint answered 200`, { retryable: true });
+    return new PartylineError(PartylineErrorKind.Unauthorized, `the token function returned something that is not a JWT (${JSON.stringify(preview)})`, { retryable: true });
   }
   return token;
 }

@@ -64,7 +64,7 @@ export async function openDatabase(factory: IDBFactory, name: string, onBlocked?
   const db = await openVersion(factory, name, undefined, onBlocked);
   if (compatible(db)) return db;
   db.close();
-  throw new PartylineError(PartylineErrorKind.Storage, `a newer version of the SDK (in another tab) changed the database "${name}": reload this page`, { retryable: false });
+  throw new PartylineError(PartylineErrorKind.Storage, `a newer SDK in another tab changed the database "${name}": reload`, { retryable: false });
 }
 
 function compatible(db: PartylineDatabase): boolean {
@@ -124,7 +124,7 @@ export function createDatabaseHandle(factory: IDBFactory, name: string): Databas
     state = opening;
     const onBlocked = () => {
       // Never wait on another tab without a word: every waiting operation fails now, retryable.
-      opening.blocked = new PartylineError(PartylineErrorKind.Storage, `the database "${name}" is held open at an older version by another tab; close or reload it`, { retryable: true });
+      opening.blocked = new PartylineError(PartylineErrorKind.Storage, `another tab holds the database "${name}" at an older version: close or reload it`, { retryable: true });
       for (const waiter of opening.waiters.splice(0)) waiter.reject(opening.blocked);
     };
     openDatabase(factory, name, onBlocked).then(

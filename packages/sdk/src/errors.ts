@@ -51,7 +51,7 @@ export class PartylineError extends Error {
   /** How long the relay asked to wait before retrying, when it said. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(kind: PartylineErrorKind, message: string, options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(kind: PartylineErrorKind, message: string, options: { retryable?: boolean | undefined; retryAfterMs?: number | undefined; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryable = options.retryable ?? RETRYABLE.has(kind);
@@ -60,10 +60,7 @@ export class PartylineError extends Error {
 
   /** Builds the SDK error for an error the relay sent. */
   static fromWire(error: WireError): PartylineError {
-    return new PartylineError(error.kind, error.message, {
-      retryable: error.retryable,
-      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
-    });
+    return new PartylineError(error.kind, error.message, { retryable: error.retryable, retryAfterMs: error.retryAfterMs });
   }
 }
 
@@ -82,15 +79,15 @@ export function toPartylineError(error: unknown): PartylineError {
   if (error instanceof PartylineError) return error;
   if (isWireError(error)) {
     return new PartylineError(error.kind as PartylineErrorKind, error.message, {
-      ...(typeof error.retryable === 'boolean' ? { retryable: error.retryable } : {}),
-      ...(typeof error.retryAfterMs === 'number' ? { retryAfterMs: error.retryAfterMs } : {}),
+      retryable: typeof error.retryable === 'boolean' ? error.retryable : undefined,
+      retryAfterMs: typeof error.retryAfterMs === 'number' ? error.retryAfterMs : undefined,
     });
   }
   if (error instanceof Error) {
     const data = (error as Error & { data?: unknown }).data;
     if (isWireError(data)) return toPartylineError(data);
     if (error.message === 'operation has timed out') return new PartylineError(PartylineErrorKind.Timeout, 'the relay did not answer in time', { cause: error });
-    if (error.message === 'socket has been disconnected') return new PartylineError(PartylineErrorKind.Disconnected, 'the connection dropped before the relay answered', { cause: error });
+    if (error.message === 'socket has been disconnected') return new PartylineError(PartylineErrorKind.Disconnected, 'disconnected before the relay answered', { cause: error });
     if (error.name.endsWith('Error') && /IDB|Quota|Transaction|Database|Version|Constraint/i.test(error.name + error.message)) {
       return new PartylineError(PartylineErrorKind.Storage, error.message, { cause: error });
     }

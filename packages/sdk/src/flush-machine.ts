@@ -179,7 +179,7 @@ export function flushTransition(state: FlushMachineState, event: FlushEvent, con
           return storageFailed(state, phase, new PartylineError(PartylineErrorKind.Storage, `the outbox did not answer within ${config.storageTimeoutMs} ms`, { retryable: true }), config);
         case 'leading':
           // The lock never came: treat the room as busy (a late grant is released when it arrives).
-          return nextRoom(state, { ...phase.pass, busy: true, rooms: phase.pass.rooms.slice(1) }, [], config);
+          return skipBusy(state, phase.pass, config);
         case 'sending':
           return noAnswer(state, phase, new PartylineError(PartylineErrorKind.Timeout, 'the relay did not answer in time'), config);
         default:
@@ -195,16 +195,13 @@ export function flushTransition(state: FlushMachineState, event: FlushEvent, con
       return sendNext(state, phase.pass, phase.ticket, [], config);
     case 'busy':
       if (phase.kind !== 'leading' || phase.ticket !== event.ticket) return same(state);
-      return nextRoom(state, { ...phase.pass, busy: true, rooms: phase.pass.rooms.slice(1) }, [], config);
+      return skipBusy(state, phase.pass, config);
     case 'ack':
-      if (phase.kind !== 'sending' || phase.ticket !== event.ticket) return same(state);
-      return acked(state, phase, event.results, config);
     case 'refused':
-      if (phase.kind !== 'sending' || phase.ticket !== event.ticket) return same(state);
-      return refused(state, phase, event.error, config);
     case 'no_answer':
       if (phase.kind !== 'sending' || phase.ticket !== event.ticket) return same(state);
-      return noAnswer(state, phase, event.error, config);
+      if (event.type === 'ack') return acked(state, phase, event.results, config);
+      return event.type === 'refused' ? refused(state, phase, event.error, config) : noAnswer(state, phase, event.error, config);
     case 'settled':
       if (phase.kind !== 'settling' || phase.ticket !== event.ticket) return same(state);
       return phase.lock === undefined ? nextRoom(state, phase.pass, [], config) : sendNext(state, phase.pass, phase.lock, [], config);
@@ -263,7 +260,7 @@ function listed(state: FlushMachineState, again: boolean, entries: readonly Outb
   let oldest = Infinity;
   for (const entry of entries) {
     if (entry.createdAt <= cutoff) {
-      expired.push({ entry, error: new PartylineError(PartylineErrorKind.Expired, `not delivered within ${config.retentionMs} ms; dropped from the outbox`, { retryable: false }) });
+      expired.push({ entry, error: expiredError(config.retentionMs) });
       continue;
     }
     oldest = Math.min(oldest, entry.createdAt);
@@ -291,6 +288,11 @@ function nextRoom(state: FlushMachineState, pass: FlushPass, commands: FlushComm
   return enter({ ...state, tickets: ticket }, { kind: 'leading', ticket, pass }, [...commands, { type: 'lead', ticket, room: room.room }], config);
 }
 
+/** Another tab flushes the pass's current room: on to the next one (and look again later). */
+function skipBusy(state: FlushMachineState, pass: FlushPass, config: FlushMachineConfig): Result {
+  return nextRoom(state, { ...pass, busy: true, rooms: pass.rooms.slice(1) }, [], config);
+}
+
 /** Inside a led room: the next batch, or the room is done (released) and the next one's turn. */
 function sendNext(state: FlushMachineState, pass: FlushPass, lock: number, commands: FlushCommand[], config: FlushMachineConfig): Result {
   const [current, ...others] = pass.rooms;
@@ -303,7 +305,7 @@ function sendNext(state: FlushMachineState, pass: FlushPass, lock: number, comma
   if (size === 0) {
     // One message alone is over the frame limit: no relay takes it, so it fails instead of looping.
     const [entry] = current.entries as [OutboxEntry];
-    const error = new PartylineError(PartylineErrorKind.PayloadTooLarge, `the message does not fit in one publish frame of ${config.maxFrameBytes} bytes`, { retryable: false });
+    const error = new PartylineError(PartylineErrorKind.PayloadTooLarge, `the message alone exceeds a ${config.maxFrameBytes}-byte publish frame`, { retryable: false });
     const rest = { ...pass, rooms: [{ room: current.room, entries: current.entries.slice(1) }, ...others] };
     return settle(state, rest, lock, { sent: [], failed: [{ entry, error }], expired: [], retry: [] }, commands, config);
   }
@@ -347,7 +349,7 @@ function acked(state: FlushMachineState, phase: Sending, results: unknown, confi
     else if (result && !result.error.retryable) settled.failed.push({ entry, error: PartylineError.fromWire(result.error) });
     else {
       settled.retry.push(entry);
-      const error = result ? PartylineError.fromWire(result.error) : new PartylineError(PartylineErrorKind.Internal, 'the relay did not answer for this message');
+      const error = result ? PartylineError.fromWire(result.error) : new PartylineError(PartylineErrorKind.Internal, 'no result for this message');
       if (!retryError || (error.retryAfterMs ?? 0) > (retryError.retryAfterMs ?? 0)) retryError = error;
     }
   }
@@ -429,6 +431,11 @@ function releaseOf(phase: FlushPhase): FlushCommand[] {
   if (phase.kind === 'leading') return [{ type: 'release', ticket: phase.ticket }];
   if ((phase.kind === 'sending' || phase.kind === 'settling') && phase.lock !== undefined) return [{ type: 'release', ticket: phase.lock }];
   return [];
+}
+
+/** An entry the outbox kept longer than `retentionMs` leaves with this. */
+export function expiredError(retentionMs: number): PartylineError {
+  return new PartylineError(PartylineErrorKind.Expired, `not delivered within ${retentionMs} ms`, { retryable: false });
 }
 
 /** The publish request for `batch`, exactly as sent (its encoding is what the frame limit counts). */

@@ -208,14 +208,15 @@ export class Flusher {
 
   /** Removes what left the outbox (reporting each entry this client removed) and counts the rest's attempts. */
   async #settle(command: Extract<FlushCommand, { type: 'settle' }>): Promise<void> {
-    const leaving = [
-      ...command.sent.map(({ entry, seq }) => ({ entry, settlement: { status: 'sent', room: entry.room, id: entry.id, seq } as const })),
-      ...command.failed.map(({ entry, error }) => ({ entry, settlement: { status: 'failed', room: entry.room, id: entry.id, error } as const })),
-      ...command.expired.map(({ entry, error }) => ({ entry, settlement: { status: 'expired', room: entry.room, id: entry.id, error } as const })),
+    const leaving: [OutboxEntry, Settlement][] = [
+      ...command.sent.map(({ entry, seq }): [OutboxEntry, Settlement] => [entry, { status: 'sent', room: entry.room, id: entry.id, seq }]),
+      ...(['failed', 'expired'] as const).flatMap((status) =>
+        command[status].map(({ entry, error }): [OutboxEntry, Settlement] => [entry, { status, room: entry.room, id: entry.id, error }]),
+      ),
     ];
     if (leaving.length > 0) {
-      const removed = new Set(await this.#o.outbox.remove(leaving.map(({ entry }) => entry)));
-      for (const { entry, settlement } of leaving) if (removed.has(entry)) this.#o.onSettled(settlement);
+      const removed = new Set(await this.#o.outbox.remove(leaving.map(([entry]) => entry)));
+      for (const [entry, settlement] of leaving) if (removed.has(entry)) this.#o.onSettled(settlement);
     }
     if (command.retry.length > 0) await this.#o.outbox.countAttempt(command.retry);
   }

@@ -14,6 +14,8 @@ export interface RoomInspection {
    * are the room's known gaps, read from the log soon (after `gapFillDelayMs`, or on the next join).
    */
   waiting: number[];
+  /** What the room's sync is doing (`joining`, `live`, `retrying`, `failed`, …), and whether this connection joined it. */
+  sync: { state: string; joined: boolean };
 }
 
 /** Who sends the outbox, and when next. */

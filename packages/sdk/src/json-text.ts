@@ -4,12 +4,13 @@ import { PartylineError, PartylineErrorKind } from './errors.js';
 /** App values travel as JSON text (the relay never parses it): encodes one, within `maxBytes` UTF-8 bytes. */
 export function encodeJson(value: unknown, maxBytes: number, what: string): string {
   let text: string | undefined;
+  let why = '';
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new PartylineError(PartylineErrorKind.BadRequest, `${what} is not JSON-serialisable: ${(error as Error).message}`, { retryable: false });
+    why = `: ${(error as Error).message}`;
   }
-  if (text === undefined) throw new PartylineError(PartylineErrorKind.BadRequest, `${what} is not JSON-serialisable`, { retryable: false });
+  if (text === undefined) throw new PartylineError(PartylineErrorKind.BadRequest, `${what} is not JSON-serialisable${why}`, { retryable: false });
   if (utf8ByteLength(text) > maxBytes) throw new PartylineError(PartylineErrorKind.PayloadTooLarge, `${what} exceeds ${maxBytes} bytes`, { retryable: false });
   return text;
 }

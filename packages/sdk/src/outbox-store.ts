@@ -215,6 +215,11 @@ function nameOf(room: string, id: string): string {
 /** IndexedDB's order: strings by UTF-16 code units, as `<` compares them. */
 function byRoomThenId(a: OutboxEntry, b: OutboxEntry): number {
   if (a.room !== b.room) return a.room < b.room ? -1 : 1;
+  return byId(a, b);
+}
+
+/** Publish order within a room (ids are time-ordered). */
+export function byId(a: OutboxEntry, b: OutboxEntry): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 

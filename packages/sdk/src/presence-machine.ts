@@ -149,16 +149,11 @@ export function presenceTransition(state: PresenceMachineState, event: PresenceE
       if (phase.kind === 'ready' || phase.kind === 'backoff') return next(entered, [{ type: 'cancel', slot: 'catch-up' }]);
       return same(entered);
     }
-    case 'leave': {
-      if (!state.intent) return same(state);
-      const commands: PresenceCommand[] = online ? [{ type: 'leave', wait: true }] : [];
-      if (state.waiters.length) commands.push(settle(ids(state.waiters), closedError('presence was left before a relay had the enter')));
-      return { state: { ...state, intent: undefined, waiters: [] }, commands };
-    }
+    case 'leave':
     case 'leave_now': {
       if (!state.intent) return same(state);
-      const commands: PresenceCommand[] = online ? [{ type: 'leave', wait: false }] : [];
-      if (event.keepIntent) return { state: { ...state, intent: { ...state.intent, synced: false } }, commands };
+      const commands: PresenceCommand[] = online ? [{ type: 'leave', wait: event.type === 'leave' }] : [];
+      if (event.type === 'leave_now' && event.keepIntent) return { state: { ...state, intent: { ...state.intent, synced: false } }, commands };
       if (state.waiters.length) commands.push(settle(ids(state.waiters), closedError('presence was left before a relay had the enter')));
       return { state: { ...state, intent: undefined, waiters: [] }, commands };
     }
@@ -231,9 +226,10 @@ function entered(state: PresenceMachineState, ticket: number, rev: number, answe
   if (error.kind === PartylineErrorKind.Disconnected) return backoff({ ...state, waiters: state.waiters.map((waiter) => ({ ...waiter, ticket: undefined })) }, [], error, config);
   const commands: PresenceCommand[] = answered.length ? [settle(answered, error)] : error.retryable ? [] : [{ type: 'fail', error }];
   if (!error.retryable) {
-    // Refused for good (no capability, data too large): this tab is not in.
-    const intent = state.intent?.rev === rev ? undefined : state.intent;
-    return next({ ...state, intent, waiters }, commands);
+    // Refused for good (no capability, data too large): this tab is not in — also not with what an
+    // earlier enter left at the relays, so it leaves there too (a no-op when it never was in).
+    if (state.intent?.rev !== rev) return next({ ...state, waiters }, commands);
+    return next({ ...state, intent: undefined, waiters }, [...commands, { type: 'leave', wait: false }]);
   }
   // The callers hear about it; the entry is tried again in the background all the same.
   return backoff({ ...state, waiters }, commands, error, config);

@@ -97,7 +97,7 @@ export class RoomPresence {
 
   /** Changes this member's data for everyone (after `enter`). */
   async update(data: unknown): Promise<void> {
-    if (!this.#machine.intent) throw new PartylineError(PartylineErrorKind.BadRequest, 'enter the room’s presence before updating it', { retryable: false });
+    if (!this.#machine.intent) throw new PartylineError(PartylineErrorKind.BadRequest, 'call enter() before update()', { retryable: false });
     await this.enter(data);
   }
 

@@ -220,7 +220,8 @@ export function roomSyncTransition(state: RoomSyncState, event: RoomSyncEvent, c
       return { state: next, commands: out };
     }
     case 'live':
-      if (!state.view || phase.kind === 'opening' || phase.kind === 'detached') return same(state);
+      // A failed room (its error told) takes nothing until the next connection joins it again.
+      if (!state.view || phase.kind === 'opening' || phase.kind === 'detached' || phase.kind === 'failed') return same(state);
       return live(state, event.entries, config, out);
     case 'check':
       return wantRead(state, 0, config, out);

@@ -458,8 +458,8 @@ export class Room {
 
   /** @internal what `client.inspect()` shows of this room */
   _inspect(): RoomInspection {
-    const { view, buffer } = this.#sync;
-    return { name: this.name, epoch: view?.epoch, lastSeq: view?.lastSeq ?? 0, waiting: [...buffer.keys()].sort((a, b) => a - b) };
+    const { view, buffer, phase, joined } = this.#sync;
+    return { name: this.name, epoch: view?.epoch, lastSeq: view?.lastSeq ?? 0, waiting: [...buffer.keys()].sort((a, b) => a - b), sync: { state: phase.kind, joined } };
   }
 
   /** @internal resolves when queued inbound work is done */

@@ -18,8 +18,6 @@ export interface Scheduler {
   /** Runs `task` in `delayMs` under `slot` (see the class comment for `mode`). */
   schedule(slot: string, delayMs: number, task: () => void, mode?: 'earliest' | 'replace'): void;
   cancel(slot: string): void;
-  /** When `slot` runs next, if it is scheduled. */
-  dueAt(slot: string): number | undefined;
   /** How long to wait before retry number `attempt` (1-based): the client's policy, at least what a relay asked for. */
   backoff(attempt: number, retryAfterMs?: number): number;
   /** Reports one state-machine transition of a delegate to the client's `onTransition` listener (devtools, the simulator's coverage). */
@@ -85,7 +83,6 @@ export function createScheduler(clock: Clock, retryDelay: RetryDelay, onTransiti
       clock.clearTimeout(current.handle);
       slots.delete(name);
     },
-    dueAt: (name) => slots.get(name)?.due,
     backoff: (attempt, retryAfterMs) => retryDelayFor(retryDelay, attempt, retryAfterMs),
     transition(machine, from, event, to) {
       onTransition?.({ machine: machine as TransitionRecord['machine'], from, event, to });

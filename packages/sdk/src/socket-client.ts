@@ -265,7 +265,7 @@ export class SocketClient<Listen extends EventMap<Listen>, Emit extends EventMap
     switch (packet.type) {
       case CONNECT: {
         const sid = (packet.data as { sid?: unknown } | undefined)?.sid;
-        if (!sid) return this.#abortOpen(new Error('unexpected CONNECT answer (not a Socket.IO v3+ server?)'));
+        if (!sid) return this.#abortOpen(new Error('CONNECT answer without sid (not Socket.IO v3+?)'));
         if (this.#connected) return;
         this.#connected = true;
         this.#clock.clearTimeout(this.#connectTimer);

@@ -27,7 +27,7 @@ it('shows the outbox while offline, then the relay, the room position and an emp
 
   const offline = await client.inspect();
   expect(offline).toMatchObject({ state: 'offline', relay: undefined, relays: [relay.url], user: 'ana', retentionMs: 604_800_000 });
-  expect(offline.rooms).toEqual([{ name, epoch: undefined, lastSeq: 0, waiting: [] }]);
+  expect(offline.rooms).toEqual([{ name, epoch: undefined, lastSeq: 0, waiting: [], sync: { state: expect.any(String), joined: false } }]);
   expect(offline.outbox).toMatchObject([{ id, room: name, type: 'chat', body: '{"text":"waiting"}', attempts: 0, sender: 'ana' }]);
   // No Web Locks here (an injected IndexedDB): this client flushes on its own, nobody right now.
   expect(offline.flush).toEqual({ shared: false, leading: [], otherTabs: [], failures: 0, retryAt: undefined });
