@@ -220,6 +220,11 @@ export class Room {
   /** Serialises local steps (open, cache writes with their app events, history snapshots); never waits on the network. */
   #local: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /**
+   * A delivery was withheld (the room closed before it was stored): the app's view stops there, so no
+   * later step tells it of, or stores, a view it was never handed — the next session goes on from the cache.
+   */
+  #withheld = false;
   /** loadOlder calls, one after another. */
   #older: Promise<unknown> = Promise.resolve();
   /** Waiting for the view to get its place in the log. */
@@ -539,10 +544,12 @@ export class Room {
         return void this.#step(() => this.#place(command.ticket, command.view));
       case 'mark':
         return void this.#step(async () => {
-          this.#handed = command.mark;
+          if (!this.#withheld) this.#handed = command.mark;
         });
       case 'emit_reset':
         return void this.#step(async () => {
+          // Decided on deliveries the app was not handed: its view may be all in the log still.
+          if (this.#withheld) return;
           this.#handed = command.mark;
           this.#events.emit('reset', { room: this.name, ...command.reset });
         });
@@ -576,6 +583,7 @@ export class Room {
 
   /** Starts the cache over (guarded); another tab that started over first names the branch to follow. */
   async #restartCache(expected: CacheLineage | undefined, mark: ViewMark): Promise<void> {
+    if (this.#withheld) return;
     this.#handed = mark;
     const { view } = mark;
     if (this.#appOwned || view.epoch === undefined) return;
@@ -590,7 +598,10 @@ export class Room {
   /** Stores (best effort) then hands to the app messages that continue the view exactly. */
   async #deliver(from: number, messages: readonly LogMessage[], mark: ViewMark, dropThrough?: number): Promise<void> {
     // Nothing stored yet: a closed room hands nothing more.
-    if (this.#closed) return;
+    if (this.#closed) {
+      this.#withheld = true;
+      return;
+    }
     await this.#commit(mark.view, from, messages, dropThrough);
     // Stored means the cursor moved past these: hand them over even if the client is closing.
     this.#handed = mark;
