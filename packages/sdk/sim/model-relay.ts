@@ -127,7 +127,8 @@ export class ModelRelays {
     const injectedAt = this.injected.findIndex((error) => error.event === undefined || error.event === event);
     if (injectedAt !== -1 && event !== 'room:leave' && event !== 'presence:leave') {
       const [error] = this.injected.splice(injectedAt, 1);
-      if (event === 'room:join') side.joined.delete(room);
+      // As the real relay: a refusal at admission leaves a membership as it was; a store failure after joining leaves the room.
+      if (event === 'room:join' && error!.kind === 'unavailable') side.joined.delete(room);
       return fail(error!.kind, `injected ${error!.kind}`, error!.retryAfterMs);
     }
     if (this.forbidden(room)) return fail('forbidden', `token does not allow room ${room}`);

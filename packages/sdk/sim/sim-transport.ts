@@ -113,7 +113,8 @@ class SimLink implements Transport {
           });
         });
       deliver();
-      if (this.env.repeatedFrame()) deliver();
+      // A publish sent twice (the SDK resends after a lost ack): the relay must deduplicate it.
+      if (event === 'room:publish' && this.env.repeatedFrame()) deliver();
     });
   }
 
@@ -181,23 +182,31 @@ class SimLink implements Transport {
   readonly #up: { ready: boolean; arrive(): void }[] = [];
   readonly #down: { ready: boolean; arrive(): void }[] = [];
 
-  /** One frame over the network: after its latency and after the frames before it, or held while it is silent (lost if it is cut). */
+  /** One frame over the network: after its latency and after the frames before it; held while it is silent, lost if it is cut. */
   #send(direction: { ready: boolean; arrive(): void }[], arrive: () => void): void {
     if (this.network.state === 'cut') return;
-    const travel = () => {
-      const frame = { ready: false, arrive };
-      direction.push(frame);
+    const frame = { ready: false, arrive };
+    direction.push(frame);
+    this.#travel(direction, frame);
+  }
+
+  /** Starts a frame's latency, or holds it until the network is back (it stays in its place in the stream). */
+  #travel(direction: { ready: boolean; arrive(): void }[], frame: { ready: boolean; arrive(): void }): void {
+    const start = () =>
       this.env.later(() => {
         frame.ready = true;
         while (direction[0]?.ready) {
+          if (this.network.state === 'silent') {
+            const head = direction[0];
+            head.ready = false;
+            return this.#travel(direction, head);
+          }
           const next = direction.shift()!;
           if (this.network.state === 'up') next.arrive();
-          else if (this.network.state === 'silent') this.#held.push(() => this.#send(direction, next.arrive));
         }
       }, this.env.latency());
-    };
-    if (this.network.state === 'silent') this.#held.push(travel);
-    else travel();
+    if (this.network.state === 'silent') this.#held.push(start);
+    else start();
   }
 
   #failOpening(error: Error): void {
