@@ -103,11 +103,6 @@ export class Flusher {
     this.#dispatch({ type: force ? 'force_wake' : 'wake' });
   }
 
-  /** The machine's state (devtools, the simulator). */
-  get machine(): Readonly<FlushMachineState> {
-    return this.#machine;
-  }
-
   /** Failed passes in a row (for `client.inspect()`). */
   get failures(): number {
     return this.#machine.failures;

@@ -116,11 +116,6 @@ export class RoomPresence {
 
   // ---- internal, called by the room and the client ----
 
-  /** @internal the machine's state (devtools, the simulator) */
-  get _machine(): Readonly<PresenceMachineState> {
-    return this.#machine;
-  }
-
   /** @internal starts following the member list (on first use of presence, or a `presence` listener) */
   _watch(): void {
     this.#dispatch({ type: 'watch' });

@@ -17,7 +17,7 @@ import { Emitter, type Unsubscribe } from './events.js';
 import type { RoomInspection } from './inspect.js';
 import { encodeJson, parseJson } from './json-text.js';
 import { MachineRunner } from './machine-runner.js';
-import { request } from './request.js';
+import { checkAck, request } from './request.js';
 import { RoomPresence, type PresenceContext } from './room-presence.js';
 import { createMessageId } from './message-id.js';
 import type { OutboxStore } from './outbox-store.js';
@@ -642,9 +642,7 @@ function nextMacrotask(): Promise<void> {
 }
 
 function checkPage(ack: unknown, room: string): RoomPage {
-  if (!ack || typeof ack !== 'object') throw new PartylineError(PartylineErrorKind.Internal, 'malformed answer from relay', { retryable: true });
-  if ((ack as { ok?: unknown }).ok !== true) throw toPartylineError((ack as { error?: unknown }).error);
-  const page = validate(RoomPageSchema, ack);
+  const page = validate(RoomPageSchema, checkAck(ack));
   if (!page.ok || page.value.room !== room) throw new PartylineError(PartylineErrorKind.Internal, `malformed page from relay: ${page.ok ? 'wrong room' : page.error.message}`, { retryable: true });
   return page.value;
 }
