@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> [1/4] System packages (redis-server, chromium)"
-bash scripts/ensure-system-deps.sh redis-server chromium
+echo "==> [1/4] System packages (redis-server, chromium, nginx)"
+bash scripts/ensure-system-deps.sh redis-server chromium nginx
 echo "==> [2/4] npm dependencies"
 bash scripts/ensure-node-modules.sh
 echo "==> [3/4] Build and typecheck"

@@ -65,7 +65,7 @@ export async function startServers(system: SystemName, count: number, redisUrl: 
       if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system, nodeArgs);
       return startProcess(
         RELAY_CLI,
-        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--transports', 'websocket,polling', ...relayArgs],
+        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--user-byte-rate', '0', '--rooms-per-user-hour', '0', '--transports', 'websocket,polling', '--metrics-public', ...relayArgs],
         port,
         system,
         nodeArgs,

@@ -81,7 +81,7 @@ async function started(server: ServerProcess, child: ChildProcess, readyPath: st
 /** A relay process (`partyline-relay` CLI) on the shared Redis. */
 export async function startRelayProcess(name: string, redisUrl: string, tokenSecret: string): Promise<ServerProcess> {
   const port = await findFreePort();
-  const child = spawn(process.execPath, [RELAY_CLI, '--port', String(port), '--host', '127.0.0.1', '--redis-url', redisUrl, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [RELAY_CLI, '--port', String(port), '--host', '127.0.0.1', '--redis-url', redisUrl, '--log-level', 'warn', '--metrics-public'], {
     env: { ...process.env, TOKEN_SECRET: tokenSecret },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

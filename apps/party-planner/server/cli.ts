@@ -19,6 +19,10 @@ Usage: node apps/party-planner/dist/server/cli.js [options]
                                      new user ids one address (IPv6: one /64) may get
                                      per hour; browsers that have one are never limited;
                                      0 = no limit                                  [30]
+  --max-parties-per-identity <n>
+                       MAX_PARTIES_PER_IDENTITY
+                                     different parties one browser identity may create
+                                     or join; 0 = no limit                         [20]
   --trust-proxy        TRUST_PROXY=1 behind a reverse proxy: the client address from the
                                      last X-Forwarded-For entry, https from
                                      X-Forwarded-Proto (Secure identity cookie)
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     'token-secret': { type: 'string' },
     'static-dir': { type: 'string' },
     'new-identities-per-hour': { type: 'string' },
+    'max-parties-per-identity': { type: 'string' },
     'trust-proxy': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -59,6 +64,12 @@ if (!Number.isFinite(newIdentitiesPerHour) || newIdentitiesPerHour < 0) {
   process.exit(2);
 }
 
+const maxPartiesPerIdentity = Number(values['max-parties-per-identity'] ?? process.env.MAX_PARTIES_PER_IDENTITY ?? 20);
+if (!Number.isInteger(maxPartiesPerIdentity) || maxPartiesPerIdentity < 0) {
+  process.stderr.write('party-planner: --max-parties-per-identity / MAX_PARTIES_PER_IDENTITY must be an integer ≥ 0\n\n' + HELP);
+  process.exit(2);
+}
+
 const server = await startPartyServer({
   staticDir: values['static-dir'] ?? process.env.STATIC_DIR ?? join(here, '..', 'client'),
   tokenSecret,
@@ -66,6 +77,7 @@ const server = await startPartyServer({
   host: values.host ?? process.env.HOST ?? '127.0.0.1',
   port: Number(values.port ?? process.env.PORT ?? 8080),
   newIdentitiesPerHour,
+  maxPartiesPerIdentity,
   trustProxy: values['trust-proxy'] ?? ['1', 'true', 'yes'].includes((process.env.TRUST_PROXY ?? '').toLowerCase()),
 });
 

@@ -143,6 +143,8 @@ describe('party server', () => {
     const config = (await (await fetch(`${server.url}/api/config`)).json()) as { relays: string[] };
     expect(config.relays).toEqual(server.relays);
     expect((await fetch(`${server.relays[0]}/readyz`)).status).toBe(200);
+    // The embedded relay is on the open port the browser uses: its metrics are not served there.
+    expect((await fetch(`${server.relays[0]}/metrics`)).status).toBe(404);
   });
 
   it('serves the app for client routes, assets with long caching, 404 for missing files, nothing outside the app', async () => {

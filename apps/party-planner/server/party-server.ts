@@ -6,6 +6,7 @@ import { createRelay, signAccessToken, type Relay } from '@partyline/relay';
 import { pino } from 'pino';
 import { createIdentityCookies } from './identity-cookie.js';
 import { createNewIdentityLimit } from './new-identity-limit.js';
+import { createPartyLimit } from './party-limit.js';
 
 export interface PartyServerOptions {
   /** The built app (Vite's output: index.html + assets/). */
@@ -30,6 +31,11 @@ export interface PartyServerOptions {
    * Browsers that already have one are never limited. @default 30
    */
   newIdentitiesPerHour?: number;
+  /**
+   * Different parties one identity may get tokens for (create or join); 0 turns the limit off. Each is a
+   * room in the relay: this keeps one visitor from filling it with parties. @default 20
+   */
+  maxPartiesPerIdentity?: number;
   /**
    * Behind a reverse proxy: take the client's address from the last `X-Forwarded-For` entry and
    * https from `X-Forwarded-Proto` (the identity cookie is `Secure` then). Only with a proxy that sets
@@ -113,7 +119,8 @@ async function readJson(request: IncomingMessage, limit = 4096): Promise<unknown
  * nothing else — a `user` in the request body is ignored. The answer tells the app its id
  * (`{ token, user, ... }`); the display name is only data in the app's messages and presence.
  *
- * Demo policy: anyone who knows a party id may join it (the id is the invitation).
+ * Demo policy: anyone who knows a party id may join it (the id is the invitation); one identity may
+ * be in at most `maxPartiesPerIdentity` parties (403 past it), so one visitor cannot fill the relay.
  */
 export async function startPartyServer(options: PartyServerOptions): Promise<PartyServer> {
   const host = options.host ?? '127.0.0.1';
@@ -122,6 +129,8 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
   const identities = createIdentityCookies(options.tokenSecret);
   const perHour = options.newIdentitiesPerHour ?? 30;
   const newIdentityLimit = perHour > 0 ? createNewIdentityLimit(perHour) : undefined;
+  const maxParties = options.maxPartiesPerIdentity ?? 20;
+  const partyLimit = maxParties > 0 ? createPartyLimit(maxParties) : undefined;
   const trustProxy = options.trustProxy ?? false;
 
   let relay: Relay | undefined;
@@ -188,6 +197,11 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
         return;
       }
       user = identities.newUser();
+    }
+    // (A new identity has no parties yet: only a browser that has one can be refused here.)
+    if (partyLimit && !partyLimit.admit(user, party)) {
+      sendJson(response, 403, { error: `this browser is already in ${maxParties} parties, the most one guest may join on this server`, maxParties });
+      return;
     }
     const token = await signAccessToken({ sub: user, rooms: [`party:${party}`], ttlSeconds }, options.tokenSecret);
     sendJson(

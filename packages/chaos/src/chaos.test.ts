@@ -62,4 +62,26 @@ describe('chaos run', () => {
     // said it was holding writes back, messages acked in that window (never written, so in no tail).
     expect(report.lostByStore - report.lostUnwritten).toBeLessThanOrEqual(report.appendsLostByStore);
   });
+
+  it('loses nothing acked through master failovers on a Redis Cluster (--ack-replicas 1), one with its replica behind, and node restarts', { timeout: 120_000 }, async () => {
+    const { report, log } = await run({
+      clients: 12,
+      relays: 2,
+      durationSeconds: 12,
+      seed: 3,
+      membersPerRoom: 4,
+      publishEveryMs: [200, 700],
+      crash: true,
+      crashClients: 2,
+      redisCluster: true,
+      faults: ['master-kill', 'client-crash', 'node-restart', 'master-kill'],
+    });
+    expect(report.masterFailovers, log).toBeGreaterThanOrEqual(2);
+    // One kill came while the replica was behind: the writes it lacked were never acked (WAIT).
+    expect(report.masterKillsAfterLinkDrop).toBe(1);
+    expect(report.examples, log).toEqual([]);
+    expect(report).toMatchObject({ ...EXACT, lostByStore: 0 });
+    expect(report.resetsExplained).toBe(report.resets);
+    expect(report.published).toBeGreaterThan(50);
+  });
 });

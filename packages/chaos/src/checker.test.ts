@@ -43,6 +43,15 @@ describe('checkHistories', () => {
       expect(checkHistories([member({ queued: ['zzz'] })], [log], { storeLosses: [{ from: 0, to: 1e15 }] }).lost).toBe(1);
     });
 
+    it('counts an acked message the log holds at another seq as lost (the acked append was lost, the message taken again)', () => {
+      const moved = member({ queued: ['a', 'c'], acks: [{ id: 'c', seq: 2, at: 1500 }] });
+      const result = checkHistories([moved], [log]);
+      expect(result.lost).toBe(1);
+      expect(result.examples[0]).toContain('acked as seq 2');
+      expect(checkHistories([member({ acks: [{ id: 'c', seq: 3, at: 1500 }] })], [log]).lost).toBe(0);
+      expect(checkHistories([moved], [log], { storeLosses: [{ from: 1000, to: 2000 }] })).toMatchObject({ lost: 0, lostByStore: 1 });
+    });
+
     it('allows a message to vanish when its append was in the AOF tail a store crash dropped', () => {
       const lostAppends = [{ room: 'r', seq: 4, id: 'zzz' }];
       expect(checkHistories([member({ queued: ['zzz'] })], [log], { lostAppends })).toMatchObject({ lost: 0, lostByStore: 1 });

@@ -189,8 +189,13 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
     const ackOf = new Map(history.acks.map((ack) => [ack.id, ack]));
     result.published += history.queued.length;
     for (const id of new Set(history.queued)) {
-      if (seqOf.has(id) || failed.has(id)) continue;
+      if (failed.has(id)) continue;
       const ack = ackOf.get(id);
+      const at = seqOf.get(id);
+      // An ack names the message's place for good: a log holding it elsewhere lost the acked append
+      // (e.g. a failover to a replica that never got it) and took the message again when it was resent.
+      const moved = at !== undefined && ack !== undefined && ack.seq !== at && ack.seq >= log.firstSeq;
+      if (at !== undefined && !moved) continue;
       const seenSeq = ack?.seq ?? seenAt.get(`${history.room}\n${id}`);
       if (seenSeq !== undefined && seenSeq < log.firstSeq) continue; // appended, then trimmed by retention
       const dropped = droppedAt.get(`${history.room}\n${id}`);
@@ -206,6 +211,10 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
         continue;
       }
       result.lost++;
+      if (moved) {
+        note('lost', `${who}: ${id} acked as seq ${ack.seq} at ${ack.at}, but the log holds it at seq ${at}: the acked append was lost and the message appended again`);
+        continue;
+      }
       const seen = seenAt.get(`${history.room}\n${id}`);
       note('lost', `${who}: queued ${id}${ack ? ` (acked as seq ${ack.seq} at ${ack.at})` : ' (never acked)'} is not in the log${seen !== undefined ? `; a member was handed it as seq ${seen}` : '; no member was ever handed it'}`);
     }

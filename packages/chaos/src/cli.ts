@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
-import { ALL_FAULT_KINDS, type FaultKind } from './faults.js';
+import { ALL_FAULT_KINDS, CLUSTER_FAULT_KINDS, FAULT_KINDS, MODE_FAULT_KINDS, type FaultKind } from './faults.js';
 import { runChaos } from './run-chaos.js';
 
 const HELP = `partyline chaos — seeded faults against relays, Redis and SDK clients, then a checker of every member's app view
 
-Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--retention 200] [--presence]
+Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--redis-cluster] [--retention 200] [--presence]
 
   --clients N          SDK clients in Node (own IndexedDB each), 10 per room                    (default 200)
   --browsers N         members in real Chromium, each its own persistent profile and proxy       (default 2)
-  --relays N           relay processes sharing one redis-server (AOF)                            (default 3)
+  --relays N           relay processes sharing one redis-server (AOF) or the Redis Cluster       (default 3)
   --duration S         seconds of faults before healing                                          (default 60)
   --seed S             seed for faults and publish timing; same seed, same plan                  (default 42)
   --faults LIST        only these kinds, in order, once each (e.g. rolling-restart)
@@ -23,6 +23,14 @@ Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42]
                        (simulated, once a second) fsync, as a power loss would — room logs lose their tail
                        and reuse those seqs; members must get reset 'diverged' and agree with the new log
                                                                                                  (default always)
+  --redis-cluster      the relays on a Redis Cluster instead of one redis-server: 3 masters with one replica each
+                       (AOF, fsync always), relays started with --redis-cluster and --ack-replicas 1 (a publish is
+                       acked only once a replica holds it). The Redis faults become master-kill (SIGKILL of a
+                       master — every other time 200–800 ms after its replica link was dropped, so the master takes
+                       writes its replica never gets; the run waits until the replica is promoted and serves the
+                       slots, then restarts the killed node and waits until it is back as that replica's replica)
+                       and node-restart (SIGKILL of any node, started again at once); a master is killed first and
+                       once more later. Not with --presence or --redis-fsync everysec
   --retention N        relays keep at most N messages per room (--retention-messages); adds the member-away
                        fault (members offline while the room trims past them): 'trimmed' resets expected
   --presence           every member also enters its room's presence (data {name, life}) and records every presence
@@ -34,8 +42,9 @@ Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42]
 
 Faults: per-client network cuts (TCP proxy), client restarts from the persisted IndexedDB (Node: SDK closed
 and opened again; Chromium: a real reload), relay SIGKILL and restart, relay SIGTERM drain and restart, Redis
-SIGKILL and restart, Redis SIGSTOP/SIGCONT, a rolling restart of every relay; client-crash with --crash,
-member-away with --retention; and token expiry throughout (every token lives 5–15 s).
+SIGKILL and restart, Redis SIGSTOP/SIGCONT (with --redis-cluster: master-kill and node-restart instead), a
+rolling restart of every relay; client-crash with --crash, member-away with --retention; and token expiry
+throughout (every token lives 5–15 s).
 
 The checker judges each member's app view, session by session: history() at each (re)start, then every
 message and reset event, against the final room log. It prints
@@ -50,7 +59,11 @@ message and reset event, against the final room log. It prints
   diverged silently  messages a final view holds that the log does not, with no reset after them
                      (or a view that changed across a restart with no reset)
   resets             by reason; explained if the log really lost what the view had (diverged, epoch_changed)
-                     or no longer holds the range (trimmed)
+                     or no longer holds the range (trimmed). On a cluster a view may have read a message the
+                     old master held but had not replicated (so never acked): that diverged reset is explained;
+                     an acked message the failover lost is counted as lost
+  master failovers   with --redis-cluster: replicas promoted to master (by master-kill, node-restart or the
+                     cluster itself)
 With --presence it also prints (after waiting until every view is right, at most ~30 s past the heal)
   ghosts             members a live member's members() shows that are not alive and connected
   missing            members alive and connected that a live member's members() does not show
@@ -77,6 +90,7 @@ const { values } = parseArgs({
     crash: { type: 'boolean' },
     'crash-clients': { type: 'string' },
     'redis-fsync': { type: 'string' },
+    'redis-cluster': { type: 'boolean' },
     retention: { type: 'string' },
     presence: { type: 'boolean' },
     'presence-record': { type: 'string' },
@@ -99,12 +113,17 @@ const crashClients = values['crash-clients'] === undefined ? undefined : Number(
 if (crashClients !== undefined && (!Number.isInteger(crashClients) || crashClients < 0)) fail('--crash-clients must be a non-negative integer');
 const fsync = values['redis-fsync'] ?? 'always';
 if (fsync !== 'always' && fsync !== 'everysec') fail(`--redis-fsync must be always or everysec, got ${JSON.stringify(fsync)}`);
+const redisCluster = values['redis-cluster'] ?? false;
+if (redisCluster && fsync === 'everysec') fail('--redis-cluster runs every node with appendfsync always; --redis-fsync everysec is for one redis-server');
+if (redisCluster && values.presence) fail('--presence reads the presence keys of one redis-server; not with --redis-cluster');
 const retention = values.retention === undefined ? undefined : Number(values.retention);
 if (retention !== undefined && (!Number.isInteger(retention) || retention < 1)) fail('--retention must be a positive integer');
 
 const faults = values.faults?.split(',').map((kind) => kind.trim()) as FaultKind[] | undefined;
+const modeKinds: readonly FaultKind[] = [...(redisCluster ? CLUSTER_FAULT_KINDS : FAULT_KINDS), ...MODE_FAULT_KINDS];
 for (const kind of faults ?? []) {
   if (!ALL_FAULT_KINDS.includes(kind)) fail(`unknown fault ${JSON.stringify(kind)}; kinds: ${ALL_FAULT_KINDS.join(', ')}`);
+  if (!modeKinds.includes(kind)) fail(`fault ${kind} is not for ${redisCluster ? 'a Redis Cluster' : 'one redis-server (add --redis-cluster)'}; kinds here: ${modeKinds.join(', ')}`);
 }
 const started = Date.now();
 const report = await runChaos({
@@ -116,6 +135,7 @@ const report = await runChaos({
   crash: values.crash ?? false,
   ...(crashClients !== undefined ? { crashClients } : {}),
   redisFsync: fsync as 'always' | 'everysec',
+  redisCluster,
   ...(retention !== undefined ? { retentionMessages: retention } : {}),
   ...(faults ? { faults } : {}),
   presence: values.presence ?? false,
@@ -138,6 +158,7 @@ console.log(`reordered:              ${report.reordered}`);
 console.log(`diverged silently:      ${report.divergedSilently}`);
 console.log(`resets:                 ${report.resets} (diverged ${reasons.diverged}, epoch_changed ${reasons.epoch_changed}, trimmed ${reasons.trimmed})`);
 console.log(`resets explained:       ${report.resetsExplained} / unexplained ${report.resetsUnexplained}`);
+if (redisCluster) console.log(`master failovers:       ${report.masterFailovers} (${report.faults['master-kill']} masters killed -9, ${report.masterKillsAfterLinkDrop} of them just after their replica link dropped; ${report.faults['node-restart']} nodes restarted)`);
 console.log(`faults injected:        ${Object.entries(report.faults).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
 console.log(`seconds to quiescence:  ${report.secondsToQuiescence.toFixed(1)}${report.quiesced ? '' : ' (did not quiesce)'}`);
 for (const example of report.examples) console.log(`  ! ${example}`);

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@partyline/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDurableIndexedDB } from './durable-indexeddb.js';
 
@@ -18,6 +19,18 @@ describe('durable IndexedDB for Node chaos clients', () => {
     let committed = 0;
     for (let round = 0; round < 3; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', WRITER, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      if (round === 0) {
+        // A reader slower than the writer, as on a busy machine: not read until the writer waits for
+        // its reports to go out (the journal stops growing) — or has run far ahead of them (2 MB).
+        child.stdout.pause();
+        let size = -1;
+        await waitFor(() => {
+          const now = existsSync(file) ? statSync(file).size : 0;
+          const still = now > 0 && now === size;
+          size = now;
+          return still || now > 2_000_000;
+        }, 'the writer to wait for its reports', 30_000, 200);
+      }
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
@@ -25,6 +38,7 @@ describe('durable IndexedDB for Node chaos clients', () => {
         const last = Number(lines.at(-1));
         if (last > committed + 200) child.kill('SIGKILL');
       });
+      child.stdout.resume();
       // 'close', not 'exit': what the writer reported before the kill may still be in the pipe at exit.
       await new Promise((resolve) => child.once('close', resolve));
       expect(child.signalCode).toBe('SIGKILL');

@@ -1,10 +1,17 @@
 import type { MemberHistory } from './checker.js';
 import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { Random } from './random.js';
-import type { SystemUnderTest } from './system-under-test.js';
+import type { ClusterSystem, StandaloneSystem, SystemUnderTest } from './system-under-test.js';
 
-/** Faults the scheduler injects in every run. Token expiry needs no injection: every token lives 5–15 s (see ChaosClient). */
+/** Faults the scheduler injects in every run on one redis-server. Token expiry needs no injection: every token lives 5–15 s (see ChaosClient). */
 export const FAULT_KINDS = ['network-cut', 'client-restart', 'relay-kill', 'relay-drain', 'redis-kill', 'redis-pause', 'rolling-restart'] as const;
+/**
+ * Faults of every run on a Redis Cluster (--redis-cluster), where the Redis faults are `master-kill`
+ * (kill -9 of a master, every other time just after its replica link dropped; its replica is
+ * promoted, then the killed node rejoins as a replica) and
+ * `node-restart` (kill -9 of any node, started again at once).
+ */
+export const CLUSTER_FAULT_KINDS = ['network-cut', 'client-restart', 'relay-kill', 'relay-drain', 'master-kill', 'node-restart', 'rolling-restart'] as const;
 /**
  * Faults of some modes: `client-crash` (with --crash) kills members hard — Node clients in child
  * processes with SIGKILL, Chromium tabs with a renderer crash — and starts them again from what their
@@ -12,10 +19,20 @@ export const FAULT_KINDS = ['network-cut', 'client-restart', 'relay-kill', 'rela
  * trim the log past them.
  */
 export const MODE_FAULT_KINDS = ['client-crash', 'member-away'] as const;
-export const ALL_FAULT_KINDS = [...FAULT_KINDS, ...MODE_FAULT_KINDS] as const;
+export const ALL_FAULT_KINDS = [...FAULT_KINDS, 'master-kill', 'node-restart', ...MODE_FAULT_KINDS] as const;
 export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function standalone(system: SystemUnderTest, kind: FaultKind): StandaloneSystem {
+  if (system.kind !== 'redis') throw new RangeError(`fault ${kind} needs one redis-server, not a cluster`);
+  return system;
+}
+
+function clustered(system: SystemUnderTest, kind: FaultKind): ClusterSystem {
+  if (system.kind !== 'cluster') throw new RangeError(`fault ${kind} needs a Redis Cluster (--redis-cluster)`);
+  return system;
+}
 
 /** A member of a room — a Node client (in this process or a child process) or a Chromium tab — and what a fault can do to it. */
 export interface ChaosMember {
@@ -102,13 +119,30 @@ export async function injectFault(kind: FaultKind, system: SystemUnderTest, clie
     }
     case 'redis-kill':
       // With appendfsync everysec the AOF loses its unsynced tail, as a power loss would.
-      await system.crashRedis(random.between(500, 2000));
+      await standalone(system, kind).crashRedis(random.between(500, 2000));
       return;
-    case 'redis-pause':
-      system.redis.signal('SIGSTOP');
+    case 'redis-pause': {
+      const { redis } = standalone(system, kind);
+      redis.signal('SIGSTOP');
       await sleep(random.between(1000, 3000));
-      system.redis.signal('SIGCONT');
+      redis.signal('SIGCONT');
       return;
+    }
+    case 'master-kill': {
+      const cluster = clustered(system, kind);
+      const masters = (await cluster.cluster.view()).filter((state) => state.role === 'master' && state.slots.length > 0);
+      const port = random.pick(masters.map((state) => state.port).sort((a, b) => a - b));
+      // Every other kill comes just after the master's replica link dropped: the master took writes the
+      // promoted replica never got, which --ack-replicas must have kept from being acked.
+      const linkDownMs = cluster.mastersKilled.all % 2 === 1 ? random.between(200, 800) : 0;
+      await cluster.killMaster(cluster.cluster.nodes.find((node) => node.port === port)!, linkDownMs);
+      return;
+    }
+    case 'node-restart': {
+      const cluster = clustered(system, kind);
+      await cluster.restartNode(random.pick(cluster.cluster.nodes));
+      return;
+    }
     case 'rolling-restart':
       // Every relay in turn, as a deploy would: drain (clients told to move), restart, next.
       for (const relay of system.relays) {

@@ -6,7 +6,7 @@ import { io } from 'socket.io-client';
 import { startBrowserMembers, type BrowserMembers } from './browser-members.js';
 import { ChaosClient } from './chaos-client.js';
 import { checkHistories, viewPosition, type CheckResult, type RoomLog } from './checker.js';
-import { ALL_FAULT_KINDS, FAULT_KINDS, injectFault, type ChaosMember, type FaultKind } from './faults.js';
+import { ALL_FAULT_KINDS, CLUSTER_FAULT_KINDS, FAULT_KINDS, injectFault, type ChaosMember, type FaultKind } from './faults.js';
 import { checkPresence, presenceSettled, type PresenceLook, type PresenceResult } from './presence-checker.js';
 import { watchPresenceStore, type PresenceStoreWatch } from './presence-store-watch.js';
 import { prepareProcessMembers, ProcessMember, type ProcessMembers } from './process-member.js';
@@ -36,6 +36,12 @@ export interface ChaosOptions {
   crashClients?: number;
   /** Redis AOF fsync: `everysec` makes a Redis kill drop the unsynced AOF tail. @default 'always' */
   redisFsync?: 'always' | 'everysec';
+  /**
+   * The relays on a Redis Cluster (3 masters, one replica each) with `--ack-replicas 1`, and the
+   * cluster's faults (`master-kill`, `node-restart`) instead of one redis-server's. Not with
+   * `presence` (its store watch reads one server) nor `redisFsync: 'everysec'`. @default false
+   */
+  redisCluster?: boolean;
   /** Relays keep at most this many messages per room log; adds the `member-away` fault. @default unlimited */
   retentionMessages?: number;
   /**
@@ -71,6 +77,10 @@ export interface ChaosReport extends CheckResult {
    * Must be empty: a dead member's view and outbox stop, and the checker then counts what it never saw as lost.
    */
   memberFailures: string[];
+  /** With `redisCluster`: replicas promoted to master during the run (by master kills, node restarts or the cluster itself). */
+  masterFailovers: number;
+  /** With `redisCluster`: master kills that came just after the master's replica link dropped (its replica behind). */
+  masterKillsAfterLinkDrop: number;
   /** What Redis crashes (everysec) dropped: AOF bytes, room-log appends, and how many crashes dropped any. */
   unsyncedBytesLost: number;
   appendsLostByStore: number;
@@ -199,7 +209,9 @@ async function settleAndCheckPresence(
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = createRandom(options.seed);
   const progress = options.onProgress ?? (() => {});
+  if (options.redisCluster && options.presence) throw new RangeError('presence checks read one redis-server: not with redisCluster');
   const system = await startSystem(options.relays, {
+    redisCluster: options.redisCluster ?? false,
     fsync: options.redisFsync ?? 'always',
     ...(options.retentionMessages !== undefined ? { retentionMessages: options.retentionMessages } : {}),
     onNote: (line) => progress(line),
@@ -215,7 +227,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let browsers: BrowserMembers | undefined;
   const faults = Object.fromEntries([...ALL_FAULT_KINDS, 'token-expiry'].map((kind) => [kind, 0])) as ChaosReport['faults'];
   // With presence: what the relays' store really holds, to tell their leaves from ones a view made up.
-  const storeWatch = options.presence ? watchPresenceStore(system.redis.port, rooms, 50) : undefined;
+  const storeWatch = options.presence && system.kind === 'redis' ? watchPresenceStore(system.redis.port, rooms, 50) : undefined;
   try {
     if (crashClients > 0) processes = await prepareProcessMembers();
     for (let i = 0; i < options.clients; i++) {
@@ -244,21 +256,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const members: ChaosMember[] = [...clients, ...children, ...(browsers?.members ?? [])];
     progress(
       `${clients.length} Node clients in this process, ${children.length} in their own processes, ${browsers?.members.length ?? 0} Chromium members in ${rooms.length} rooms on ${system.relays.length} relays` +
-        `; Redis appendfsync ${system.fsync}${options.retentionMessages !== undefined ? `; retention ${options.retentionMessages} messages` : ''}${options.presence ? '; every member in presence' : ''}; faults for ${options.durationSeconds} s`,
+        `; ${system.kind === 'cluster' ? 'Redis Cluster (3 masters, 1 replica each, --ack-replicas 1), ' : ''}Redis appendfsync ${system.fsync}${options.retentionMessages !== undefined ? `; retention ${options.retentionMessages} messages` : ''}${options.presence ? '; every member in presence' : ''}; faults for ${options.durationSeconds} s`,
     );
 
     // member-away: offline long enough for a room to publish ~1.5× the retention past them.
     const roomRate = (perRoom * 1000) / ((publishEveryMs[0] + publishEveryMs[1]) / 2);
     const awayS = Math.min(options.durationSeconds * 0.6, Math.max(8, ((options.retentionMessages ?? 0) / roomRate) * 1.5));
     const modeKinds: FaultKind[] = [...(options.crash ? (['client-crash'] as const) : []), ...(options.retentionMessages !== undefined ? (['member-away'] as const) : [])];
-    const kinds: FaultKind[] = [...FAULT_KINDS, ...modeKinds];
+    const kinds: FaultKind[] = [...(system.kind === 'cluster' ? CLUSTER_FAULT_KINDS : FAULT_KINDS), ...modeKinds];
 
     // Faults: every kind at least once (shuffled), then random kinds, one system fault at a time.
     const startedAt = Date.now();
     const deadline = startedAt + options.durationSeconds * 1000;
     // The mode's own faults come first (a short run still exercises them), then the others shuffled.
-    const modeFirst: FaultKind[] = [...(system.fsync === 'everysec' ? (['redis-kill'] as const) : []), ...modeKinds];
-    const plan = options.faults ? [...options.faults] : [...modeFirst, ...random.shuffle(kinds.filter((kind) => !modeFirst.includes(kind)))];
+    // A cluster's master kill also comes once more among them: every run fails over at least twice.
+    const modeFirst: FaultKind[] = [...(system.fsync === 'everysec' ? (['redis-kill'] as const) : []), ...(system.kind === 'cluster' ? (['master-kill'] as const) : []), ...modeKinds];
+    const plan = options.faults
+      ? [...options.faults]
+      : [...modeFirst, ...random.shuffle(kinds.filter((kind) => !modeFirst.includes(kind) || (system.kind === 'cluster' && kind === 'master-kill')))];
     // The plan is carried out whole even if a slow machine takes longer than the duration for it.
     while (plan.length > 0 || (!options.faults && Date.now() < deadline - 2000)) {
       const kind = plan.shift() ?? random.pick(kinds);
@@ -308,6 +323,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       quiesced = false;
     }
     const secondsToQuiescence = (Date.now() - healedAt) / 1000;
+    if (system.kind === 'cluster') await system.observeFailovers();
     let presence: PresenceReport | undefined;
     if (options.presence) {
       progress('waiting for presence to settle');
@@ -325,6 +341,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faults,
       crashes: { processes: children.reduce((sum, child) => sum + child.crashes, 0), tabs: (browsers?.members ?? []).reduce((sum, member) => sum + member.crashes, 0) },
       memberFailures: memberFailures(),
+      masterFailovers: system.kind === 'cluster' ? system.masterFailovers : 0,
+      masterKillsAfterLinkDrop: system.kind === 'cluster' ? system.mastersKilled.afterLinkDrop : 0,
       unsyncedBytesLost: system.unsyncedBytesLost,
       appendsLostByStore: system.lostAppends.length,
       storeCrashesWithLoss: system.crashesThatLostData,

@@ -28,7 +28,7 @@ export interface StormReport {
 export async function runStorm({ clients: count, onProgress = () => {} }: StormOptions): Promise<StormReport> {
   // Every client here shares one address (127.0.0.1); a real crowd comes from as many addresses as
   // users, so the per-address limits are lifted. The relay-wide connect limit — what a storm meets — stays.
-  const system = await startSystem(2, { relayArgs: ['--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000'] });
+  const system = await startSystem(2, { relayArgs: ['--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--metrics-public'] });
   const [relayA, relayB] = system.relays as [(typeof system.relays)[0], (typeof system.relays)[0]];
   const clients: PartylineClient[] = [];
   let rateLimitedRefusals = 0;

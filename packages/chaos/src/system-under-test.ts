@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '@partyline/relay';
-import { findFreePort, startRedis, waitFor, type RedisServer } from '@partyline/test-support';
+import { findFreePort, startRedis, startRedisCluster, waitFor, type RedisCluster, type RedisServer } from '@partyline/test-support';
 import { lostAppends, type LostAppend } from './aof-tail.js';
 import type { StoreLoss } from './checker.js';
 
@@ -26,7 +26,8 @@ export class ManagedRelay {
   #child: ChildProcess | undefined;
   constructor(
     readonly port: number,
-    private readonly redisUrl: string,
+    /** Where its store is: `--redis-url …`, or `--redis-cluster …` with its flags. */
+    private readonly storeArgs: string[],
     private readonly extraArgs: string[] = [],
   ) {}
 
@@ -43,7 +44,7 @@ export class ManagedRelay {
       process.execPath,
       // The built relay (turbo builds it before chaos runs and tests): no TypeScript transform per start, which on a
       // busy machine took most of a relay's start-up.
-      ['dist/cli.js', '--port', String(this.port), '--redis-url', this.redisUrl, '--token-secret', CHAOS_SECRET, '--drain-timeout-ms', '3000', ...this.extraArgs],
+      ['dist/cli.js', '--port', String(this.port), ...this.storeArgs, '--token-secret', CHAOS_SECRET, '--drain-timeout-ms', '3000', ...this.extraArgs],
       // CHAOS_RELAY_LOGS=1 shows the relays' JSON logs (LOG_LEVEL=warn for their warnings) on stderr.
       { cwd: RELAY_DIR, stdio: ['ignore', process.env.CHAOS_RELAY_LOGS ? process.stderr : 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } },
     );
@@ -83,19 +84,18 @@ export interface SystemOptions {
   retentionMessages?: number;
   /** More relay flags. */
   relayArgs?: string[];
-  /** Told what a Redis crash lost (everysec). */
+  /**
+   * A Redis Cluster of 3 masters with one replica each instead of one redis-server (fsync always
+   * on every node); the relays ack a publish only once a replica holds it (`--ack-replicas 1`). @default false
+   */
+  redisCluster?: boolean;
+  /** Told what a Redis crash lost (everysec) and how each failover went. */
   onNote?: (line: string) => void;
 }
 
-export interface SystemUnderTest {
-  redis: RedisServer;
+interface SystemParts {
   relays: ManagedRelay[];
   fsync: 'always' | 'everysec';
-  /**
-   * Kill Redis -9 and start it again after `pauseMs`. With everysec the AOF loses its unsynced tail;
-   * answers the bytes lost (the window of acks that may name lost messages is kept in `storeLosses`).
-   */
-  crashRedis(pauseMs: number): Promise<number>;
   /** Room-log appends Redis crashes lost: the XADDs of the AOF tails they dropped. */
   lostAppends: LostAppend[];
   /** Windows of ack times in which an acked write may have been lost without reaching the AOF (Redis held it behind a slow fsync). */
@@ -106,8 +106,119 @@ export interface SystemUnderTest {
   stop(): Promise<void>;
 }
 
-/** Redis with AOF (fsync always, or a simulated everysec) and `relayCount` relay processes. */
+/** The relays on one redis-server (AOF). */
+export interface StandaloneSystem extends SystemParts {
+  kind: 'redis';
+  redis: RedisServer;
+  /**
+   * Kill Redis -9 and start it again after `pauseMs`. With everysec the AOF loses its unsynced tail;
+   * answers the bytes lost (the window of acks that may name lost messages is kept in `storeLosses`).
+   */
+  crashRedis(pauseMs: number): Promise<number>;
+}
+
+/** The relays on a Redis Cluster, acking only what a replica holds. */
+export interface ClusterSystem extends SystemParts {
+  kind: 'cluster';
+  cluster: RedisCluster;
+  /** Replicas seen promoted to master so far, by a fault or by the cluster itself. */
+  readonly masterFailovers: number;
+  /** Masters `killMaster` killed, and how many of them right after their replica link dropped. */
+  readonly mastersKilled: { all: number; afterLinkDrop: number };
+  /**
+   * kill -9 a master and wait until its replica is promoted (verified: it serves the killed master's
+   * slots), then start the killed node again and wait until it is back as the new master's replica.
+   * With `replicaLinkDownMs`, the master's replica link is dropped that long before the kill, so the
+   * promoted replica lacks the writes in between (see test-support `killMaster`).
+   */
+  killMaster(master: RedisServer, replicaLinkDownMs?: number): Promise<void>;
+  /** kill -9 a node (master or replica) and start it again at once; a master may or may not be failed over meanwhile. */
+  restartNode(node: RedisServer): Promise<void>;
+  /** Looks at the cluster again, counting promotions since the last look. */
+  observeFailovers(): Promise<void>;
+}
+
+export type SystemUnderTest = StandaloneSystem | ClusterSystem;
+
+/** Relay processes on free ports; if one does not come up, every one is killed and `cleanUp` runs before the error is thrown. */
+async function startRelays(count: number, storeArgs: string[], options: SystemOptions, cleanUp: () => Promise<void>): Promise<ManagedRelay[]> {
+  const relayArgs = [...(options.retentionMessages !== undefined ? ['--retention-messages', String(options.retentionMessages)] : []), ...(options.relayArgs ?? [])];
+  const relays: ManagedRelay[] = [];
+  for (let i = 0; i < count; i++) relays.push(new ManagedRelay(await findFreePort(), storeArgs, relayArgs));
+  try {
+    await Promise.all(relays.map((relay) => relay.start()));
+  } catch (error) {
+    // A relay that did not come up: nothing of this system may outlive the failed run.
+    await Promise.all(relays.map((relay) => relay.kill()));
+    await cleanUp();
+    throw error;
+  }
+  return relays;
+}
+
+/** A 3-master Redis Cluster, one replica each, and `relayCount` relays acking what one replica holds. */
+async function startClusterSystem(relayCount: number, options: SystemOptions): Promise<ClusterSystem> {
+  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  const relays = await startRelays(relayCount, ['--redis-cluster', cluster.addresses.join(','), '--ack-replicas', '1'], options, () => cluster.stop());
+  const onNote = options.onNote;
+  const portsServing = async () => new Set((await cluster.view()).filter((state) => state.role === 'master' && !state.failing && state.slots.length > 0).map((state) => state.port));
+  let masters = await portsServing();
+  let masterFailovers = 0;
+  const mastersKilled = { all: 0, afterLinkDrop: 0 };
+  const observeFailovers = async () => {
+    const now = await portsServing();
+    masterFailovers += [...now].filter((port) => !masters.has(port)).length;
+    masters = now;
+  };
+  return {
+    kind: 'cluster',
+    cluster,
+    relays,
+    fsync: 'always',
+    lostAppends: [],
+    storeLosses: [],
+    unsyncedBytesLost: 0,
+    crashesThatLostData: 0,
+    get masterFailovers() {
+      return masterFailovers;
+    },
+    mastersKilled,
+    observeFailovers,
+    async killMaster(master, replicaLinkDownMs = 0) {
+      await observeFailovers();
+      mastersKilled.all++;
+      if (replicaLinkDownMs > 0) mastersKilled.afterLinkDrop++;
+      const killedAt = Date.now();
+      const promoted = await cluster.killMaster(master, { replicaLinkDownMs });
+      const promotedAt = Date.now();
+      await observeFailovers();
+      const role = await cluster.restartNode(master);
+      onNote?.(
+        `master ${master.port} killed -9${replicaLinkDownMs > 0 ? ` ${Math.round(replicaLinkDownMs)} ms after its replica link dropped` : ''}: replica ${promoted.port} promoted in ${promotedAt - killedAt} ms; ${master.port} back as a ${role} ${Date.now() - promotedAt} ms later`,
+      );
+      if (role !== 'replica') throw new Error(`killed master ${master.port} came back as a ${role}, not as ${promoted.port}'s replica`);
+    },
+    async restartNode(node) {
+      await observeFailovers();
+      const before = masterFailovers;
+      const startedAt = Date.now();
+      const role = await cluster.restartNode(node);
+      await observeFailovers();
+      onNote?.(`node ${node.port} killed -9 and restarted: back as a ${role} in ${Date.now() - startedAt} ms${masterFailovers > before ? ', its replica took over meanwhile' : ''}`);
+    },
+    async stop() {
+      await Promise.all(relays.map((relay) => relay.kill()));
+      await cluster.stop();
+    },
+  };
+}
+
+/** Redis with AOF (fsync always, or a simulated everysec) — or a Redis Cluster — and `relayCount` relay processes. */
 export async function startSystem(relayCount: number, options: SystemOptions = {}): Promise<SystemUnderTest> {
+  if (options.redisCluster) {
+    if (options.fsync === 'everysec') throw new RangeError('the everysec AOF simulation is for one redis-server, not a cluster');
+    return startClusterSystem(relayCount, options);
+  }
   const fsync = options.fsync ?? 'always';
   const onNote = options.onNote;
   // The simulated fsync runs here, so its time is known: an ack heard before it names a durable write.
@@ -124,18 +235,10 @@ export async function startSystem(relayCount: number, options: SystemOptions = {
         }, 1000)
       : undefined;
   fsyncTimer?.unref();
-  const relayArgs = [...(options.retentionMessages !== undefined ? ['--retention-messages', String(options.retentionMessages)] : []), ...(options.relayArgs ?? [])];
-  const relays: ManagedRelay[] = [];
-  for (let i = 0; i < relayCount; i++) relays.push(new ManagedRelay(await findFreePort(), redis.url, relayArgs));
-  try {
-    await Promise.all(relays.map((relay) => relay.start()));
-  } catch (error) {
-    // A relay that did not come up: nothing of this system may outlive the failed run.
+  const relays = await startRelays(relayCount, ['--redis-url', redis.url], options, async () => {
     clearInterval(fsyncTimer);
-    await Promise.all(relays.map((relay) => relay.kill()));
     await redis.stop();
-    throw error;
-  }
+  });
   const storeLosses: StoreLoss[] = [];
   const droppedAppends: LostAppend[] = [];
   let unsyncedBytesLost = 0;
@@ -147,6 +250,7 @@ export async function startSystem(relayCount: number, options: SystemOptions = {
     get crashesThatLostData() {
       return crashesThatLostData;
     },
+    kind: 'redis',
     redis,
     relays,
     fsync,

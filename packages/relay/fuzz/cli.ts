@@ -5,7 +5,7 @@ const HELP = `partyline fuzz — bad input against live relays (real redis-serve
 
 Usage: npm run fuzz -- [--inputs N] [--seed S]
 
-  --inputs N   inputs to try, split over events, raw frames, tokens and floods (default 12000)
+  --inputs N   inputs to try, split over events, raw frames, nested JSON, tokens and floods (default 12000)
   --seed S     fast-check seed, for a reproducible run (default 42)
   --help       show this help
 

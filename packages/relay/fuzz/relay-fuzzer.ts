@@ -24,7 +24,7 @@ export interface FuzzOptions {
 
 export interface FuzzStats {
   tried: number;
-  byCategory: Record<'event' | 'raw-frame' | 'token' | 'flood' | 'connection-flood', number>;
+  byCategory: Record<'event' | 'raw-frame' | 'deep-json' | 'token' | 'flood' | 'connection-flood', number>;
   accepted: number;
   typedRejections: number;
   /** Answers that were neither a success nor a typed error: must stay 0. */
@@ -74,6 +74,17 @@ const rawFrame = fc.oneof(
   fc.tuple(eventName, payload).map(([name, data]) => `42${JSON.stringify([name, data])}`),
   fc.uint8Array({ maxLength: 2000 }),
 );
+/**
+ * JSON nested up to 150,000 deep (under 1 MB, so it fits a frame after auth), as a whole HTTP body,
+ * as a message body (in a socket frame or an HTTP body), or hidden in a string (then it is just text).
+ */
+const nestedJson = fc
+  .record({ depth: fc.oneof(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 150_000 })), shape: fc.constantFrom('[', '{"a":', '[{"k":'), where: fc.constantFrom('whole', 'body', 'string') })
+  .map(({ depth, shape, where }) => {
+    const closing = shape === '[' ? ']' : shape === '{"a":' ? '}' : '}]';
+    const text = shape.repeat(depth) + (shape === '[' ? '' : '0') + closing.repeat(depth);
+    return { where, text: where === 'string' ? JSON.stringify(text) : text };
+  });
 const claims = fc.record({ sub: fc.anything(), rooms: fc.oneof(fc.array(fc.string()), fc.anything()), exp: fc.oneof(fc.integer(), fc.anything()) }, { requiredKeys: [] });
 
 function isTyped(answer: unknown): 'ok' | 'typed' | 'untyped' {
@@ -81,6 +92,47 @@ function isTyped(answer: unknown): 'ok' | 'typed' | 'untyped' {
   const ack = answer as { ok?: unknown; error?: unknown };
   if (ack.ok === true) return 'ok';
   return ack.ok === false && v.is(WireErrorSchema, ack.error) && KNOWN_KINDS.has((ack.error as { kind: string }).kind) ? 'typed' : 'untyped';
+}
+
+/**
+ * A bare WebSocket speaking Socket.IO past its CONNECT (so frames up to the post-auth limit are read):
+ * each request resolves with its ack, or undefined once the connection is closed.
+ */
+async function rawRequester(url: string, auth: object): Promise<{ request(frame: (id: number) => string): Promise<unknown>; close(): void }> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+  const waiting = new Map<number, (answer: unknown) => void>();
+  let nextId = 0;
+  const closed = Symbol('closed');
+  const opened = new Promise<boolean>((resolve) => {
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      resolve(false);
+      for (const settle of waiting.values()) settle(closed);
+    });
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text === '2') ws.send('3');
+      else if (text.startsWith('0{')) ws.send(`40${JSON.stringify(auth)}`);
+      else if (text.startsWith('40{')) resolve(true);
+      const ack = /^43(\d+)/.exec(text);
+      if (ack) waiting.get(Number(ack[1]))?.((JSON.parse(text.slice(ack[0].length)) as unknown[])[0]);
+    });
+  });
+  await opened;
+  return {
+    request(frame) {
+      if (ws.readyState !== WebSocket.OPEN) return Promise.resolve(undefined);
+      const id = nextId++;
+      return new Promise((resolve) => {
+        waiting.set(id, (answer) => {
+          waiting.delete(id);
+          resolve(answer === closed ? undefined : answer);
+        });
+        ws.send(frame(id));
+      });
+    },
+    close: () => ws.close(),
+  };
 }
 
 function connect(url: string, auth: object): Promise<{ socket?: AnySocket; refusal?: unknown; closedAtTransport?: true }> {
@@ -101,7 +153,7 @@ function connect(url: string, auth: object): Promise<{ socket?: AnySocket; refus
 export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promise<FuzzStats> {
   const stats: FuzzStats = {
     tried: 0,
-    byCategory: { event: 0, 'raw-frame': 0, token: 0, flood: 0, 'connection-flood': 0 },
+    byCategory: { event: 0, 'raw-frame': 0, 'deep-json': 0, token: 0, flood: 0, 'connection-flood': 0 },
     accepted: 0,
     typedRejections: 0,
     untypedRejections: 0,
@@ -124,7 +176,7 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
   const relays: RelayProcess[] = [];
   const acked = new Map<string, Map<string, number>>(ROOMS.map((name) => [name, new Map()]));
   try {
-    const common = ['--redis-url', redis.url, '--token-secret', FUZZ_SECRET];
+    const common = ['--redis-url', redis.url, '--token-secret', FUZZ_SECRET, '--metrics-public'];
     const lenient = await startRelayProcess([...common, '--rate-limit', '1000000', '--rate-burst', '1000000', '--user-rate-limit', '0', '--connect-rate', '100000']);
     const strict = await startRelayProcess([...common, '--connect-rate', '50']);
     relays.push(lenient, strict);
@@ -202,8 +254,29 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       }
       await alive();
 
+      monitor.phase(label + 'deep json');
+      // 3. Nested JSON from an authenticated caller, over the socket (each request must get a typed
+      // ack) and over the HTTP API (each a typed error or a success), up to the frame limit in size.
+      const nested = fc.sample(nestedJson, { numRuns: Math.ceil(share * 0.01), seed: passSeed + 3 });
+      const requester = await rawRequester(lenient.url, auth);
+      for (const [i, { where, text }] of nested.entries()) {
+        const message = `{"id":"deep-${i}","type":"chat","body":${text}}`;
+        const answer = await requester.request((id) => `42${id}["room:publish",{"room":"fuzz-deep","messages":[${message}]}]`);
+        count('deep-json', answer === undefined ? 'closed' : isTyped(answer));
+        const response = await fetch(`${lenient.url}/v1/rooms/fuzz-deep/messages`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `deep-${i}` },
+          body: where === 'whole' ? text : message.replace(`"id":"deep-${i}",`, ''),
+        });
+        const reply = (await response.json().catch(() => undefined)) as { error?: unknown } | undefined;
+        const typed = response.status < 500 && (response.ok || (v.is(WireErrorSchema, reply?.error) && KNOWN_KINDS.has((reply!.error as { kind: string }).kind)));
+        count('deep-json', response.ok ? 'ok' : typed ? 'typed' : 'untyped');
+      }
+      requester.close();
+      await alive();
+
       monitor.phase(label + 'tokens');
-      // 3. Tokens: random claims signed right, forged, alg none, garbage.
+      // 4. Tokens: random claims signed right, forged, alg none, garbage.
       const tokenInputs = fc.sample(fc.tuple(claims, fc.constantFrom('signed', 'forged', 'none', 'garbage'), fc.string()), { numRuns: Math.ceil(share * 0.05), seed: passSeed + 2 });
       for (const [claimSet, how, garbage] of tokenInputs) {
         let candidate: unknown = garbage;
@@ -226,7 +299,7 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       await alive();
 
       monitor.phase(label + 'publish flood');
-      // 4. A publish flood past the default rate limit.
+      // 5. A publish flood past the default rate limit.
       const flood = (await connect(strict.url, auth)).socket!;
       const floodRuns = Math.ceil(share * 0.05);
       const batch = Array.from({ length: 100 }, (_, i) => ({ id: `flood-${i}`, type: 'chat', body: '"x"' }));
@@ -237,7 +310,7 @@ export async function runFuzz({ inputs, seed, onProgress }: FuzzOptions): Promis
       flood.close();
 
       monitor.phase(label + 'connection flood');
-      // 5. A connection flood past the connection rate, from one address, 100 opening at a time (the
+      // 6. A connection flood past the connection rate, from one address, 100 opening at a time (the
       // stall measured is then the relay's cost per burst, not this process starving it of CPU).
       const attempts = [];
       for (let left = Math.ceil(share * 0.1); left > 0; left -= CONNECTION_WAVE) {

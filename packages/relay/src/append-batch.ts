@@ -2,6 +2,7 @@ import { ErrorKind, utf8ByteLength, wireError, type LogMessage, type OutgoingMes
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './options.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
+import type { RoomCreationLimit } from './room-creation-limit.js';
 import { StoreUnavailableError, type AppendInput, type RoomLogStore } from './store/room-log-store.js';
 
 /** What appending needs; shared by the socket and the HTTP API. */
@@ -12,14 +13,35 @@ export interface AppendContext {
   broadcaster: RoomBroadcaster;
   /** Awaited before every append (webhooks mark the room, so a crash right after the append loses no event). */
   beforeAppend?: (room: string) => Promise<void>;
+  /** Rooms a sender may create per hour; absent when unlimited. */
+  roomCreation?: RoomCreationLimit | undefined;
+}
+
+/** Bytes a batch carries, as the byte limits count them: UTF-8 of ids, types and bodies (a field that is not a string counts 0: validation refuses it). */
+export function batchBytes(messages: readonly unknown[]): number {
+  let bytes = 0;
+  for (const message of messages) {
+    if (typeof message !== 'object' || message === null) continue;
+    const { id, type, body } = message as Record<string, unknown>;
+    for (const text of [id, type, body]) if (typeof text === 'string') bytes += utf8ByteLength(text);
+  }
+  return bytes;
 }
 
 /**
  * The one way messages enter a room log, whoever sends them (socket or HTTP): each body checked,
  * one atomic store append (dedup by sender and id, next seq), new messages broadcast to the room's
- * members, one result per message in request order. Validation, grants and rates are the caller's.
+ * members, one result per message in request order. Validation, grants and rates are the caller's;
+ * the bound on rooms a sender creates is checked here, where a room's creation shows (`countRooms`:
+ * false for server API keys).
  */
-export async function appendBatch(context: AppendContext, room: string, sender: string, messages: readonly OutgoingMessage[]): Promise<PublishAck> {
+export async function appendBatch(
+  context: AppendContext,
+  room: string,
+  sender: string,
+  messages: readonly OutgoingMessage[],
+  { countRooms = true } = {},
+): Promise<PublishAck> {
   const { store, limits, metrics, broadcaster } = context;
   const results: PublishResult[] = [];
   const accepted: AppendInput[] = [];
@@ -38,7 +60,20 @@ export async function appendBatch(context: AppendContext, room: string, sender: 
       throw new StoreUnavailableError(`could not note the room for webhooks: ${(error as Error).message}`, { cause: error });
     });
   }
-  const { epoch, outcomes, previousId } = await store.append(room, accepted);
+  const creation = countRooms ? context.roomCreation : undefined;
+  // Counted, an append goes to an existing room only (the usual case: one step, as ever); an append
+  // that finds no room is the room's first message, and creates it once the sender's bound allows.
+  let appended = await store.append(room, accepted, { create: creation === undefined });
+  if (creation && accepted.length > 0 && appended.epoch === '') {
+    const waitMs = await creation.take(sender).catch((error: unknown) => {
+      throw new StoreUnavailableError(`could not count the new room: ${(error as Error).message}`, { cause: error });
+    });
+    if (waitMs > 0) {
+      const error = wireError(ErrorKind.RateLimited, 'this user created too many rooms this hour; a new room can be started later', waitMs);
+      for (const index of acceptedAt) results[index] = { id: messages[index]!.id, error };
+    } else appended = await store.append(room, accepted);
+  }
+  const { epoch, outcomes, previousId } = appended;
   const fresh: LogMessage[] = [];
   for (const [i, outcome] of outcomes.entries()) {
     const index = acceptedAt[i]!;

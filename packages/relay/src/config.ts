@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { proxyTrust } from './admission.js';
 import type { RelayOptions } from './options.js';
 
 /** One CLI option: its flag, the env var that mirrors it, and how to read it. */
@@ -21,7 +22,7 @@ const OPTION_SPECS = [
   { flag: 'jwks-url', env: 'JWKS_URL', kind: 'string', help: 'JWKS URL instead of a file (cached; refetched on an unknown kid)' },
   { flag: 'token-issuer', env: 'TOKEN_ISSUER', kind: 'string', help: 'Accept only tokens with this iss', defaultText: 'any' },
   { flag: 'token-audience', env: 'TOKEN_AUDIENCE', kind: 'string', help: 'Accept only tokens with this aud', defaultText: 'any' },
-  { flag: 'max-token-age', env: 'MAX_TOKEN_AGE', kind: 'integer', help: 'Refuse tokens living longer than N seconds (exp − iat)', defaultText: '86400 (24 h)' },
+  { flag: 'max-token-age', env: 'MAX_TOKEN_AGE', kind: 'integer', help: 'Refuse tokens living longer than N seconds (exp − iat, from now if iat is ahead; iat over 60 s ahead is refused)', defaultText: '86400 (24 h)' },
   { flag: 'redis-key-prefix', env: 'REDIS_KEY_PREFIX', kind: 'string', help: 'Prefix of Redis keys and channels', defaultText: 'pl:' },
   { flag: 'max-body-bytes', env: 'MAX_BODY_BYTES', kind: 'integer', help: 'Largest message body in bytes', defaultText: '65536' },
   { flag: 'max-batch', env: 'MAX_BATCH', kind: 'integer', help: 'Most messages per publish batch', defaultText: '100' },
@@ -32,19 +33,28 @@ const OPTION_SPECS = [
   { flag: 'connect-rate-per-address', env: 'CONNECT_RATE_PER_ADDRESS', kind: 'integer', help: 'New connection handshakes per second from one address (burst 5×)', defaultText: '200' },
   { flag: 'webhook-url', env: 'WEBHOOK_URL', kind: 'string', help: 'POST message.appended webhooks here (Standard Webhooks signatures; needs --webhook-secret)', defaultText: 'none' },
   { flag: 'webhook-secret', env: 'WEBHOOK_SECRET', kind: 'string', help: 'Webhook signing secret: whsec_ followed by base64 (at least 24 bytes)' },
+  { flag: 'webhook-max-attempts', env: 'WEBHOOK_MAX_ATTEMPTS', kind: 'integer', help: 'Attempts per webhook event before it is dead-lettered and its room moves on (a 4xx other than 408/429: at once)', defaultText: '8' },
+  { flag: 'webhook-max-age-s', env: 'WEBHOOK_MAX_AGE_S', kind: 'integer', help: 'Dead-letter a webhook event still failing this many seconds after its first attempt', defaultText: '3600 (1 h)' },
   { flag: 'api-keys', env: 'API_KEYS', kind: 'string', help: 'Comma list of server API keys for the HTTP API (each ≥ 32 characters)', defaultText: 'none (tokens only)' },
   { flag: 'user-rate-limit', env: 'USER_RATE_LIMIT', kind: 'integer', help: 'Messages and signals per second from one user (token sub) across all relays sharing Redis; 0 = off', defaultText: '5000' },
+  { flag: 'user-byte-rate', env: 'USER_BYTE_RATE', kind: 'integer', help: 'Bytes of published messages per second from one user across all relays sharing Redis (at least --max-batch-bytes); 0 = off', defaultText: '1048576 (1 MiB) or --max-batch-bytes if larger' },
+  { flag: 'rooms-per-user-hour', env: 'ROOMS_PER_USER_HOUR', kind: 'integer', help: 'Rooms one user may create (first message appended) per hour across all relays sharing Redis; 0 = off', defaultText: '100' },
   { flag: 'max-pending-per-address', env: 'MAX_PENDING_PER_ADDRESS', kind: 'integer', help: 'TCP connections from one address without an accepted token yet (more are closed on arrival)', defaultText: '128' },
+  { flag: 'trust-proxy', env: 'TRUST_PROXY', kind: 'string', help: 'Believe X-Forwarded-For from proxies: a hop count (1 = one proxy in front, the only way in) or a comma list of proxy addresses/CIDRs; per-address limits and logs then use the client address', defaultText: 'off (the TCP peer is the client)' },
   { flag: 'ping-interval-ms', env: 'PING_INTERVAL_MS', kind: 'integer', help: 'Ping each connection this long after its last pong (clients follow it)', defaultText: '5000' },
   { flag: 'ping-timeout-ms', env: 'PING_TIMEOUT_MS', kind: 'integer', help: 'Close a connection that does not answer a ping within this', defaultText: '5000' },
+  { flag: 'max-presence-rooms', env: 'MAX_PRESENCE_ROOMS', kind: 'integer', help: 'Rooms one connection may be present in at once (more get forbidden)', defaultText: '100' },
+  { flag: 'max-presence-rooms-per-user', env: 'MAX_PRESENCE_ROOMS_PER_USER', kind: 'integer', help: 'Rooms one user (token sub) may be present in on this relay, over all its connections', defaultText: '500' },
   { flag: 'presence-grace-ms', env: 'PRESENCE_GRACE_MS', kind: 'integer', help: 'A dropped connection stays present this long (a reconnect within it is never seen); a silently lost member leaves within ping interval + ping timeout + grace + 1 s', defaultText: '5000' },
   { flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'integer', help: 'On SIGTERM, move clients away and exit within this time', defaultText: '10000' },
   { flag: 'dedup-retention-hours', env: 'DEDUP_RETENTION_HOURS', kind: 'integer', help: 'How long message ids are remembered', defaultText: '168 (7 days)' },
   { flag: 'retention-messages', env: 'RETENTION_MESSAGES', kind: 'integer', help: 'Keep at most N messages per room log (0 = unlimited)', defaultText: '100000' },
+  { flag: 'retention-bytes', env: 'RETENTION_BYTES', kind: 'integer', help: 'Keep at most N bytes of messages (ids, types, bodies, senders) per room log, oldest dropped first (0 = unlimited)', defaultText: '67108864 (64 MiB)' },
   { flag: 'retention-hours', env: 'RETENTION_HOURS', kind: 'integer', help: 'Drop messages older than N hours; rooms idle that long leave no keys (0 = unlimited)', defaultText: '720 (30 days)' },
   { flag: 'transports', env: 'TRANSPORTS', kind: 'string', help: 'Comma list of websocket,polling (polling is opt-in: sticky sessions, 1 MiB pre-auth frames)', defaultText: 'websocket' },
   { flag: 'cors-origins', env: 'CORS_ORIGINS', kind: 'string', help: 'Comma list of origins allowed to use long-polling cross-origin', defaultText: 'none' },
-  { flag: 'metrics-port', env: 'METRICS_PORT', kind: 'integer', help: 'Serve /metrics on this port only, not on the public one', defaultText: 'the main port' },
+  { flag: 'metrics-port', env: 'METRICS_PORT', kind: 'integer', help: 'Serve /metrics on this port (same host)', defaultText: 'none' },
+  { flag: 'metrics-public', env: 'METRICS_PUBLIC', kind: 'boolean', help: 'Also serve /metrics on the main port (only where that port is private; env value 1 or true)', defaultText: 'off' },
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'trace, debug, info, warn, error', defaultText: 'info' },
   { flag: 'help', env: '', kind: 'boolean', help: 'Show this help' },
 ] as const satisfies readonly OptionSpec[];
@@ -133,6 +143,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (corsOrigins) relay.corsOrigin = corsOrigins.split(',').map((origin) => origin.trim()).filter(Boolean);
   const metricsPort = integer('metrics-port');
   if (metricsPort !== undefined) relay.metricsPort = metricsPort;
+  if (values['metrics-public'] === true || /^(1|true|yes)$/i.test(env.METRICS_PUBLIC ?? '')) relay.metricsPublic = true;
   const maxTokenAge = integer('max-token-age');
   if (maxTokenAge !== undefined) relay.maxTokenAgeSeconds = maxTokenAge;
   const redisUrl = read('redis-url');
@@ -150,10 +161,14 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   const maxBodyBytes = integer('max-body-bytes');
   const maxBatchMessages = integer('max-batch');
   const maxBatchBytes = integer('max-batch-bytes');
+  const maxPresenceRoomsPerConnection = integer('max-presence-rooms');
+  const maxPresenceRoomsPerUser = integer('max-presence-rooms-per-user');
   relay.limits = {
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(maxBatchMessages !== undefined ? { maxBatchMessages } : {}),
     ...(maxBatchBytes !== undefined ? { maxBatchBytes } : {}),
+    ...(maxPresenceRoomsPerConnection !== undefined ? { maxPresenceRoomsPerConnection } : {}),
+    ...(maxPresenceRoomsPerUser !== undefined ? { maxPresenceRoomsPerUser } : {}),
   };
   const perSecond = integer('rate-limit');
   const burst = integer('rate-burst');
@@ -164,12 +179,34 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   const webhookSecret = read('webhook-secret');
   if (webhookUrl && !webhookSecret) throw new ConfigError('--webhook-url needs --webhook-secret (whsec_…)');
   if (webhookUrl) relay.webhook = { url: webhookUrl, secret: webhookSecret! };
+  const webhookMaxAttempts = integer('webhook-max-attempts');
+  const webhookMaxAgeS = integer('webhook-max-age-s');
+  if (webhookMaxAttempts === 0 || webhookMaxAgeS === 0) throw new ConfigError('--webhook-max-attempts and --webhook-max-age-s must be at least 1');
+  if (webhookMaxAttempts !== undefined || webhookMaxAgeS !== undefined) {
+    relay.webhookRetry = {
+      ...(webhookMaxAttempts !== undefined ? { maxAttempts: webhookMaxAttempts } : {}),
+      ...(webhookMaxAgeS !== undefined ? { maxAgeMs: webhookMaxAgeS * 1000 } : {}),
+    };
+  }
   const apiKeys = read('api-keys');
   if (apiKeys) relay.apiKeys = apiKeys.split(',').map((key) => key.trim()).filter(Boolean);
   const userRate = integer('user-rate-limit');
   if (userRate !== undefined) relay.userRateLimitPerSecond = userRate;
+  const userByteRate = integer('user-byte-rate');
+  if (userByteRate !== undefined) relay.userByteRatePerSecond = userByteRate;
+  const roomsPerHour = integer('rooms-per-user-hour');
+  if (roomsPerHour !== undefined) relay.roomsPerUserPerHour = roomsPerHour;
   const maxPending = integer('max-pending-per-address');
   if (maxPending !== undefined) relay.maxPendingPerAddress = maxPending;
+  const trustProxy = read('trust-proxy');
+  if (trustProxy !== undefined) {
+    relay.trustProxy = /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy.split(',').map((entry) => entry.trim()).filter(Boolean);
+    try {
+      proxyTrust(relay.trustProxy);
+    } catch (error) {
+      throw new ConfigError((error as Error).message.replace('trustProxy', '--trust-proxy'));
+    }
+  }
   const perAddress = integer('connect-rate-per-address');
   if (perAddress !== undefined) relay.connectRateLimitPerAddress = { perSecond: perAddress, burst: perAddress * 5 };
   const pingIntervalMs = integer('ping-interval-ms');
@@ -183,10 +220,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
   if (dedupHours !== undefined) relay.dedupRetentionMs = dedupHours * 3_600_000;
   const maxMessages = integer('retention-messages');
   const retentionHours = integer('retention-hours');
-  if (maxMessages !== undefined || retentionHours !== undefined) {
+  const maxBytes = integer('retention-bytes');
+  if (maxMessages !== undefined || retentionHours !== undefined || maxBytes !== undefined) {
     relay.retention = {
       ...(maxMessages !== undefined ? { maxMessages } : {}),
       ...(retentionHours !== undefined ? { maxAgeMs: retentionHours * 3_600_000 } : {}),
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
     };
   }
 

@@ -34,9 +34,11 @@ import { setReading } from './admission.js';
 import { TokenBucket, type RateLimit } from './rate-limiter.js';
 import type { UserRateLimiter } from './user-rate-limit.js';
 import { PresenceKeeper } from './presence.js';
-import { appendBatch, type AppendContext } from './append-batch.js';
+import { appendBatch, batchBytes, type AppendContext } from './append-batch.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
 import { bufferedBytes } from './socket-backlog.js';
+import { MAX_JSON_DEPTH } from './json-depth.js';
+import { NESTED_TOO_DEEP } from './text-only-parser.js';
 import { StoreUnavailableError, type RoomLogStore, type StoredPage } from './store/room-log-store.js';
 
 export type RelayServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ConnectionIdentity>;
@@ -168,7 +170,8 @@ export class RelayConnection {
     let answer: Answer;
     if (++this.inFlight >= MAX_IN_FLIGHT) this.updateReading();
     try {
-      if (!KNOWN_EVENTS.has(event)) answer = fail(ErrorKind.UnknownEvent, `unknown event ${JSON.stringify(event.slice(0, 64))}`);
+      if (payload === NESTED_TOO_DEEP) answer = fail(ErrorKind.BadRequest, `frame refused unparsed: its JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+      else if (!KNOWN_EVENTS.has(event)) answer = fail(ErrorKind.UnknownEvent, `unknown event ${JSON.stringify(event.slice(0, 64))}`);
       else if (Date.now() >= this.socket.data.expiresAt) answer = fail(ErrorKind.TokenExpired, 'token expired');
       else answer = await this.handle(event as ClientEvent, payload);
     } catch (error) {
@@ -236,10 +239,13 @@ export class RelayConnection {
     return undefined;
   }
 
-  /** The per-user limit (every relay, every connection of this `sub`): counts messages and signals. */
-  private admitUser(count: number): { ok: false; error: WireError } | undefined {
-    const waitMs = this.context.userRate?.take(this.socket.data.sub, count) ?? 0;
-    return waitMs > 0 ? fail(ErrorKind.RateLimited, 'too many messages from this user across its connections', waitMs) : undefined;
+  /** The per-user limit (every relay, every connection of this `sub`): counts messages and signals, and the bytes of messages. */
+  private admitUser(count: number, bytes = 0): { ok: false; error: WireError } | undefined {
+    const waitMs = this.context.userRate?.take(this.socket.data.sub, count, bytes) ?? 0;
+    if (waitMs === 0) return undefined;
+    // As over its own rate: a writer ignoring retryAfterMs fills its TCP buffers, not the relay's memory.
+    this.holdReading(waitMs);
+    return fail(ErrorKind.RateLimited, 'too many messages or bytes from this user across its connections', waitMs);
   }
 
   private pageSize(limit: number | undefined): number {
@@ -305,16 +311,15 @@ export class RelayConnection {
     if (Array.isArray(rawMessages) && rawMessages.length > limits.maxBatchMessages) {
       return fail(ErrorKind.PayloadTooLarge, `batch of ${rawMessages.length} messages exceeds ${limits.maxBatchMessages}`);
     }
+    const bytes = Array.isArray(rawMessages) ? batchBytes(rawMessages) : 0;
+    if (bytes > limits.maxBatchBytes) return fail(ErrorKind.PayloadTooLarge, `batch of ${bytes} bytes exceeds ${limits.maxBatchBytes}`);
     if (isValidRoomName(rawRoom) && Array.isArray(rawMessages)) {
-      const refused = this.admit(rawRoom, Capability.Publish, Math.max(1, rawMessages.length)) ?? this.admitUser(rawMessages.length);
+      const refused = this.admit(rawRoom, Capability.Publish, Math.max(1, rawMessages.length)) ?? this.admitUser(rawMessages.length, bytes);
       if (refused) return refused;
     }
     const request = validate(PublishRequestSchema, payload);
     if (!request.ok) return request;
     const { room, messages } = request.value;
-    let bytes = 0;
-    for (const message of messages) bytes += utf8ByteLength(message.body) + message.id.length + message.type.length;
-    if (bytes > limits.maxBatchBytes) return fail(ErrorKind.PayloadTooLarge, `batch of ${bytes} bytes exceeds ${limits.maxBatchBytes}`);
 
     const ack = await appendBatch(this.context, room, this.socket.data.sub, messages);
     this.context.metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
@@ -351,12 +356,26 @@ export class RelayConnection {
     if (data !== undefined && utf8ByteLength(data) > this.context.limits.maxPresenceDataBytes) {
       return fail(ErrorKind.PayloadTooLarge, `presence data exceeds ${this.context.limits.maxPresenceDataBytes} bytes`);
     }
-    const refused = this.admit(room, Capability.Presence, 1);
+    const refused = this.admit(room, Capability.Presence, 1) ?? this.admitPresenceRoom(room);
     if (refused) return refused;
-    await this.socket.join(room);
+    // Counted before the first await: concurrent enters on this connection cannot pass its bound together.
     (this.presenceRooms ??= new Set()).add(room);
+    await this.socket.join(room);
     await this.context.presence.enter(room, this.lease(), data);
     return { ok: true };
+  }
+
+  /** Every presence room costs renewal work each round: bounded per connection and per user (on this relay). */
+  private admitPresenceRoom(room: string): { ok: false; error: WireError } | undefined {
+    if (this.presenceRooms?.has(room)) return undefined;
+    const { maxPresenceRoomsPerConnection: perConnection, maxPresenceRoomsPerUser: perUser } = this.context.limits;
+    if ((this.presenceRooms?.size ?? 0) >= perConnection) {
+      return fail(ErrorKind.Forbidden, `this connection is present in ${perConnection} rooms, the most allowed; leave one before entering another`);
+    }
+    if (this.context.presence.roomsOf(this.socket.data.sub) >= perUser) {
+      return fail(ErrorKind.Forbidden, `this user is present in ${perUser} rooms on this relay, the most allowed; leave one before entering another`);
+    }
+    return undefined;
   }
 
   private async presenceLeave(payload: unknown): Promise<Answer> {

@@ -16,12 +16,16 @@ import {
   type RoomGrant,
   type WireError,
 } from '@partyline/protocol';
-import { appendBatch, type AppendContext } from './append-batch.js';
+import { appendBatch, batchBytes, type AppendContext } from './append-batch.js';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
 import { PACKET_OVERHEAD_BYTES } from './options.js';
 import type { PresenceKeeper } from './presence.js';
+import type { KeyedBuckets } from './rate-limiter.js';
 import { StoreUnavailableError } from './store/room-log-store.js';
 import type { TokenCheck } from './tokens.js';
 import type { UserRateLimiter } from './user-rate-limit.js';
+import type { DeadLetterList } from './store/webhook-state.js';
+import { serveWebhookAdmin } from './webhook-admin-api.js';
 
 /** What the HTTP API needs: the socket's append path, token checks, presence, per-user limits. */
 export interface HttpApiContext extends AppendContext {
@@ -30,6 +34,20 @@ export interface HttpApiContext extends AppendContext {
   apiKeys: readonly string[];
   presence: PresenceKeeper;
   userRate: UserRateLimiter | undefined;
+  /** The client's address (behind a trusted proxy, the client's own), for the per-address budget. */
+  addressOf(request: IncomingMessage): string;
+  /** Requests per address, charged before the bearer is checked: what a caller spends before showing a token. */
+  requestsByAddress: KeyedBuckets;
+  /**
+   * Requests per identity (a user's `sub`, `server` for API keys), charged before a read is made or a
+   * body parsed: 1 per page or presence read (as a socket read costs its connection), and a body what
+   * the messages it could carry cost (1 per started `maxBodyBytes`, at most `maxBatchMessages`).
+   */
+  requestsByIdentity: KeyedBuckets;
+  /** A request's bearer token or API key was accepted (the relay stops counting its connection as pending). */
+  onAuthenticated(request: IncomingMessage): void;
+  /** Webhook dead letters (webhook-admin-api.ts), when webhooks are configured. */
+  deadLetters?: DeadLetterList;
   onError(error: unknown): void;
 }
 
@@ -42,6 +60,8 @@ export const ROUTES = [
   { method: 'get', path: '/v1/rooms/{room}/messages' },
   { method: 'get', path: '/v1/rooms/{room}/presence' },
   { method: 'get', path: '/v1/openapi.json' },
+  { method: 'get', path: '/v1/webhooks/dead-letters' },
+  { method: 'post', path: '/v1/webhooks/dead-letters/replay' },
 ] as const;
 
 const STATUS: Record<string, number> = {
@@ -61,7 +81,7 @@ class ApiError extends Error {
     super(error.message);
   }
 }
-const refuse = (kind: ErrorKind, message: string, retryAfterMs?: number): never => {
+export const refuse = (kind: ErrorKind, message: string, retryAfterMs?: number): never => {
   throw new ApiError(wireError(kind, message, retryAfterMs));
 };
 
@@ -72,19 +92,25 @@ const refuse = (kind: ErrorKind, message: string, retryAfterMs?: number): never 
  * API key. Errors are the socket's typed errors with an HTTP status. Answers false for other paths.
  */
 export async function serveApi(request: IncomingMessage, response: ServerResponse, context: HttpApiContext): Promise<boolean> {
+  // An absolute-form target (`GET http://[…`) can fail to parse: not an API path then.
+  if (!URL.canParse(request.url ?? '/', 'http://relay')) return false;
   const url = new URL(request.url ?? '/', 'http://relay');
   if (!url.pathname.startsWith('/v1/')) return false;
   try {
     if (url.pathname === '/v1/openapi.json' && request.method === 'GET') return send(response, 200, OPENAPI), true;
+    if (url.pathname.startsWith('/v1/webhooks/')) return await serveWebhookAdmin(request, response, url, context), true;
     const match = /^\/v1\/rooms\/([^/]+)\/(messages|presence)$/.exec(url.pathname);
     if (!match) return send(response, 404, { error: wireError(ErrorKind.BadRequest, `no such endpoint: ${request.method} ${url.pathname}`) }), true;
+    charge(context.requestsByAddress, context.addressOf(request), 1, 'too many requests from this address');
     const room = decodeRoom(match[1]!);
     const identity = await authenticate(request, context);
+    context.onAuthenticated(request);
     const resource = match[2];
     if (resource === 'messages' && request.method === 'POST') await publish(request, response, context, room, identity);
     else if (resource === 'messages' && request.method === 'GET') await history(url, response, context, room, identity);
     else if (resource === 'presence' && request.method === 'GET') {
       allow(identity, room, Capability.Read);
+      charge(context.requestsByIdentity, identity.sub, 1, 'too many reads from this caller');
       send(response, 200, { room, ...(await context.presence.snapshot(room)) });
     } else send(response, 405, { error: wireError(ErrorKind.BadRequest, `${request.method} not allowed on ${url.pathname}`) });
   } catch (error) {
@@ -97,7 +123,10 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
 
 async function publish(request: IncomingMessage, response: ServerResponse, context: HttpApiContext, room: string, identity: Identity): Promise<void> {
   allow(identity, room, Capability.Publish);
-  const raw = await readJson(request, context.limits.maxBatchBytes + PACKET_OVERHEAD_BYTES);
+  const { maxBatchBytes, maxBodyBytes, maxBatchMessages } = context.limits;
+  const raw = await readJson(request, maxBatchBytes + PACKET_OVERHEAD_BYTES, (bytes) =>
+    charge(context.requestsByIdentity, identity.sub, Math.min(maxBatchMessages, Math.max(1, Math.ceil(bytes / maxBodyBytes))), 'too much published by this caller'),
+  );
   const key = request.headers['idempotency-key'];
   let messages: OutgoingMessage[];
   let single = false;
@@ -113,9 +142,10 @@ async function publish(request: IncomingMessage, response: ServerResponse, conte
     messages = [{ id: typeof key === 'string' ? key : `http-${randomUUID()}`, type: message.value.type, body: JSON.stringify(message.value.body ?? null) }];
     single = true;
   }
-  const waitMs = context.userRate?.take(identity.sub, messages.length) ?? 0;
-  if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages from this user', waitMs);
-  const ack = await appendBatch(context, room, identity.sub, messages);
+  const waitMs = context.userRate?.take(identity.sub, messages.length, batchBytes(messages)) ?? 0;
+  if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages or bytes from this user', waitMs);
+  // Server API keys (acting as `server`) create rooms for the app's own backend: no bound on those.
+  const ack = await appendBatch(context, room, identity.sub, messages, { countRooms: identity.sub !== 'server' });
   if (!single) return send(response, 200, ack);
   const result = ack.results[0]!;
   if ('error' in result) throw new ApiError(result.error);
@@ -136,6 +166,7 @@ async function history(url: URL, response: ServerResponse, context: HttpApiConte
   const last = number('last');
   if ([since, before, last].filter((x) => x !== undefined).length > 1) refuse(ErrorKind.BadRequest, 'use one of since, before, last');
   const limit = Math.max(1, Math.min(number('limit') ?? last ?? context.limits.maxPageSize, context.limits.maxPageSize));
+  charge(context.requestsByIdentity, identity.sub, 1, 'too many reads from this caller');
   const { sinceId: _unused, ...page } =
     since !== undefined || (before === undefined && last === undefined)
       ? await context.store.read(room, since ?? 0, limit)
@@ -143,16 +174,18 @@ async function history(url: URL, response: ServerResponse, context: HttpApiConte
   send(response, 200, page);
 }
 
-interface Identity {
+export interface Identity {
   sub: string;
   grants: RoomGrant[];
+  /** Authenticated by a server API key, not a user token. */
+  apiKey?: true;
 }
 
-async function authenticate(request: IncomingMessage, context: HttpApiContext): Promise<Identity> {
+export async function authenticate(request: IncomingMessage, context: HttpApiContext): Promise<Identity> {
   const header = request.headers.authorization ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
   if (!token) return refuse(ErrorKind.Unauthorized, 'missing bearer token: Authorization: Bearer <token or API key>');
-  if (context.apiKeys.some((key) => sameText(key, token))) return { sub: 'server', grants: [{ room: '*', can: [...ALL_CAPABILITIES] }] };
+  if (context.apiKeys.some((key) => sameText(key, token))) return { sub: 'server', grants: [{ room: '*', can: [...ALL_CAPABILITIES] }], apiKey: true };
   const check = await context.verifyToken(token);
   if (!check.ok) throw new ApiError(check.error);
   return { sub: check.claims.sub, grants: check.grants };
@@ -173,23 +206,41 @@ function decodeRoom(raw: string): string {
   return room;
 }
 
-/** The body as JSON, at most `maxBytes` (more is refused without reading on). */
-async function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+/** Takes `cost` from `key`'s bucket, or refuses with `rate_limited` and when to come back. */
+export function charge(buckets: KeyedBuckets, key: string, cost: number, message: string): void {
+  const waitMs = buckets.take(key, cost);
+  if (waitMs > 0) refuse(ErrorKind.RateLimited, message, waitMs);
+}
+
+/**
+ * The body as JSON, at most `maxBytes` (more is refused without reading on). `chargeBytes` is called with
+ * its size before any parsing; nesting deeper than MAX_JSON_DEPTH is refused by a scan, unparsed.
+ */
+export async function readJson(request: IncomingMessage, maxBytes: number, chargeBytes: (bytes: number) => void): Promise<unknown> {
   if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) refuse(ErrorKind.BadRequest, 'send JSON with content-type: application/json');
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBytes) refuse(ErrorKind.PayloadTooLarge, `body over ${maxBytes} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      request.destroy();
-      refuse(ErrorKind.PayloadTooLarge, `body over ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        request.destroy();
+        refuse(ErrorKind.PayloadTooLarge, `body over ${maxBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    // The client went away mid-body (`aborted`): its fault, nobody is left to hear the answer.
+    if (error instanceof ApiError) throw error;
+    refuse(ErrorKind.BadRequest, 'request body was cut off');
+  }
+  chargeBytes(size);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (jsonNestsDeeperThan(text)) refuse(ErrorKind.BadRequest, `body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    return JSON.parse(text);
   } catch {
     return refuse(ErrorKind.BadRequest, 'body is not valid JSON');
   }
@@ -208,7 +259,7 @@ function toWireError(error: unknown, context: HttpApiContext): WireError {
   return wireError(ErrorKind.Internal, 'internal relay error');
 }
 
-function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+export function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
   if (response.headersSent) return;
   response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
 }

@@ -14,6 +14,7 @@ export interface RelayMetrics {
   readonly presenceChanges: Counter<'kind'>;
   readonly presenceLeaseExpiries: Counter;
   readonly webhookDeliveries: Counter<'outcome'>;
+  readonly webhookDeadLetters: Counter<'reason'>;
   readonly slowConsumerDisconnects: Counter;
   readonly publishAckSeconds: Histogram;
   readonly storeSeconds: Histogram<'op'>;
@@ -43,7 +44,13 @@ export function createRelayMetrics(countRooms: () => number): RelayMetrics {
     presenceLeases: new Gauge({ name: 'partyline_presence_leases', help: 'Presence leases this relay keeps (a connection entered in a room)', registers }),
     presenceChanges: new Counter({ name: 'partyline_presence_changes_total', help: 'Presence changes (joined, left, updated) this relay made', labelNames: ['kind'], registers }),
     presenceLeaseExpiries: new Counter({ name: 'partyline_presence_lease_expiries_total', help: 'Members removed because their leases ran out (a lost connection after its grace, a dead relay)', registers }),
-    webhookDeliveries: new Counter({ name: 'partyline_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome (delivered, failed: retried)', labelNames: ['outcome'], registers }),
+    webhookDeliveries: new Counter({ name: 'partyline_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome (delivered, failed: retried or dead-lettered)', labelNames: ['outcome'], registers }),
+    webhookDeadLetters: new Counter({
+      name: 'partyline_webhook_dead_letters_total',
+      help: 'Webhook events given up on and dead-lettered, by reason (refused: a final 4xx; attempts, age: retries used up)',
+      labelNames: ['reason'],
+      registers,
+    }),
     slowConsumerDisconnects: new Counter({ name: 'partyline_slow_consumer_disconnects_total', help: 'Connections closed for falling too far behind', registers }),
     publishAckSeconds: new Histogram({
       name: 'partyline_publish_ack_seconds',

@@ -1,4 +1,5 @@
 import type { WebhookEndpoint } from './webhooks.js';
+import type { WebhookRetryPolicy } from './webhook-retry.js';
 import type { PresenceTiming } from './presence.js';
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from '@partyline/protocol';
 import type { Logger } from 'pino';
@@ -23,6 +24,10 @@ export interface RelayLimits {
   maxSignalBytes: number;
   /** Largest presence data of one member in UTF-8 bytes. @default 1024 */
   maxPresenceDataBytes: number;
+  /** Most rooms one connection is present in at once; more get `forbidden`. @default 100 */
+  maxPresenceRoomsPerConnection: number;
+  /** Most rooms one user (token `sub`) is present in on one relay, over all its connections; more get `forbidden`. @default 500 */
+  maxPresenceRoomsPerUser: number;
 }
 
 export interface RelayOptions {
@@ -34,7 +39,11 @@ export interface RelayOptions {
   tokenIssuer?: string;
   /** Accept only tokens with this `aud`. @default any */
   tokenAudience?: string;
-  /** Refuse tokens that live longer than this (`exp` − `iat`), so a leaked token cannot be good for years. @default 86400 (24 h) */
+  /**
+   * Refuse tokens that live longer than this (`exp` − `iat`, counted from now when `iat` is ahead of the
+   * relay's clock; an `iat` more than 60 s ahead is refused), so a leaked token cannot be good for years.
+   * @default 86400 (24 h)
+   */
   maxTokenAgeSeconds?: number;
   /** Standalone Redis for the room log and the Socket.IO adapter. @default none: in-memory log, single relay */
   redisUrl?: string;
@@ -59,27 +68,62 @@ export interface RelayOptions {
   /**
    * Room log retention; each field merges over the default, 0 = unlimited on purpose. With an age
    * limit, a room with no new message for that long (at least the dedup retention) leaves no keys.
-   * @default { maxMessages: 100000, maxAgeMs: 30 days }
+   * @default { maxMessages: 100000, maxAgeMs: 30 days, maxBytes: 64 MiB }
    */
   retention?: LogRetention;
   /** Engine.IO transports accepted. Long-polling is opt-in: it needs sticky sessions behind a balancer, and its pre-auth frames are bounded only by `maxBatchBytes`. @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
   /** CORS origins allowed for the polling transport (WebSocket ignores CORS). @default false (none: same origin only) */
   corsOrigin?: string | string[] | boolean;
-  /** Serve `/metrics` on this port only (same host), not on the public one. @default the main port */
+  /** Serve `/metrics` on this port (same host). @default none: no `/metrics` unless `metricsPublic` */
   metricsPort?: number;
+  /**
+   * Also serve `/metrics` on the main port. Only where that port is not reachable from the internet
+   * (a private network, tests): the metrics tell anyone the relay's load, rooms and refusals. @default false
+   */
+  metricsPublic?: boolean;
   /** Authenticated new connections per second the relay accepts (reconnect storms get `rate_limited` + retryAfterMs). @default { perSecond: 500, burst: 1000 } */
   connectRateLimit?: RateLimit;
   /** New connection handshakes (WebSocket or polling) per second from one address, checked before anything else. @default { perSecond: 200, burst: 1000 } */
   connectRateLimitPerAddress?: RateLimit;
   /** TCP connections from one address not carrying an accepted token (handshakes, plain HTTP requests); more are closed on arrival. @default 128 */
   maxPendingPerAddress?: number;
+  /**
+   * Proxies whose `X-Forwarded-For` is believed: a hop count (`1`: one proxy in front, and the relay
+   * reachable through it only) or their addresses/CIDRs (`['127.0.0.1/32', '10.0.0.0/8']`). Per-address
+   * limits, logs and metrics then use the client's address (the rightmost untrusted hop). A trusted
+   * proxy's TCP connections are not capped per address (all clients share it) but together, at
+   * `maxPendingPerAddress` × 32 pending per proxy; its clients' sessions are capped per client.
+   * @default off: the TCP peer is the client (behind a proxy, every client shares the proxy's limits)
+   */
+  trustProxy?: number | string[];
   /** Messages and signals per second from one user (`sub`) over all its connections on every relay sharing Redis; `0` = no per-user limit. @default 5000 */
   userRateLimitPerSecond?: number;
+  /**
+   * Bytes of published messages (UTF-8 of ids, types and bodies; socket and HTTP) per second from one
+   * user over every relay sharing Redis, counted with `userRateLimitPerSecond` in the same per-second
+   * window; `0` = no byte limit. At least `limits.maxBatchBytes`, so the largest batch passes in a fresh
+   * second: a user may send that much at once, and twice it across the turn of a second.
+   * @default 1048576 (1 MiB), or `limits.maxBatchBytes` when that is larger
+   */
+  userByteRatePerSecond?: number;
+  /**
+   * Rooms one user may create per hour (a room is created by the first message appended to it; joins and
+   * reads create nothing), over every relay sharing Redis; `0` = no limit. Past it, a message to a new
+   * room is answered `rate_limited` with `retryAfterMs` (until the hour ends). Server API keys are not
+   * limited. @default 100
+   */
+  roomsPerUserPerHour?: number;
   /** Presence leases, renewal, grace and sweep periods (tests shorten them). @default lease 7 s, renew 2 s, grace 5 s, sweep 1 s */
   presenceTiming?: Partial<PresenceTiming>;
   /** Send `message.appended` webhooks here (at least once, signed; the queue is the room logs plus a cursor in the store). @default none */
   webhook?: WebhookEndpoint;
+  /**
+   * How long one webhook event is retried (0.5 s, 2 s, 8 s … up to 10 min apart) before it goes to the
+   * dead letters and its room moves on; a 4xx other than 408/429 dead-letters it at once. Each field
+   * merges over the default. @default { maxAttempts: 8, maxAgeMs: 3600000 } (8 attempts span 11–21 min)
+   */
+  webhookRetry?: Partial<WebhookRetryPolicy>;
   /** Server API keys for the HTTP API (`Authorization: Bearer <key>`: every capability in every room), each ≥ 32 characters. @default none */
   apiKeys?: string[];
   /** How long a new connection may take to present its token. @default 5000 */
@@ -102,18 +146,25 @@ export interface RelayOptions {
 export const RELAY_DEFAULTS = {
   redisKeyPrefix: 'pl:',
   maxTokenAgeSeconds: 86_400,
-  limits: { ...DEFAULT_LIMITS } satisfies RelayLimits,
+  // Presence rooms: an app shows presence in a handful of rooms per tab, and every room costs a Redis
+  // renewal every 2 s (tens of µs of relay CPU per room and second): a connection cannot make thousands.
+  limits: { ...DEFAULT_LIMITS, maxPresenceRoomsPerConnection: 100, maxPresenceRoomsPerUser: 500 } satisfies RelayLimits,
   rateLimit: { perSecond: 1000, burst: 5000 } satisfies RateLimit,
   signalRateLimit: { perSecond: 20, burst: 40 } satisfies RateLimit,
   dedupRetentionMs: DEFAULT_DEDUP_RETENTION_MS,
-  retention: { maxMessages: 100_000, maxAgeMs: 30 * 24 * 3_600_000 } satisfies LogRetention,
+  retention: { maxMessages: 100_000, maxAgeMs: 30 * 24 * 3_600_000, maxBytes: 64 * 1024 * 1024 } satisfies LogRetention,
   transports: ['websocket'] as ('websocket' | 'polling')[],
   corsOrigin: false as string | string[] | boolean,
   storeStartupTimeoutMs: 10_000,
+  webhookRetry: { maxAttempts: 8, maxAgeMs: 3_600_000 } satisfies WebhookRetryPolicy,
   connectRateLimit: { perSecond: 500, burst: 1000 } satisfies RateLimit,
   connectRateLimitPerAddress: { perSecond: 200, burst: 1000 } satisfies RateLimit,
   maxPendingPerAddress: 128,
+  /** A trusted proxy may hold this many times `maxPendingPerAddress` connections without an accepted token. */
+  pendingPerProxyFactor: 32,
   userRateLimitPerSecond: 5_000,
+  userByteRatePerSecond: 1024 * 1024,
+  roomsPerUserPerHour: 100,
   connectTimeoutMs: 5_000,
   pingIntervalMs: 5_000,
   pingTimeoutMs: 5_000,

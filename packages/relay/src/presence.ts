@@ -29,6 +29,8 @@ export const PRESENCE_TIMING: PresenceTiming = { leaseMs: 7_000, renewMs: 2_000,
 export class PresenceKeeper {
   /** Leases this relay keeps alive, by `room \n lease key`. */
   private readonly local = new Map<string, { room: string; lease: Lease; data: string | undefined }>();
+  /** How many of `local` each user (`sub`) holds, for the per-user bound. */
+  private readonly roomsByUser = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[];
 
   constructor(
@@ -46,17 +48,23 @@ export class PresenceKeeper {
     return { key: `${connection}|${sub}`, sub };
   }
 
+  /** Rooms the user `sub` is present in on this relay, over all its connections. */
+  roomsOf(sub: string): number {
+    return this.roomsByUser.get(sub) ?? 0;
+  }
+
   async enter(room: string, lease: Lease, data: string | undefined): Promise<void> {
     const local = this.local.get(`${room}\n${lease.key}`);
     // Data is kept per member: an enter without data (another tab) keeps what is there.
     const kept = data ?? local?.data;
     this.local.set(`${room}\n${lease.key}`, { room, lease, data: kept });
+    if (!local) this.roomsByUser.set(lease.sub, this.roomsOf(lease.sub) + 1);
     this.metrics.presenceLeases.set(this.local.size);
     this.announce(room, await this.store.enter(room, lease, data, Date.now() + this.timing.leaseMs));
   }
 
   async leave(room: string, lease: Lease): Promise<void> {
-    if (!this.local.delete(`${room}\n${lease.key}`)) return;
+    if (!this.forget(room, lease)) return;
     this.metrics.presenceLeases.set(this.local.size);
     this.announce(room, await this.store.leave(room, lease));
   }
@@ -65,7 +73,7 @@ export class PresenceKeeper {
   async disconnected(rooms: Iterable<string>, lease: Lease): Promise<void> {
     const until = Date.now() + this.timing.graceMs;
     for (const room of rooms) {
-      if (!this.local.delete(`${room}\n${lease.key}`)) continue;
+      if (!this.forget(room, lease)) continue;
       await this.store.extend(room, [lease.key], until).catch((error: Error) => this.logger.warn({ err: error.message, room }, 'presence grace not set; the lease runs out instead'));
     }
     this.metrics.presenceLeases.set(this.local.size);
@@ -77,6 +85,14 @@ export class PresenceKeeper {
 
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
+  }
+
+  private forget(room: string, lease: Lease): boolean {
+    if (!this.local.delete(`${room}\n${lease.key}`)) return false;
+    const left = this.roomsOf(lease.sub) - 1;
+    if (left > 0) this.roomsByUser.set(lease.sub, left);
+    else this.roomsByUser.delete(lease.sub);
+    return true;
   }
 
   private async renew(): Promise<void> {

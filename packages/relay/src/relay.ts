@@ -11,9 +11,11 @@ import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { KeyedBuckets, RetrySchedule, TokenBucket } from './rate-limiter.js';
-import { peerAddress, PendingHandshakes, setFrameLimit } from './admission.js';
+import { clientAddress, isTrustedProxy, peerAddress, PendingHandshakes, proxyTrust, setFrameLimit } from './admission.js';
+import { HandshakeLog } from './handshake-log.js';
 import { textOnlyParser } from './text-only-parser.js';
 import { memoryTally, redisTally, UserRateLimiter } from './user-rate-limit.js';
+import { RoomCreationLimit } from './room-creation-limit.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
 import { RoomBroadcaster } from './room-broadcaster.js';
@@ -32,6 +34,13 @@ import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
 import { cachingVerifier, jwksKeys, secretKey } from './tokens.js';
+
+/** What the relay uses of an Engine.IO connection (its transport's WebSocket holds the TCP socket). */
+interface EngineSocket {
+  request: IncomingMessage;
+  transport: { name: string };
+  once(event: 'upgrade', listener: (transport: { socket?: { _socket?: Socket } }) => void): void;
+}
 
 /** Where an engine connection's one namespace CONNECT stands. */
 const CONNECT_STATE = Symbol('partyline.connectState');
@@ -66,14 +75,17 @@ export interface Relay {
  */
 export function createRelay(options: RelayOptions): Relay {
   if (options.tokenSecret === undefined && options.jwks === undefined) throw new RangeError('set tokenSecret (HS256) or jwks (asymmetric keys), or both');
+  const logger = options.logger ?? createLogger();
+  // A JWKS fetch ends well inside the handshake's own timeout, so a client hears `unavailable`
+  // instead of a connection closed mid-handshake.
+  const jwksTimeoutMs = Math.floor((options.connectTimeoutMs ?? RELAY_DEFAULTS.connectTimeoutMs) * 0.6);
   const verifyToken = cachingVerifier({
     ...(options.tokenSecret !== undefined ? { secret: secretKey(options.tokenSecret) } : {}),
-    ...(options.jwks ? { keys: jwksKeys(options.jwks) } : {}),
+    ...(options.jwks ? { keys: jwksKeys(options.jwks, { timeoutMs: jwksTimeoutMs, logger }) } : {}),
     ...(options.tokenIssuer !== undefined ? { issuer: options.tokenIssuer } : {}),
     ...(options.tokenAudience !== undefined ? { audience: options.tokenAudience } : {}),
     maxTokenAgeSeconds: options.maxTokenAgeSeconds ?? RELAY_DEFAULTS.maxTokenAgeSeconds,
   });
-  const logger = options.logger ?? createLogger();
   const limits: RelayLimits = { ...RELAY_DEFAULTS.limits, ...options.limits };
   const rateLimit = options.rateLimit ?? RELAY_DEFAULTS.rateLimit;
   if (rateLimit.burst < limits.maxBatchMessages) throw new RangeError('rateLimit.burst must be at least limits.maxBatchMessages');
@@ -111,37 +123,57 @@ export function createRelay(options: RelayOptions): Relay {
   let io: RelayServer | undefined;
   const metrics = createRelayMetrics(() => countRooms(io));
   const store = instrumentStore(backingStore, metrics);
-  // With a metrics port, /metrics is served there only (keep it off the public port).
+  // /metrics is served on the metrics port, and on the main (public) port only when asked for.
   const metricsServer = options.metricsPort !== undefined ? createServer((request, response) => void serveMetrics(request, response, metrics)) : undefined;
+  const publicMetrics = options.metricsPublic ? metrics : undefined;
   // The HTTP API is ready once the socket side's context is (below); until then only health answers.
   let api: HttpApiContext | undefined;
   const httpServer = createServer((request, response) => {
     const handle = async () => {
       if (api && (await serveApi(request, response, api))) return;
-      await serveHttp(request, response, store, metricsServer ? undefined : metrics);
+      await serveHttp(request, response, store, publicMetrics);
     };
     handle().catch((error: unknown) => {
       logger.error({ err: error }, 'HTTP request failed');
       response.destroy();
     });
   });
+  const trust = options.trustProxy === undefined ? undefined : proxyTrust(options.trustProxy);
+  const handshakeLog = new HandshakeLog(logger);
+  /** The client's address (see clientAddress); says so in the log when a proxy's clients all count as the proxy. */
+  const clientOf = (request: IncomingMessage): string => {
+    if (!trust && request.headers['x-forwarded-for'] !== undefined) handshakeLog.forwardedIgnored(peerAddress(request));
+    return clientAddress(request, trust);
+  };
+  const refuseHandshake = (kind: ErrorKind, address: string) => {
+    metrics.handshakeRefusals.inc({ kind });
+    handshakeLog.refused(kind, address);
+  };
   // Connections not yet carrying an accepted token, per address: past the cap, a new TCP connection
   // is closed as it arrives, before any HTTP is parsed for it.
   // The same cap applies to Engine.IO sessions (long-polling makes many over one TCP connection).
+  // A trusted proxy's connections carry every client behind it: no per-address cap fits them before
+  // X-Forwarded-For is read, so they are capped per client as sessions, and per proxy (a wider bound
+  // that keeps what the proxy can make the relay hold finite) as connections.
   const maxPending = options.maxPendingPerAddress ?? RELAY_DEFAULTS.maxPendingPerAddress;
   const pending = new PendingHandshakes<Socket>(maxPending, (tcp) => tcp.destroyed);
+  const pendingFromProxies = new PendingHandshakes<Socket>(maxPending * RELAY_DEFAULTS.pendingPerProxyFactor, (tcp) => tcp.destroyed);
   const pendingSessions = new PendingHandshakes<object>(maxPending, (session) => (session as { readyState?: string }).readyState === 'closed');
   httpServer.on('connection', (tcp: Socket) => {
     const address = tcp.remoteAddress ?? 'unknown';
-    if (pending.isFull(address)) {
-      metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
+    const held = isTrustedProxy(address, trust) ? pendingFromProxies : pending;
+    if (held.isFull(address)) {
+      refuseHandshake(ErrorKind.RateLimited, address);
       tcp.destroy();
       return;
     }
-    pending.hold(tcp, address);
+    held.hold(tcp, address);
   });
-  // Registered before Socket.IO's own upgrade handler, so every WebSocket writes coalesced.
-  httpServer.on('upgrade', (_request, socket) => coalesceWrites(socket as Socket));
+  /** A token or API key was accepted on this connection: it no longer counts as pending. */
+  const releaseConnection = (tcp: Socket) => {
+    pending.release(tcp);
+    pendingFromProxies.release(tcp);
+  };
   const maxFrameBytes = limits.maxBatchBytes + PACKET_OVERHEAD_BYTES;
   // Limits before trust: per address, new engine sessions (WebSocket or polling handshakes) are
   // counted before anything else is done for them.
@@ -149,7 +181,8 @@ export function createRelay(options: RelayOptions): Relay {
   // Two buckets per address: CONNECTs (answered with a typed rate_limited), and a 5× wider one for
   // bare engine sessions (refused at the HTTP level), which cost memory until their connect timeout.
   const connectsByAddress = new KeyedBuckets(perAddress);
-  const sessionsByAddress = new KeyedBuckets({ perSecond: perAddress.perSecond * 5, burst: perAddress.burst * 5 });
+  const sessionsPerAddress = { perSecond: perAddress.perSecond * 5, burst: perAddress.burst * 5 };
+  const sessionsByAddress = new KeyedBuckets(sessionsPerAddress);
   io = new Server(httpServer, {
     transports: options.transports ?? RELAY_DEFAULTS.transports,
     maxHttpBufferSize: maxFrameBytes,
@@ -162,18 +195,24 @@ export function createRelay(options: RelayOptions): Relay {
     parser: textOnlyParser,
     allowRequest(request, callback) {
       const isNewSession = !request.url?.includes('sid=');
-      const address = peerAddress(request);
+      const address = clientOf(request);
       if (isNewSession && (pendingSessions.isFull(address) || sessionsByAddress.take(address, 1) > 0)) {
-        metrics.handshakeRefusals.inc({ kind: ErrorKind.RateLimited });
+        refuseHandshake(ErrorKind.RateLimited, address);
         return callback('too many new connections from this address; retry later', false);
       }
+      // An admitted WebSocket writes coalesced (before ws writes its 101). Not a refused one: its 400
+      // is written and the socket destroyed in one turn, and a corked answer is lost — the client, or
+      // a proxy that then marks this relay failed, would see a reset.
+      if (request.headers.upgrade !== undefined) coalesceWrites(request.socket as Socket);
       callback(null, true);
     },
   });
   // Until its token is accepted, a connection reads only small frames (see setFrameLimit).
-  io.engine.on('connection', (engineSocket: { request: IncomingMessage }) => {
+  io.engine.on('connection', (engineSocket: EngineSocket) => {
     setFrameLimit(engineSocket, limits.maxPreAuthFrameBytes);
-    pendingSessions.hold(engineSocket, peerAddress(engineSocket.request));
+    pendingSessions.hold(engineSocket, clientAddress(engineSocket.request, trust));
+    // A session that began on long-polling coalesces once it moves to a WebSocket.
+    if (engineSocket.transport.name === 'polling') engineSocket.once('upgrade', (transport) => transport.socket?._socket && coalesceWrites(transport.socket._socket));
   });
 
   const redisClients: (Redis | Cluster)[] = [];
@@ -215,10 +254,20 @@ export function createRelay(options: RelayOptions): Relay {
 
   const userRateLimit = options.userRateLimitPerSecond ?? RELAY_DEFAULTS.userRateLimitPerSecond;
   if (userRateLimit > 0 && userRateLimit < limits.maxBatchMessages) throw new RangeError('userRateLimitPerSecond must be 0 (off) or at least limits.maxBatchMessages');
+  // Unset, it grows with a raised maxBatchBytes: the largest batch always passes in a fresh second.
+  const userByteRate = options.userByteRatePerSecond ?? Math.max(RELAY_DEFAULTS.userByteRatePerSecond, limits.maxBatchBytes);
+  if (userByteRate > 0 && userByteRate < limits.maxBatchBytes) throw new RangeError('userByteRatePerSecond must be 0 (off) or at least limits.maxBatchBytes');
   const userRate =
-    userRateLimit > 0
-      ? new UserRateLimiter(userRateLimit, redisClients[0] ? redisTally(redisClients[0], prefix) : memoryTally(), redisErrorLogger(logger, 'user-rate'))
+    userRateLimit > 0 || userByteRate > 0
+      ? new UserRateLimiter(
+          { messagesPerSecond: userRateLimit, bytesPerSecond: userByteRate },
+          redisClients[0] ? redisTally(redisClients[0], prefix) : memoryTally(),
+          redisErrorLogger(logger, 'user-rate'),
+        )
       : undefined;
+  const roomsPerHour = options.roomsPerUserPerHour ?? RELAY_DEFAULTS.roomsPerUserPerHour;
+  const roomCreation =
+    roomsPerHour > 0 ? new RoomCreationLimit(roomsPerHour, redisClients[0] ? redisTally(redisClients[0], prefix, 'room-creations', 3_600_000) : memoryTally()) : undefined;
 
   let draining = false;
   const connectLimit = options.connectRateLimit ?? RELAY_DEFAULTS.connectRateLimit;
@@ -227,8 +276,9 @@ export function createRelay(options: RelayOptions): Relay {
   io.use((socket, next) => {
     // Every refusal closes the connection (after the error is sent): one socket cannot repeat
     // CONNECT, so an attacker pays a new handshake — counted per address — for every attempt.
+    const address = clientAddress(socket.conn.request, trust);
     const refuse = (error: WireError) => {
-      metrics.handshakeRefusals.inc({ kind: error.kind });
+      refuseHandshake(error.kind, address);
       next(connectError(error));
       setImmediate(() => socket.conn.close());
     };
@@ -239,27 +289,24 @@ export function createRelay(options: RelayOptions): Relay {
     if (conn[CONNECT_STATE] === 'accepted') return conn.close();
     conn[CONNECT_STATE] = 'checking';
     if (draining) return refuse(wireError(ErrorKind.Draining, 'relay is shutting down; connect to another relay'));
-    const addressWaitMs = connectsByAddress.take(socket.handshake.address, 1);
+    const addressWaitMs = connectsByAddress.take(address, 1);
     if (addressWaitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections from this address; retry later', addressWaitMs));
     authenticateHandshake(socket.handshake.auth, verifyToken).then((result) => {
-      if (!result.ok) {
-        logger.debug({ kind: result.error.kind, reason: result.error.message }, 'handshake refused');
-        return refuse(result.error);
-      }
+      if (!result.ok) return refuse(result.error);
       // The relay-wide limit (reconnect storms) is charged by authenticated connections only: nobody
       // without a token can use it up for everyone else.
       const waitMs = connectRate.take(1);
       if (waitMs > 0) return refuse(wireError(ErrorKind.RateLimited, 'too many new connections; retry later', connectRetries.next(waitMs)));
       socket.data = result.identity;
       conn[CONNECT_STATE] = 'accepted';
-      pending.release(socket.conn.request.socket);
+      releaseConnection(socket.conn.request.socket);
       pendingSessions.release(socket.conn);
       setFrameLimit(socket.conn, maxFrameBytes);
       next();
     }, next);
   });
-  // Webhooks: the room logs (and recorded presence changes) are the queue; a dirty mark, a cursor and
-  // a lease per room in the store.
+  // Webhooks: the room logs (and recorded presence changes) are the queue; a due time, a cursor and
+  // a lease per room in the store, and the dead letters (served by webhook-admin-api.ts).
   if (options.webhook) secretBytes(options.webhook.secret);
   const webhookState = options.webhook ? (redisClients[0] ? createRedisWebhookState(redisClients[0], prefix) : createMemoryWebhookState()) : undefined;
   const presenceOptions = webhookState ? { recordChanges: true, beforeChange: (room: string) => webhookState.markDirty(room) } : {};
@@ -275,7 +322,15 @@ export function createRelay(options: RelayOptions): Relay {
   );
   const webhooks =
     options.webhook && webhookState
-      ? new WebhookDeliverer(options.webhook, webhookState, store, presenceStore, logger, (outcome) => metrics.webhookDeliveries.inc({ outcome }))
+      ? new WebhookDeliverer({
+          endpoint: options.webhook,
+          retry: { ...RELAY_DEFAULTS.webhookRetry, ...options.webhookRetry },
+          state: webhookState,
+          store,
+          presence: presenceStore,
+          logger,
+          metrics,
+        })
       : undefined;
   const context = {
     io,
@@ -286,6 +341,7 @@ export function createRelay(options: RelayOptions): Relay {
     limits,
     rateLimit,
     userRate,
+    roomCreation,
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
     maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,
@@ -294,10 +350,23 @@ export function createRelay(options: RelayOptions): Relay {
   };
   const apiKeys = options.apiKeys ?? [];
   if (apiKeys.some((key) => key.length < 32)) throw new RangeError('API keys must be at least 32 characters');
-  api = { ...context, verifyToken, apiKeys, onError: (error) => logger.error({ err: error }, 'HTTP API request failed') };
+  api = {
+    ...context,
+    verifyToken,
+    apiKeys,
+    ...(webhookState ? { deadLetters: webhookState.deadLetters } : {}),
+    onAuthenticated: (request) => releaseConnection(request.socket),
+    // An HTTP API request costs its address before its token is checked (as much as an engine
+    // session does), then its identity what a socket connection's requests cost that connection.
+    addressOf: clientOf,
+    requestsByAddress: new KeyedBuckets(sessionsPerAddress),
+    requestsByIdentity: new KeyedBuckets(rateLimit),
+    onError: (error) => logger.error({ err: error }, 'HTTP API request failed'),
+  };
   io.on('connection', (socket) => new RelayConnection(socket, context));
   const sweepAll = () => {
     pending.sweep();
+    pendingFromProxies.sweep();
     pendingSessions.sweep();
     const now = Date.now();
     for (const connection of context.connections) connection.sweep(now);
@@ -309,6 +378,7 @@ export function createRelay(options: RelayOptions): Relay {
   const server = io;
   async function close(): Promise<void> {
     clearInterval(sweeper);
+    handshakeLog.flush();
     stopFeed?.();
     userRate?.stop();
     presence.stop();

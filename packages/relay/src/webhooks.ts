@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { LogMessage } from '@partyline/protocol';
 import type { Logger } from 'pino';
+import type { RelayMetrics } from './metrics.js';
 import type { PresenceStore, RecordedPresenceChange } from './store/presence-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
-import type { WebhookState } from './store/webhook-state.js';
+import type { ClaimedReplay, DeadLetter, WebhookState } from './store/webhook-state.js';
+import { isFinalStatus, judgeFailure, parseRetryAfter, type AttemptRecord, type DeadReason, type Refusal, type WebhookRetryPolicy } from './webhook-retry.js';
 import { signWebhook } from './webhook-signature.js';
 
 /** Where webhooks go. */
@@ -28,152 +30,283 @@ export interface PresenceEvent {
   data: { room: string; member?: RecordedPresenceChange['member']; members: number };
 }
 
-type WebhookEvent = Omit<MessageAppendedEvent, 'timestamp'> | Omit<PresenceEvent, 'timestamp'>;
+/** An event as queued and dead-lettered: its body without the send-time `timestamp`. */
+interface WebhookEvent {
+  type: string;
+  data: unknown;
+}
 
-const LEASE_MS = 10_000;
+export interface WebhookDelivererOptions {
+  endpoint: WebhookEndpoint;
+  retry: WebhookRetryPolicy;
+  state: WebhookState;
+  store: RoomLogStore;
+  presence: PresenceStore;
+  logger: Logger;
+  metrics: Pick<RelayMetrics, 'webhookDeliveries' | 'webhookDeadLetters'>;
+}
+
+/** What one attempt came to: 'done' (delivered or dead-lettered: the room moves on), 'stopped' (stopping, lease lost), or a retry time. */
+type Attempted = 'done' | 'stopped' | { retryAt: number };
+
+/** One delivery run of a room: its head event's failed attempts, read once per run (only the lease holder writes them). */
+interface RoomRun {
+  room: string;
+  failing: AttemptRecord | undefined;
+}
+
+/** Longer than a request plus the time between renewals, so a slow receiver never costs a relay its lease. */
+const LEASE_MS = 15_000;
 const POLL_MS = 200;
-const MAX_BACKOFF_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Rooms one relay delivers at once (one request in flight each); rooms waiting for a retry take no slot. */
+const MAX_ROOMS_IN_FLIGHT = 32;
+/** Dead letters one relay replays at once, besides the rooms. */
+const MAX_REPLAYS_IN_FLIGHT = 8;
 
 /**
- * Delivers `message.appended` webhooks at least once, in log order per room, from the room logs
- * themselves: appends mark their room (before appending), and every relay runs this loop — it takes
- * a marked room's lease (one relay per room at a time), sends each message after the room's cursor,
- * moves the cursor after each 2xx, retries failures with capped exponential backoff, and lets the
- * mark go once caught up. A relay killed mid-delivery loses nothing: its lease runs out and another
- * relay resends from the cursor (the receiver may see that event twice, with the same `webhook-id`).
+ * Delivers webhooks at least once, in order per room, from the room logs themselves: appends mark
+ * their room due (before appending), and every relay polls the due rooms and delivers each on its
+ * own — it takes the room's lease (one relay per room at a time), sends each event after the room's
+ * cursor, moves the cursor on, and lets the mark go once caught up. Rooms never wait for each
+ * other: a failing event puts only its room back in the queue at its retry time (the room's later
+ * events wait behind it, keeping the order), and an event refused for good (a 4xx other than
+ * 408/429, or attempts or age used up) goes to the dead letters and the room moves past it.
+ * Redirects are not followed: a signed event goes only to the configured URL. A relay killed
+ * mid-delivery loses nothing: its lease runs out and another relay resends from the cursor (the
+ * receiver may see an event twice, with the same `webhook-id`).
  */
 export class WebhookDeliverer {
   private readonly holder = randomUUID();
   private readonly timer: NodeJS.Timeout;
-  private running = false;
+  private readonly aborter = new AbortController();
+  private readonly rooms = new Set<string>();
+  private readonly replays = new Set<string>();
+  private polling = false;
   private stopped = false;
 
-  constructor(
-    private readonly endpoint: WebhookEndpoint,
-    private readonly state: WebhookState,
-    private readonly store: RoomLogStore,
-    private readonly presence: PresenceStore,
-    private readonly logger: Logger,
-    private readonly onDelivered: (outcome: 'delivered' | 'failed') => void = () => {},
-  ) {
-    this.timer = setInterval(() => void this.tick(), POLL_MS);
+  constructor(private readonly options: WebhookDelivererOptions) {
+    this.timer = setInterval(() => void this.poll(), POLL_MS);
     this.timer.unref();
   }
 
   /** Called before every append: the mark must exist before the message does. */
   beforeAppend(room: string): Promise<void> {
-    return this.state.markDirty(room);
+    return this.options.state.markDirty(room);
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    this.aborter.abort();
   }
 
-  private async tick(): Promise<void> {
-    if (this.running || this.stopped) return;
-    this.running = true;
+  /** Starts a task for each due room and replay that has a free slot; never waits for the tasks. */
+  private async poll(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    const { state, logger } = this.options;
     try {
-      const rooms = await this.state.dirtyRooms(20);
-      await Promise.all(rooms.map((room) => this.deliverRoom(room)));
+      const now = Date.now();
+      const roomSlots = MAX_ROOMS_IN_FLIGHT - this.rooms.size;
+      if (roomSlots > 0) {
+        for (const room of await state.dueRooms(roomSlots, now)) this.start(this.rooms, room, () => this.deliverRoom(room));
+      }
+      const replaySlots = MAX_REPLAYS_IN_FLIGHT - this.replays.size;
+      if (replaySlots > 0) {
+        for (const claimed of await state.deadLetters.claimReplays(replaySlots, now, now + LEASE_MS)) this.start(this.replays, claimed.letter.id, () => this.replay(claimed));
+      }
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message }, 'webhook delivery round failed; retrying');
+      logger.warn({ err: (error as Error).message }, 'webhook queue unreadable; retrying');
     } finally {
-      this.running = false;
+      this.polling = false;
     }
   }
 
+  private start(running: Set<string>, key: string, task: () => Promise<void>): void {
+    if (running.has(key) || this.stopped) return;
+    running.add(key);
+    task()
+      .catch((error: unknown) => this.options.logger.warn({ task: key, err: (error as Error).message }, 'webhook delivery interrupted; retrying after the lease'))
+      .finally(() => running.delete(key));
+  }
+
   private async deliverRoom(room: string): Promise<void> {
-    if (!(await this.state.lease(room, this.holder, LEASE_MS))) return;
+    const { state } = this.options;
+    if (!(await state.lease(room, this.holder, LEASE_MS))) return;
+    let retryAt: number | undefined;
     try {
-      for (;;) {
-        const cursor = await this.state.cursor(room);
-        const since = cursor?.seq ?? 0;
-        const page = await this.store.read(room, since, 100);
-        // A new log (lost and begun again): its events start from its first message.
-        if (cursor && page.epoch !== '' && cursor.epoch !== page.epoch) {
-          await this.state.advance(room, { epoch: page.epoch, seq: 0 });
-          continue;
-        }
-        if (page.messages.length === 0) {
-          if (!(await this.deliverPresence(room, cursor?.changes ?? ''))) return;
-          await this.state.clean(room);
-          // An append that marked the room while we were reading is not lost: look once more.
-          const head = (await this.store.read(room, since, 0)).headSeq;
-          if (head > since && page.epoch !== '') await this.state.markDirty(room);
-          return;
-        }
-        // The cursor moves (and the lease is renewed) every few seconds, not per event: a crash resends
-        // at most those events (same ids), and the lease never runs out while this relay is sending.
-        let delivered: number | undefined;
-        let checkpointAt = Date.now();
-        const checkpoint = async (): Promise<boolean> => {
-          if (delivered !== undefined) await this.state.advance(room, { epoch: page.epoch, seq: delivered });
-          checkpointAt = Date.now();
-          return this.state.lease(room, this.holder, LEASE_MS);
-        };
-        for (const message of page.messages) {
-          const event = { type: 'message.appended', data: { room, epoch: page.epoch, ...message } } as const;
-          if (!(await this.send(room, `msg_${Buffer.from(`${room}\n${page.epoch}\n${message.seq}`).toString('base64url')}`, event))) break; // stopping, or the lease went to another relay
-          delivered = message.seq;
-          if (Date.now() - checkpointAt > LEASE_MS / 4 && !(await checkpoint())) return;
-        }
-        if (!(await checkpoint()) || delivered !== page.messages.at(-1)!.seq) return;
-      }
+      retryAt = await this.catchUp({ room, failing: await state.failing(room) });
     } finally {
-      await this.state.release(room, this.holder).catch(() => {});
+      // Queued at the retry time before the lease goes, so no relay tries earlier; if that fails, the lease's hold brings it back.
+      if (retryAt !== undefined) await state.defer(room, retryAt).catch(() => {});
+      await state.release(room, this.holder).catch(() => {});
+    }
+  }
+
+  /** Sends the room's events after its cursor until caught up (undefined) or until one has to wait (its retry time). */
+  private async catchUp(run: RoomRun): Promise<number | undefined> {
+    const { state, store } = this.options;
+    const { room } = run;
+    for (;;) {
+      const cursor = await state.cursor(room);
+      const since = cursor?.seq ?? 0;
+      const page = await store.read(room, since, 100);
+      // A new log (lost and begun again): its events start from its first message.
+      if (cursor && page.epoch !== '' && cursor.epoch !== page.epoch) {
+        await state.advance(room, { epoch: page.epoch, seq: 0 });
+        continue;
+      }
+      if (page.messages.length === 0) {
+        const presence = await this.deliverPresence(run, cursor?.changes ?? '');
+        if (presence !== 'done') return retryTime(presence);
+        await state.clean(room);
+        // An append that marked the room while we were reading is not lost: look once more.
+        const head = (await store.read(room, since, 0)).headSeq;
+        if (head > since && page.epoch !== '') await state.markDirty(room);
+        return undefined;
+      }
+      // The cursor moves (and the lease is renewed) every few seconds, not per event: a crash resends
+      // at most those events (same ids), and the lease never runs out while this relay is sending.
+      let delivered: number | undefined;
+      let checkpointAt = Date.now();
+      const save = async () => {
+        if (delivered !== undefined) await state.advance(room, { epoch: page.epoch, seq: delivered });
+      };
+      for (const message of page.messages) {
+        const id = `msg_${Buffer.from(`${room}\n${page.epoch}\n${message.seq}`).toString('base64url')}`;
+        const attempted = await this.attempt(run, id, { type: 'message.appended', data: { room, epoch: page.epoch, ...message } });
+        if (attempted !== 'done') {
+          await save();
+          return retryTime(attempted);
+        }
+        delivered = message.seq;
+        if (Date.now() - checkpointAt > LEASE_MS / 4) {
+          await save();
+          checkpointAt = Date.now();
+          if (!(await state.lease(room, this.holder, LEASE_MS))) return undefined;
+        }
+      }
+      await save();
+      if (!(await state.lease(room, this.holder, LEASE_MS))) return undefined;
     }
   }
 
   /**
    * Sends the room's recorded presence changes after `after`: `presence.*` for each, plus
-   * `room.occupied` / `room.vacated` when the count went to 1 / 0. False if it had to stop.
+   * `room.occupied` / `room.vacated` when the count went to 1 / 0.
    */
-  private async deliverPresence(room: string, after: string): Promise<boolean> {
+  private async deliverPresence(run: RoomRun, after: string): Promise<Attempted> {
+    const { state, presence } = this.options;
+    const { room } = run;
     for (let cursor = after; ; ) {
-      const changes = await this.presence.recorded(room, cursor, 100);
-      if (changes.length === 0) return true;
+      const changes = await presence.recorded(room, cursor, 100);
+      if (changes.length === 0) return 'done';
       for (const change of changes) {
         const key = (kind: string) => `${kind}_${Buffer.from(`${room}\n${change.cursor}`).toString('base64url')}`;
         const events: [string, WebhookEvent][] = [[key('pres'), { type: `presence.${change.kind}`, data: { room, member: change.member, members: change.members } }]];
         if (change.kind === 'joined' && change.members === 1) events.push([key('occ'), { type: 'room.occupied', data: { room, members: 1 } }]);
         if (change.kind === 'left' && change.members === 0) events.push([key('vac'), { type: 'room.vacated', data: { room, members: 0 } }]);
-        for (const [id, event] of events) if (!(await this.send(room, id, event))) return false;
+        for (const [id, event] of events) {
+          const attempted = await this.attempt(run, id, event);
+          if (attempted !== 'done') return attempted;
+        }
         cursor = change.cursor;
-        await this.state.advance(room, { changes: cursor });
+        await state.advance(room, { changes: cursor });
       }
-      if (!(await this.state.lease(room, this.holder, LEASE_MS))) return false;
+      if (!(await state.lease(room, this.holder, LEASE_MS))) return 'stopped';
     }
   }
 
-  /** Sends one event until the receiver answers 2xx (backing off between attempts); false if it had to give up the room. */
-  private async send(room: string, id: string, event: WebhookEvent): Promise<boolean> {
-    for (let attempt = 0; !this.stopped; attempt++) {
-      const body = JSON.stringify({ type: event.type, timestamp: new Date().toISOString(), data: event.data });
-      const timestamp = Math.floor(Date.now() / 1000);
-      try {
-        const response = await fetch(this.endpoint.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook(this.endpoint.secret, id, timestamp, body) },
-          body,
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        });
-        await response.arrayBuffer().catch(() => {});
-        if (response.ok) {
-          this.onDelivered('delivered');
-          return true;
-        }
-        this.logger.warn({ room, event: id, status: response.status, attempt }, 'webhook refused; retrying');
-      } catch (error) {
-        this.logger.warn({ room, event: id, err: (error as Error).message, attempt }, 'webhook not delivered; retrying');
+  /** One attempt at a room's head event; a failure is recorded for the next attempt, or dead-letters the event. */
+  private async attempt(run: RoomRun, id: string, event: WebhookEvent): Promise<Attempted> {
+    const { state, logger, retry } = this.options;
+    if (this.stopped) return 'stopped';
+    const refusal = await this.post(id, event);
+    if (this.stopped) return 'stopped'; // cut off by stop(), not refused
+    if (!refusal) {
+      if (run.failing?.id === id) {
+        run.failing = undefined;
+        await state.setFailing(run.room, undefined);
       }
-      this.onDelivered('failed');
-      // Keep the lease while waiting, so no other relay sends this room's events meanwhile.
-      const delay = Math.round(Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (!(await this.state.lease(room, this.holder, LEASE_MS + delay))) return false;
+      return 'done';
     }
-    return false;
+    const verdict = judgeFailure(run.failing, id, refusal, Date.now(), retry);
+    if ('retryAt' in verdict) {
+      logger.warn({ room: run.room, event: id, ...failureFields(verdict.record), retryInMs: verdict.retryAt - Date.now() }, 'webhook not delivered; retrying');
+      run.failing = verdict.record;
+      await state.setFailing(run.room, verdict.record);
+      return { retryAt: verdict.retryAt };
+    }
+    await this.deadLetter({ ...verdict.record, type: event.type, room: run.room, data: event.data }, verdict.dead);
+    if (run.failing) {
+      run.failing = undefined;
+      await state.setFailing(run.room, undefined);
+    }
+    return 'done';
   }
+
+  /** Sends a dead letter again (same id, same body); delivered, it leaves the list; failed for good, it is listed again. */
+  private async replay({ letter, round }: ClaimedReplay): Promise<void> {
+    const { state, logger, retry } = this.options;
+    const refusal = await this.post(letter.id, letter);
+    if (this.stopped) return; // its claim runs out and a relay takes it again
+    if (!refusal) {
+      logger.info({ room: letter.room, event: letter.id }, 'dead-lettered webhook replayed');
+      return state.deadLetters.replayed(letter.id);
+    }
+    const verdict = judgeFailure(round, letter.id, refusal, Date.now(), retry);
+    if ('retryAt' in verdict) return state.deadLetters.retryReplay(letter.id, verdict.record, verdict.retryAt);
+    await this.deadLetter({ ...letter, ...verdict.record }, verdict.dead);
+  }
+
+  private async deadLetter(letter: DeadLetter, reason: DeadReason): Promise<void> {
+    await this.options.state.deadLetters.add(letter);
+    this.options.metrics.webhookDeadLetters.inc({ reason });
+    this.options.logger.warn({ room: letter.room, event: letter.id, type: letter.type, reason, ...failureFields(letter) }, 'webhook dead-lettered; the room moves on (replay: POST /v1/webhooks/dead-letters/replay)');
+  }
+
+  /** POSTs one signed event once; undefined when the receiver took it (2xx), else how it failed. */
+  private async post(id: string, event: WebhookEvent): Promise<Refusal | undefined> {
+    const { endpoint, metrics } = this.options;
+    const body = JSON.stringify({ type: event.type, timestamp: new Date().toISOString(), data: event.data });
+    const timestamp = Math.floor(Date.now() / 1000);
+    let refusal: Refusal;
+    try {
+      const response = await fetch(endpoint.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook(endpoint.secret, id, timestamp, body) },
+        body,
+        // A redirect would carry a signed event to a URL nobody configured.
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.aborter.signal]),
+      });
+      await response.arrayBuffer().catch(() => {});
+      if (response.ok) {
+        metrics.webhookDeliveries.inc({ outcome: 'delivered' });
+        return undefined;
+      }
+      const { status } = response;
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+      refusal = {
+        final: isFinalStatus(status),
+        status,
+        error: status >= 300 && status < 400 ? `redirect to ${response.headers.get('location') ?? '(no Location)'} not followed` : `HTTP ${status}`,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
+    } catch (error) {
+      const cause = (error as Error & { cause?: Error }).cause;
+      refusal = { final: false, error: cause?.message ?? (error as Error).message };
+    }
+    metrics.webhookDeliveries.inc({ outcome: 'failed' });
+    return refusal;
+  }
+}
+
+function retryTime(attempted: Exclude<Attempted, 'done'>): number | undefined {
+  return attempted === 'stopped' ? undefined : attempted.retryAt;
+}
+
+function failureFields(record: AttemptRecord): Record<string, unknown> {
+  return { attempts: record.attempts, status: record.lastStatus, err: record.lastError, firstAttemptAt: new Date(record.firstAttemptAt).toISOString() };
 }

@@ -1,7 +1,8 @@
 import { ErrorKind, type RelayDrainEvent } from '@partyline/protocol';
 import { waitFor } from '@partyline/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, connectRefusal, expectOk, publish, request, startRelay, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
+import { parseCli } from '../src/index.js';
+import { connectClient, connectRefusal, expectOk, publish, request, startRelay, TEST_SECRET, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
 
 const relays: RunningRelay[] = [];
 const sockets: ClientSocket[] = [];
@@ -24,7 +25,7 @@ afterEach(async () => {
 
 describe('/metrics, /healthz, /readyz', () => {
   it('answers Prometheus text with connection, room, publish, dedup, catch-up, error, latency and event-loop metrics', async () => {
-    const target = await relay();
+    const target = await relay({ metricsPublic: true });
     const socket = await client(target);
     expectOk(await request(socket, 'room:join', { room: 'ops', since: 0 }));
     expectOk(await publish(socket, 'ops', [{ id: 'a' }, { id: 'b' }]));
@@ -44,10 +45,30 @@ describe('/metrics, /healthz, /readyz', () => {
     expect(value('partyline_catchup_messages_total')).toBe(2);
     expect(value('partyline_errors_total{kind="forbidden"}')).toBe(1);
     expect(value('partyline_publish_ack_seconds_count')).toBe(2);
-    expect(value('partyline_store_seconds_count{op="append"}')).toBe(2);
+    // The room's first message is two store steps (one finds no room, one creates it: see append-batch.ts).
+    expect(value('partyline_store_seconds_count{op="append"}')).toBe(3);
     expect(text).toMatch(/^# TYPE partyline_publish_ack_seconds histogram$/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \S+$/m);
     expect(text).not.toContain('secret');
+  });
+
+  it('keeps /metrics off the main port by default, and serves it there only with metricsPublic', async () => {
+    const target = await relay();
+    expect((await fetch(`${target.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${target.url}/healthz`)).status).toBe(200);
+    const opted = await relay({ metricsPublic: true });
+    expect(await (await fetch(`${opted.url}/metrics`)).text()).toMatch(/^partyline_connections \d+$/m);
+  });
+
+  it('reads --metrics-public and METRICS_PUBLIC; neither means no public /metrics', async () => {
+    const relayOf = (argv: string[], env: NodeJS.ProcessEnv) => {
+      const parsed = parseCli(argv, { TOKEN_SECRET: TEST_SECRET, ...env });
+      return parsed.help ? undefined : parsed.config.relay;
+    };
+    expect(relayOf(['--metrics-public'], {})?.metricsPublic).toBe(true);
+    expect(relayOf([], { METRICS_PUBLIC: '1' })?.metricsPublic).toBe(true);
+    expect(relayOf([], {})?.metricsPublic).toBeUndefined();
+    expect(relayOf([], { METRICS_PUBLIC: '0' })?.metricsPublic).toBeUndefined();
   });
 
   it('serves /metrics only on the metrics port when one is set', async () => {

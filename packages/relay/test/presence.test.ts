@@ -24,7 +24,7 @@ const changes = (socket: ClientSocket) => {
 };
 
 beforeAll(async () => {
-  relay = await startRelay({ presenceTiming: { leaseMs: 1_500, renewMs: 300, graceMs: 600, sweepMs: 100 } });
+  relay = await startRelay({ presenceTiming: { leaseMs: 1_500, renewMs: 300, graceMs: 600, sweepMs: 100 }, metricsPublic: true });
 });
 afterEach(() => {
   for (const socket of sockets.splice(0)) socket.close();

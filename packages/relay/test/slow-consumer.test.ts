@@ -8,7 +8,8 @@ let relay: RunningRelay;
 const sockets: ClientSocket[] = [];
 
 beforeAll(async () => {
-  relay = await startRelay({ maxBufferedBytes: 1024 * 1024 });
+  // The writer is fast on purpose (12 MB at once): no per-user byte rate here.
+  relay = await startRelay({ maxBufferedBytes: 1024 * 1024, metricsPublic: true, userByteRatePerSecond: 0 });
 });
 afterAll(async () => {
   for (const socket of sockets) socket.close();

@@ -31,8 +31,8 @@ describe('UserRateLimiter', () => {
   it('counts a user over every relay sharing the Redis tally, per second', async () => {
     let now = 10_000;
     const tally = redisTally(client, `t${Date.now()}:`);
-    const relayA = new UserRateLimiter(100, tally, noError, 60_000, () => now);
-    const relayB = new UserRateLimiter(100, tally, noError, 60_000, () => now);
+    const relayA = new UserRateLimiter({ messagesPerSecond: 100, bytesPerSecond: 0 }, tally, noError, 60_000, () => now);
+    const relayB = new UserRateLimiter({ messagesPerSecond: 100, bytesPerSecond: 0 }, tally, noError, 60_000, () => now);
     try {
       expect(relayA.take('ana', 60)).toBe(0);
       await relayA.flush();
@@ -63,7 +63,7 @@ describe('UserRateLimiter', () => {
     const errors: Error[] = [];
     const flaky = memoryTally();
     const limiter = new UserRateLimiter(
-      50,
+      { messagesPerSecond: 50, bytesPerSecond: 0 },
       { add: (window, counts) => (failing ? Promise.reject(new Error('tally down')) : flaky.add(window, counts)) },
       (error) => errors.push(error),
       60_000,

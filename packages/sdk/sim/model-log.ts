@@ -1,4 +1,16 @@
-import type { LogMessage, RoomPage } from '@partyline/protocol';
+import { DEFAULT_LIMITS, utf8ByteLength, type LogMessage, type RoomPage } from '@partyline/protocol';
+
+/** The longest run of `candidates` (taken in order) within a page's byte bound, at least one: as the relay's stores count. */
+function withinBytes(candidates: LogMessage[]): LogMessage[] {
+  let bytes = 0;
+  let count = 0;
+  for (const message of candidates) {
+    bytes += utf8ByteLength(JSON.stringify([message.id, message.type, message.body, message.sender])) + 64;
+    if (bytes > DEFAULT_LIMITS.maxPageBytes && count > 0) break;
+    count++;
+  }
+  return candidates.slice(0, count);
+}
 
 /**
  * The room logs of the model relay: the store the relays share (what Redis is for real relays),
@@ -74,7 +86,7 @@ export class ModelLog {
     if (!room) return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false };
     const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
     const start = Math.max(0, since + 1 - firstSeq);
-    const messages = room.log.slice(start, start + limit);
+    const messages = withinBytes(room.log.slice(start, start + limit));
     const lastSeq = messages.at(-1)?.seq ?? since;
     const sinceId = since >= firstSeq ? room.log[since - firstSeq]?.id : undefined;
     const newest = room.log.at(-1);
@@ -98,7 +110,7 @@ export class ModelLog {
     if (!room) return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false, hasOlder: false };
     const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
     const end = Math.max(0, Math.min(before, room.headSeq + 1) - firstSeq);
-    const messages = room.log.slice(Math.max(0, end - limit), end);
+    const messages = withinBytes(room.log.slice(Math.max(0, end - limit), end).reverse()).reverse();
     const oldest = messages[0]?.seq ?? Math.min(before, room.headSeq + 1);
     const newest = room.log.at(-1);
     return {

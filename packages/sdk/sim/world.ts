@@ -81,6 +81,8 @@ export class SimTab {
       requestTimeoutMs: 5_000,
       connectTimeoutMs: 5_000,
       pageSize: 50,
+      // Small enough that bursts of big bodies make the cache let its oldest messages go under every fault.
+      inboxMaxBytes: 256 * 1024,
       onTransition: ({ machine, from, event, to }) => {
         covered.add(`${machine}|${from}|${event}`);
         // SIM_TRACE=p1t2 prints one tab's transitions (debugging a shrunk seed).

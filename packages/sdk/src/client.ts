@@ -73,9 +73,27 @@ export interface ClientOptions {
   /** Catch-up page size. @default 500 */
   pageSize?: number;
   /**
-   * Messages kept per room in the profile's cache, which `room.history()` answers from. Unlimited keeps
-   * each tab's view whole from seq 1 across reloads; a limit keeps the newest ones, and a tab's view
-   * then starts at the oldest message still cached. @default Infinity
+   * Most bytes of messages in a page (or a live event) the client takes from a relay, counted as their
+   * text's characters plus 64 each. A relay answering more than this, or more messages than asked for,
+   * breaks the protocol: nothing of the page is used, the room emits `error` (`protocol_violation`)
+   * and asks again; a larger live event is dropped and read from the log instead. Keep it at least the
+   * relay's `maxPageBytes` plus its largest body.
+   * @default 2097152 (2 MiB: twice DEFAULT_LIMITS.maxPageBytes)
+   */
+  maxPageBytes?: number;
+  /**
+   * Bytes of messages kept per room in the profile's cache (IndexedDB), which `room.history()` and
+   * `loadOlder()` answer from, counted as their text's characters plus 64 each. Beyond it the oldest
+   * messages go: a reload still resumes right after the newest one, its `history()` starts at the
+   * oldest one kept, and `loadOlder()` reads what came before from the relay. `Infinity` keeps all.
+   * @default 8388608 (8 MiB)
+   * @example
+   * createClient({ relays, token, inboxMaxBytes: 32 * 1024 * 1024 }); // 32 MiB per room
+   */
+  inboxMaxBytes?: number;
+  /**
+   * Messages kept per room in the profile's cache, on top of `inboxMaxBytes`; the newest ones stay,
+   * and a tab's view then starts at the oldest message still cached. @default Infinity
    */
   inboxLimit?: number;
   /** How long a tab waits for a room another tab is flushing before taking the flush over (that tab may be stuck). @default 3000 */
@@ -110,6 +128,8 @@ export const CLIENT_DEFAULTS = {
   maxBatchBytes: DEFAULT_LIMITS.maxBatchBytes,
   maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes,
   pageSize: DEFAULT_LIMITS.maxPageSize,
+  maxPageBytes: 2 * DEFAULT_LIMITS.maxPageBytes,
+  inboxMaxBytes: 8 * 1024 * 1024,
   inboxLimit: Infinity,
   flushTakeoverMs: 3000,
   gapFillDelayMs: 100,

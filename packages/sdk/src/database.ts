@@ -14,6 +14,8 @@ export interface RoomCursor {
   lastSeq: number;
   lastId?: string;
   branch?: string;
+  /** What the room's cached messages take (see messageBytes); unknown in cursors older SDK versions wrote. */
+  bytes?: number;
 }
 
 /** A received message as cached locally (body still the raw JSON text). */

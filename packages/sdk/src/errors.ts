@@ -18,6 +18,8 @@ export const PartylineErrorKind = {
   ConnectFailed: 'connect_failed',
   /** IndexedDB failed (quota, private mode, blocked upgrade). */
   Storage: 'storage',
+  /** The relay answered what the protocol does not allow (a malformed page, one longer or larger than asked for): nothing of it is used, the request is retried. */
+  ProtocolViolation: 'protocol_violation',
 } as const;
 export type PartylineErrorKind = (typeof PartylineErrorKind)[keyof typeof PartylineErrorKind];
 
@@ -31,6 +33,7 @@ const RETRYABLE = new Set<string>([
   PartylineErrorKind.Disconnected,
   PartylineErrorKind.Closed,
   PartylineErrorKind.ConnectFailed,
+  PartylineErrorKind.ProtocolViolation,
 ]);
 
 /**

@@ -1,6 +1,6 @@
 import type { LogMessage, RoomPage } from '@partyline/protocol';
 import { isTokenRefusal } from './connection-machine.js';
-import type { PartylineError } from './errors.js';
+import { PartylineErrorKind, type PartylineError } from './errors.js';
 import type { ResetContext } from './room.js';
 import { contradicts, continuing, decidePage, positionRequest, type LiveEntry, type PositionRequest, type ViewPosition } from './view-position.js';
 
@@ -97,7 +97,7 @@ export type RoomSyncEvent =
   | { type: 'live'; entries: readonly LiveEntry[] }
   /** Something saw another log than the view's (`loadOlder`): read now, a page decides. */
   | { type: 'check' }
-  /** `loadOlder` reached back to `start` from `from`. */
+  /** The view's start moved from `from` to `start`: back over what `loadOlder` found, or on past what the cache no longer holds (`history`). */
   | { type: 'older'; generation: number; from: number; start: number }
   /** The room's scheduler slot fired. */
   | { type: 'timer' }
@@ -105,6 +105,13 @@ export type RoomSyncEvent =
   | { type: 'close' };
 
 export type RoomSyncEventType = RoomSyncEvent['type'];
+
+/** A join or read as sent: its answer may hold `limit` (or `last`) messages, no more. */
+export interface RoomSyncRequest {
+  room: string;
+  limit?: number;
+  last?: number;
+}
 
 /** Every event type (the simulator counts the (state, event) pairs it covered). */
 export const ROOM_SYNC_EVENTS: readonly RoomSyncEventType[] = ['opened', 'connected', 'disconnected', 'answer', 'refused', 'placed', 'branch', 'live', 'check', 'older', 'timer', 'close'];
@@ -118,7 +125,7 @@ export type RoomReset = Omit<ResetContext, 'room'>;
  * handed view at its `mark`.
  */
 export type RoomSyncCommand =
-  | { type: 'send'; ticket: number; event: 'room:join' | 'room:read'; payload: object }
+  | { type: 'send'; ticket: number; event: 'room:join' | 'room:read'; payload: RoomSyncRequest }
   /** Create the profile's cursor at `view` if none exists, then answer `placed` with the stored one. */
   | { type: 'place'; ticket: number; view: ViewPosition }
   /** Store `messages` (continuing the view from seq `from`) and move the cursor, then hand them to the app. */
@@ -226,7 +233,7 @@ export function roomSyncTransition(state: RoomSyncState, event: RoomSyncEvent, c
     case 'check':
       return wantRead(state, 0, config, out);
     case 'older': {
-      if (!state.view || state.generation !== event.generation || state.start !== event.from || event.start >= event.from) return same(state);
+      if (!state.view || state.generation !== event.generation || state.start !== event.from || event.start === event.from) return same(state);
       const next = { ...state, start: event.start };
       out.push({ type: 'mark', mark: markOf(next) });
       return { state: next, commands: out };
@@ -350,6 +357,8 @@ function refused(state: RoomSyncState, attempt: number, error: PartylineError, c
   // A refused token: the connection gets a new one and reconnects (the room then joins); retrying
   // here as well keeps the room going should that connection stay.
   if (isTokenRefusal(error)) out.push({ type: 'token_refused', error });
+  // A relay breaking the protocol may keep doing so: the app is told, and the room keeps retrying.
+  else if (error.kind === PartylineErrorKind.ProtocolViolation) out.push({ type: 'emit_error', error });
   else if (!error.retryable) {
     out.push({ type: 'emit_error', error }, { type: 'clear_timer' });
     return { state: { ...state, phase: { kind: 'failed', error } }, commands: out };

@@ -11,7 +11,7 @@ import {
   type RoomPage,
 } from '@partyline/protocol';
 import type { Connection } from './connection.js';
-import type { RoomCursor } from './database.js';
+import type { RoomCursor, StoredMessage } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import { Emitter, type Unsubscribe } from './events.js';
 import type { RoomInspection } from './inspect.js';
@@ -23,7 +23,8 @@ import { createMessageId } from './message-id.js';
 import type { OutboxStore } from './outbox-store.js';
 import type { Scheduler } from './scheduler.js';
 import type { CacheLineage, InboxStore } from './inbox-store.js';
-import { initialRoomSyncState, roomSyncTransition, type RoomSyncCommand, type RoomSyncConfig, type RoomSyncEvent, type RoomSyncState, type ViewMark } from './room-sync-machine.js';
+import { bytesOf } from './message-bytes.js';
+import { initialRoomSyncState, roomSyncTransition, type RoomSyncRequest, type RoomSyncCommand, type RoomSyncConfig, type RoomSyncEvent, type RoomSyncState, type ViewMark } from './room-sync-machine.js';
 import { liveEntries, type ViewPosition } from './view-position.js';
 
 /** A message of a room's log as the app receives it. */
@@ -167,7 +168,9 @@ export interface RoomHost {
   readonly inbox: InboxStore;
   readonly settings: {
     pageSize: number;
+    maxPageBytes: number;
     inboxLimit: number;
+    inboxMaxBytes: number;
     requestTimeoutMs: number;
     maxBodyBytes: number;
     gapFillDelayMs: number;
@@ -311,9 +314,10 @@ export class Room {
 
   /**
    * This tab's view so far, in seq order: on the first call, what the profile's cache holds (works
-   * offline and right after a reload); later, everything handed since too (as far as the cache
-   * keeps, see `inboxLimit`). The next `message` event continues exactly after the last message
-   * answered — no overlap, no gap.
+   * offline and right after a reload); later, everything handed since too, as far as the cache keeps
+   * (see `inboxMaxBytes`): the view then starts at the oldest message it still holds, and
+   * `loadOlder()` reads what came before from the relay. The next `message` event continues exactly
+   * after the last message answered — no overlap, no gap.
    *
    * @example
    * const room = client.room('party:abc');
@@ -324,9 +328,15 @@ export class Room {
     this.#host.assertOpen();
     return this.#step(async () => {
       const handed = this.#handed;
-      const view = handed?.view;
-      const cached =
-        !handed || !view || view.epoch === undefined || this.#appOwned ? [] : await this.#host.inbox.history(this.name, { epoch: view.epoch, branch: view.branch }, handed.start, view.lastSeq);
+      const epoch = handed?.view.epoch;
+      let cached: StoredMessage[] = [];
+      if (handed && epoch !== undefined && !this.#appOwned) {
+        const { view, start, generation } = handed;
+        cached = await this.#host.inbox.history(this.name, { epoch, branch: view.branch }, start, view.lastSeq);
+        // The cache let its oldest go (its limits): the view starts at what it answers, so loadOlder() continues it.
+        const first = cached[0]?.seq ?? view.lastSeq + 1;
+        if (first > start) this.#dispatch({ type: 'older', generation, from: start, start: first });
+      }
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
       return cached.map((message) => toRoomMessage(this.name, message));
@@ -336,8 +346,8 @@ export class Room {
   /**
    * The `limit` messages before the start of this tab's view, in seq order — from the profile's cache
    * when it holds them, from the relay otherwise — and whether the log holds more before them. The
-   * view's start moves back over them (`history()` includes them from then on); `message` events are
-   * unaffected. Resolves with none when the view is at the start of the log.
+   * view's start moves back over them (`history()` includes them from then on, as far as the cache
+   * keeps); `message` events are unaffected. Resolves with none when the view is at the start of the log.
    *
    * @example
    * list.onscroll = async () => {
@@ -372,7 +382,7 @@ export class Room {
       hasMore = start - wanted > 1;
     }
     if (older.length === 0) {
-      const page = checkPage(await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), this.name);
+      const page = this.#page(await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), wanted);
       // Another log than the view's: a positioned read finds out what changed and says so with a reset.
       if (page.epoch !== view.epoch) {
         this.#dispatch({ type: 'check' });
@@ -381,7 +391,7 @@ export class Room {
       older = page.messages.filter((message) => message.seq < start);
       hasMore = page.hasOlder === true;
       if (!this.#appOwned && older.length > 0) {
-        await this.#host.inbox.addOlder(this.name, lineage, older, this.#host.settings.inboxLimit).catch((error: unknown) => this.#host.cacheFailed(error));
+        await this.#host.inbox.addOlder(this.name, lineage, older, this.#host.settings).catch((error: unknown) => this.#host.cacheFailed(error));
       }
     }
     return this.#step(async () => {
@@ -444,6 +454,10 @@ export class Room {
   _messages(raw: unknown): void {
     const event = validate(RoomMessagesEventSchema, raw);
     if (!event.ok) return;
+    const { messages } = event.value;
+    // More than a page (ours, or a default relay's) is not held: the log is read instead, in bounded pages.
+    const { pageSize, maxPageBytes } = this.#host.settings;
+    if (messages.length > Math.max(pageSize, DEFAULT_LIMITS.maxPageSize) || bytesOf(messages) > maxPageBytes) return this.#dispatch({ type: 'check' });
     const entries = liveEntries(event.value.epoch, event.value.messages, event.value.links);
     this.#dispatch({ type: 'live', entries });
   }
@@ -561,16 +575,29 @@ export class Room {
   }
 
   /** Sends a join or read; its answer (checked) or refusal goes back to the machine with its ticket. */
-  async #send(ticket: number, event: 'room:join' | 'room:read', payload: object): Promise<void> {
+  async #send(ticket: number, event: 'room:join' | 'room:read', payload: RoomSyncRequest): Promise<void> {
     let page: RoomPage;
     try {
       const transport = this.#host.connection.transport;
       if (!transport) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected');
-      page = checkPage(await transport.request(event, payload, this.#host.settings.requestTimeoutMs), this.name);
+      page = this.#page(await transport.request(event, payload, this.#host.settings.requestTimeoutMs), payload.limit ?? payload.last ?? 0);
     } catch (error) {
       return this.#dispatch({ type: 'refused', ticket, error: toPartylineError(error) });
     }
     this.#dispatch({ type: 'answer', ticket, page });
+  }
+
+  /**
+   * The relay's answer as a page of this room, of at most `limit` messages and `maxPageBytes`. Anything
+   * else breaks the protocol: none of it is cached or handed to the app (a relay could fill both).
+   */
+  #page(ack: unknown, limit: number): RoomPage {
+    const page = validate(RoomPageSchema, checkAck(ack));
+    if (!page.ok) throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${page.error.message}`);
+    const { room, messages } = page.value;
+    const bytes = bytesOf(messages);
+    if (room === this.name && messages.length <= limit && bytes <= this.#host.settings.maxPageBytes) return page.value;
+    throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${messages.length} messages, ${bytes} bytes for ${room}, asked for ${limit}`);
   }
 
   /** Creates the profile's cursor at the head only if none exists, and tells the machine which one is stored. */
@@ -615,7 +642,7 @@ export class Room {
   async #commit(view: ViewPosition, from: number, messages: readonly LogMessage[], dropThrough?: number): Promise<void> {
     if (this.#appOwned || view.epoch === undefined) return;
     try {
-      await this.#host.inbox.commit(toCursor(this.name, view.epoch, view), from, messages, this.#host.settings.inboxLimit, dropThrough);
+      await this.#host.inbox.commit(toCursor(this.name, view.epoch, view), from, messages, this.#host.settings, dropThrough);
     } catch (error) {
       this.#host.cacheFailed(error);
     }
@@ -641,11 +668,7 @@ function nextMacrotask(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-function checkPage(ack: unknown, room: string): RoomPage {
-  const page = validate(RoomPageSchema, checkAck(ack));
-  if (!page.ok || page.value.room !== room) throw new PartylineError(PartylineErrorKind.Internal, `malformed page from relay: ${page.ok ? 'wrong room' : page.error.message}`, { retryable: true });
-  return page.value;
-}
+
 function encodeBody(type: string, body: unknown, maxBodyBytes: number): string {
   const checked = validate(MessageTypeSchema, type);
   if (!checked.ok) throw new PartylineError(PartylineErrorKind.BadRequest, `invalid message type ${JSON.stringify(type)}`, { retryable: false });

@@ -4,6 +4,8 @@ export type { RedisKillOptions, RedisServer, RedisServerOptions } from './redis-
 export { waitFor } from './wait-for.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumLaunchOptions, reloadOffline } from './chromium.js';
 export { startRedisCluster } from './redis-cluster.js';
-export type { RedisCluster, RedisClusterOptions } from './redis-cluster.js';
+export type { ClusterNodeState, KillMasterOptions, RedisCluster, RedisClusterOptions } from './redis-cluster.js';
 export { startFaultProxy } from './fault-proxy.js';
 export type { FaultProxy } from './fault-proxy.js';
+export { assertNginxInstalled, startNginx } from './nginx.js';
+export type { Nginx, NginxOptions } from './nginx.js';

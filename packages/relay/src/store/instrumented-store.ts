@@ -21,8 +21,8 @@ export function instrumentStore(store: RoomLogStore, metrics: RelayMetrics): Roo
   }
   return {
     kind: store.kind,
-    async append(room, messages) {
-      const result = await timed(seconds.append, store.append(room, messages));
+    async append(room, messages, options) {
+      const result = await timed(seconds.append, store.append(room, messages, options));
       let appended = 0;
       let duplicates = 0;
       for (const outcome of result.outcomes) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, utf8ByteLength, type LogMessage } from '@partyline/protocol';
-import type { AppendBatchResult, AppendInput, AppendOutcome, RoomLogStore, RoomLogStoreOptions, StoredPage } from './room-log-store.js';
+import { messageBytes, type AppendBatchResult, type AppendInput, type AppendOutcome, type RoomLogStore, type RoomLogStoreOptions, type StoredPage } from './room-log-store.js';
 
 interface MemoryRoom {
   epoch: string;
@@ -9,6 +9,8 @@ interface MemoryRoom {
   headSeq: number;
   /** Retained messages; `log[i].seq === log[0].seq + i`. */
   log: LogMessage[];
+  /** What the retained messages weigh (see messageBytes). */
+  bytes: number;
   /** `id|sender` → seq and time first seen (keyed by sender: nobody claims another's id); a Map iterates in insertion order, i.e. oldest first. */
   seen: Map<string, { seq: number; at: number }>;
 }
@@ -22,6 +24,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
   // 0 or unset: no limit of that kind.
   const maxMessages = options.retention?.maxMessages || undefined;
   const maxAgeMs = options.retention?.maxAgeMs || undefined;
+  const maxBytes = options.retention?.maxBytes || undefined;
   // Idle rooms go once their messages would all have aged out, never before their dedup records.
   const idleMs = maxAgeMs !== undefined ? Math.max(maxAgeMs, dedupRetentionMs) : undefined;
   const now = options.now ?? Date.now;
@@ -44,7 +47,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
   function roomOf(name: string, at: number): MemoryRoom {
     let room = rooms.get(name);
     if (!room) {
-      room = { epoch: randomUUID(), activeAt: at, headSeq: 0, log: [], seen: new Map() };
+      room = { epoch: randomUUID(), activeAt: at, headSeq: 0, log: [], bytes: 0, seen: new Map() };
       rooms.set(name, room);
     }
     return room;
@@ -64,13 +67,18 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
     }
   }
 
+  /** Oldest first, past any of the bounds; by bytes, never the newest message. */
   function trimLog(room: MemoryRoom, at: number): void {
     let drop = 0;
-    if (maxMessages !== undefined && room.log.length > maxMessages) drop = room.log.length - maxMessages;
-    if (maxAgeMs !== undefined) {
-      while (drop < room.log.length && room.log[drop]!.ts < at - maxAgeMs) drop++;
-    }
-    if (drop > 0) room.log.splice(0, drop);
+    let dropped = 0;
+    const due = (message: LogMessage) =>
+      (maxMessages !== undefined && room.log.length - drop > maxMessages) ||
+      (maxAgeMs !== undefined && message.ts < at - maxAgeMs) ||
+      (maxBytes !== undefined && room.bytes - dropped > maxBytes && drop < room.log.length - 1);
+    while (drop < room.log.length && due(room.log[drop]!)) dropped += messageBytes(room.log[drop++]!);
+    if (drop === 0) return;
+    room.log.splice(0, drop);
+    room.bytes -= dropped;
   }
 
   /** A room to read, trimmed to its retention; none if it never existed or went idle (reads create nothing). */
@@ -86,10 +94,11 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
   return {
     kind: 'memory',
 
-    async append(name: string, messages: readonly AppendInput[]): Promise<AppendBatchResult> {
+    async append(name: string, messages: readonly AppendInput[], { create = true } = {}): Promise<AppendBatchResult> {
       const ts = now();
       evictIdle(ts);
       if (messages.length === 0) return { epoch: rooms.get(name)?.epoch ?? '', outcomes: [] };
+      if (!create && readable(name) === undefined) return { epoch: '', outcomes: [] };
       const room = roomOf(name, ts);
       room.activeAt = ts;
       const outcomes: AppendOutcome[] = [];
@@ -107,6 +116,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
         }
         const message: LogMessage = { seq: ++room.headSeq, id: input.id, type: input.type, body: input.body, sender: input.sender, ts };
         room.log.push(message);
+        room.bytes += messageBytes(message);
         room.seen.set(key, { seq: message.seq, at: ts });
         outcomes.push({ status: 'appended', message });
       }

@@ -66,7 +66,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   const prefix = options.keyPrefix ?? 'pl:';
   const dedupRetentionMs = options.dedupRetentionMs ?? DEFAULT_DEDUP_RETENTION_MS;
   const bucketMs = Math.max(1000, Math.ceil(dedupRetentionMs / DEDUP_BUCKETS_PER_RETENTION));
-  const { maxMessages = 0, maxAgeMs = 0 } = options.retention ?? {};
+  const { maxMessages = 0, maxAgeMs = 0, maxBytes = 0 } = options.retention ?? {};
   // Idle rooms go once their messages would all have aged out, never before their dedup records.
   const idleExpiryMs = maxAgeMs > 0 ? Math.max(maxAgeMs, dedupRetentionMs + bucketMs) : 0;
   const now = options.now ?? Date.now;
@@ -135,18 +135,20 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   return {
     kind: 'redis',
 
-    async append(room: string, messages: readonly AppendInput[]): Promise<AppendBatchResult> {
+    async append(room: string, messages: readonly AppendInput[], { create = true } = {}): Promise<AppendBatchResult> {
       const at = now();
       const { keys, writeExpiresAt } = dedupKeys(room, at);
       const sender = messages[0]?.sender ?? '';
       const args: (string | number)[] = [key(room, 'meta'), key(room, 'log'), ...keys];
       args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length, idleExpiryMs);
-      args.push(feedChannel, feedOrigin, room);
+      args.push(feedChannel, feedOrigin, room, maxBytes, create ? '1' : '0');
       for (const message of messages) {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
         args.push(message.id, message.type, message.body);
       }
       const reply = await call(() => (ackReplicas > 0 ? appendAndWait(args) : scripts.plAppend(...args)));
+      // No such room, and this append was not to create it.
+      if (reply[0] === '') return { epoch: '', outcomes: [] };
       const outcomes: AppendOutcome[] = messages.map((message, i) => {
         const status = reply[2 + i * 2] as number;
         const seq = reply[3 + i * 2] as number;

@@ -1,4 +1,4 @@
-import type { LogMessage, RoomPage } from '@partyline/protocol';
+import { utf8ByteLength, type LogMessage, type RoomPage } from '@partyline/protocol';
 
 /** A message on its way into a room log; the store assigns `seq` and `ts`. */
 export interface AppendInput {
@@ -29,12 +29,35 @@ export interface AppendBatchResult {
 /** A page as the store reads it: the wire page plus the id of message `since`, when retained. */
 export type StoredPage = RoomPage & { sinceId?: string };
 
-/** How long a room log keeps messages; unset or 0 fields mean no limit of that kind. */
+/**
+ * How long a room log keeps messages; unset or 0 fields mean no limit of that kind. Every kind trims
+ * the same way: oldest first, and `firstSeq` then names the oldest message kept (a reader behind it
+ * learns that the log no longer holds what it missed).
+ */
 export interface LogRetention {
-  /** Keep at most about this many messages per room (Redis trims in whole stream nodes). */
+  /** Keep at most this many messages per room. */
   maxMessages?: number;
   /** Drop messages older than this many milliseconds. */
   maxAgeMs?: number;
+  /**
+   * Keep at most this many bytes of messages per room, counted as {@link messageBytes}. The newest
+   * message always stays, so a log holds more only while that one message alone is larger.
+   */
+  maxBytes?: number;
+}
+
+/** What a message weighs against `LogRetention.maxBytes`: the UTF-8 bytes of its id, type, body and sender. */
+export function messageBytes(message: { id: string; type: string; body: string; sender: string }): number {
+  return utf8ByteLength(message.id) + utf8ByteLength(message.type) + utf8ByteLength(message.body) + utf8ByteLength(message.sender);
+}
+
+export interface AppendOptions {
+  /**
+   * Whether an append may create the room. With false, an append to a room that does not exist (never
+   * written to, or expired while idle) appends nothing and answers epoch '' with no outcomes, in the same
+   * atomic step: the caller decides whether this sender may create it, then appends again. @default true
+   */
+  create?: boolean;
 }
 
 export interface RoomLogStoreOptions {
@@ -56,8 +79,8 @@ export interface RoomLogStoreOptions {
  */
 export interface RoomLogStore {
   readonly kind: 'memory' | 'redis';
-  /** Appends a batch to one room, deduplicating by message id. */
-  append(room: string, messages: readonly AppendInput[]): Promise<AppendBatchResult>;
+  /** Appends a batch to one room, deduplicating by message id; the first append to a room creates it (see `AppendOptions`). */
+  append(room: string, messages: readonly AppendInput[], options?: AppendOptions): Promise<AppendBatchResult>;
   /**
    * Up to `limit` messages with seq > `since`, with the room's epoch and bounds, and the id at `since`.
    * Never creates a room: one never appended to (or expired while idle) answers epoch ''.

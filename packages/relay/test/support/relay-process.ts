@@ -29,6 +29,8 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
 export interface RelayProcess {
   url: string;
   child: ChildProcess;
+  /** What it printed so far (its JSON log lines). */
+  output: { text: () => string };
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startRelayProcess(args: string[], env: Record<string, stri
   return {
     url,
     child,
+    output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

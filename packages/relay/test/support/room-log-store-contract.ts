@@ -200,6 +200,35 @@ export function describeRoomLogStore(name: string, factory: () => Promise<StoreF
       expect(window.messages.at(-1)?.seq).toBe(30);
     });
 
+    it('trims by bytes like by count: oldest first, the newest kept within the bound, firstSeq names the oldest', async () => {
+      await store.close();
+      store = await stores.create({ now, retention: { maxBytes: 50_000 } });
+      const weight = (m: { id: string; type: string; body: string; sender: string }) => Buffer.byteLength(m.id + m.type + m.body + m.sender);
+      // 5 KB bodies one at a time, then a batch of ten that alone passes the bound.
+      for (let i = 1; i <= 20; i++) await store.append('r', [message(`m${i}`, 'é'.repeat(2_500))]);
+      await store.append('r', Array.from({ length: 10 }, (_, i) => message(`m${21 + i}`, 'é'.repeat(2_500))));
+      const page = await store.read('r', 0, 100);
+      // Each weighs 3 + 4 + 5,000 + 3 bytes: the newest nine fit in 50,000, ten would not.
+      expect(page.messages.map((m) => m.seq)).toEqual([22, 23, 24, 25, 26, 27, 28, 29, 30]);
+      expect(page).toMatchObject({ firstSeq: 22, headSeq: 30, hasMore: false });
+      expect(page.messages.reduce((sum, m) => sum + weight(m), 0)).toBeLessThanOrEqual(50_000);
+      expect(await store.readBefore('r', Number.MAX_SAFE_INTEGER, 100)).toMatchObject({ firstSeq: 22, hasOlder: false });
+      // A message alone larger than the bound is kept (the newest always is), alone.
+      await store.append('r', [message('huge', 'x'.repeat(60_000))]);
+      expect((await store.read('r', 0, 100)).messages.map((m) => m.id)).toEqual(['huge']);
+    });
+
+    it('counts out of the byte total what count and age trim, so the byte bound never trims more than it must', async () => {
+      await store.close();
+      store = await stores.create({ now, retention: { maxMessages: 5, maxBytes: 30_000, maxAgeMs: 60_000 } });
+      for (let i = 1; i <= 30; i++) await store.append('r', [message(`c${i}`, 'x'.repeat(5_000))]);
+      // Five messages of ~5 KB are within 30,000: the count decides, not a total still holding the 25 trimmed.
+      expect((await store.read('r', 0, 100)).messages.map((m) => m.id)).toEqual(['c26', 'c27', 'c28', 'c29', 'c30']);
+      clock += 120_000;
+      for (let i = 1; i <= 5; i++) await store.append('r', [message(`d${i}`, 'y'.repeat(5_000))]);
+      expect((await store.read('r', 0, 100)).messages.map((m) => m.id)).toEqual(['d1', 'd2', 'd3', 'd4', 'd5']);
+    });
+
     it('trims by age', async () => {
       await store.close();
       store = await stores.create({ now, retention: { maxAgeMs: 1000 } });

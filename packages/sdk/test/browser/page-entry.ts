@@ -27,6 +27,7 @@ const client: PartylineClient = createClient({
   },
   retryDelay: (attempt) => Math.min(100 * attempt, 1000),
   ...(params.get('pageSize') ? { pageSize: Number(params.get('pageSize')) } : {}),
+  ...(params.get('inboxMaxBytes') ? { inboxMaxBytes: Number(params.get('inboxMaxBytes')) } : {}),
 });
 // `last`: open the room with a history window (`from: { last }`) instead of from the beginning.
 const last = params.get('last');

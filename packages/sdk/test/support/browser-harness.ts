@@ -96,6 +96,8 @@ export interface PageOptions {
   last?: number;
   /** The tab's token function throws: it never connects. */
   tokenFails?: boolean;
+  /** The client's `inboxMaxBytes`. */
+  inboxMaxBytes?: number;
 }
 
 export async function openPage(context: BrowserContext, site: TestSite, options: PageOptions): Promise<Page> {
@@ -105,6 +107,7 @@ export async function openPage(context: BrowserContext, site: TestSite, options:
   if (options.pageSize) query.set('pageSize', String(options.pageSize));
   if (options.last) query.set('last', String(options.last));
   if (options.tokenFails) query.set('tokenFails', '1');
+  if (options.inboxMaxBytes) query.set('inboxMaxBytes', String(options.inboxMaxBytes));
   await page.goto(`${site.url}/?${query}`);
   await page.waitForFunction(() => document.title === 'ready');
   return page;

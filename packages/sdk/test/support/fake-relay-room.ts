@@ -1,5 +1,6 @@
 import type { LogMessage } from '@partyline/protocol';
 import { waitFor } from '@partyline/test-support';
+import { CLIENT_DEFAULTS } from '../../src/client.js';
 import type { Connection } from '../../src/connection.js';
 import type { InboxStore } from '../../src/inbox-store.js';
 import type { OutboxStore } from '../../src/outbox-store.js';
@@ -33,7 +34,7 @@ export function fakeRelayRoom(scheduler: Scheduler, options: RoomOptions & { inb
     connection: { transport, tokenRefused() {}, on: () => () => {} } as unknown as Connection,
     outbox: {} as OutboxStore,
     inbox,
-    settings: { pageSize, inboxLimit: Infinity, requestTimeoutMs: 10_000, maxBodyBytes: 100_000, gapFillDelayMs: 100 },
+    settings: { pageSize, maxPageBytes: CLIENT_DEFAULTS.maxPageBytes, inboxLimit: Infinity, inboxMaxBytes: CLIENT_DEFAULTS.inboxMaxBytes, requestTimeoutMs: 10_000, maxBodyBytes: 100_000, gapFillDelayMs: 100 },
     scheduler,
     assertOpen() {},
     enqueue: () => Promise.reject(new Error('not in this test')),

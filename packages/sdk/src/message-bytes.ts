@@ -1,0 +1,16 @@
+import type { LogMessage } from '@partyline/protocol';
+
+/**
+ * About what a message costs to hold, in memory or in the cache: the characters of its text plus a
+ * record's overhead. Never more than a relay counts for it when it bounds a page (UTF-8 bytes of its
+ * JSON plus 64), so a page a relay bounded is never taken for an oversized one.
+ */
+export function messageBytes(message: LogMessage): number {
+  return message.id.length + message.type.length + message.body.length + message.sender.length + 64;
+}
+
+export function bytesOf(messages: Iterable<LogMessage>): number {
+  let bytes = 0;
+  for (const message of messages) bytes += messageBytes(message);
+  return bytes;
+}
