@@ -166,28 +166,20 @@ export class WebhookDeliverer {
         if (head > since && page.epoch !== '') await state.markDirty(room);
         return undefined;
       }
-      // The cursor moves (and the lease is renewed) every few seconds, not per event: a crash resends
-      // at most those events (same ids), and the lease never runs out while this relay is sending.
-      let delivered: number | undefined;
-      let checkpointAt = Date.now();
-      const save = async () => {
-        if (delivered !== undefined) await state.advance(room, { epoch: page.epoch, seq: delivered });
-      };
+      // The cursor moves after every delivered event (one Redis write beside an HTTP request), so a relay
+      // killed mid-delivery makes the next one resend at most the event that was in flight (same id). The
+      // lease is renewed every few seconds, so it never runs out while this relay is sending.
+      let renewedAt = Date.now();
       for (const message of page.messages) {
         const id = `msg_${Buffer.from(`${room}\n${page.epoch}\n${message.seq}`).toString('base64url')}`;
         const attempted = await this.attempt(run, id, { type: 'message.appended', data: { room, epoch: page.epoch, ...message } });
-        if (attempted !== 'done') {
-          await save();
-          return retryTime(attempted);
-        }
-        delivered = message.seq;
-        if (Date.now() - checkpointAt > LEASE_MS / 4) {
-          await save();
-          checkpointAt = Date.now();
+        if (attempted !== 'done') return retryTime(attempted);
+        await state.advance(room, { epoch: page.epoch, seq: message.seq });
+        if (Date.now() - renewedAt > LEASE_MS / 4) {
+          renewedAt = Date.now();
           if (!(await state.lease(room, this.holder, LEASE_MS))) return undefined;
         }
       }
-      await save();
       if (!(await state.lease(room, this.holder, LEASE_MS))) return undefined;
     }
   }
