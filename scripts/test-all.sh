@@ -9,6 +9,8 @@ echo "==> [2/4] npm dependencies"
 bash scripts/ensure-node-modules.sh
 echo "==> [3/4] Build and typecheck"
 npx turbo run build typecheck --output-logs=errors-only
+# What the published packages point at (exports, types, files) exists in their tarballs.
+npm run --silent check:packages
 echo "==> [4/4] Tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -8,8 +8,10 @@ export const PartylineContext = /* @__PURE__ */ createContext<PartylineClient | 
 
 /**
  * Either an existing `client` (the provider never closes it), or `options` for a client the
- * provider creates on mount and closes on unmount. Options are read once: remount (a new `key`)
- * to start over with others.
+ * provider creates on mount and closes on unmount. Other `relays` or another `user` (compared by
+ * value) close it and create a new one; the other options are read when the client is created:
+ * a change of them (by value; `token` excepted, often an inline function) is ignored with a one-time
+ * console warning — remount (a new `key`) to apply them.
  */
 export type PartylineProviderProps = { children?: ReactNode } & ({ client: PartylineClient; options?: never } | { options: ClientOptions; client?: never });
 
@@ -26,12 +28,15 @@ export type PartylineProviderProps = { children?: ReactNode } & ({ client: Party
 export function PartylineProvider(props: PartylineProviderProps): ReactNode {
   const { client: external, options } = props;
   const [owned, setOwned] = useState<PartylineClient>();
-  const holder = useRef<{ client?: PartylineClient | undefined; closing?: ReturnType<typeof setTimeout> }>({});
+  const holder = useRef<{ client?: PartylineClient | undefined; key?: string | undefined; closing?: ReturnType<typeof setTimeout> }>({});
+  const key = identityKey(options);
   useEffect(() => {
     if (external || !options) return;
-    // A StrictMode unmount + remount finds the client still there: keep it.
+    // A StrictMode unmount + remount finds the client still there: keep it — unless it is for other relays or another user.
     const held = holder.current;
     clearTimeout(held.closing);
+    if (held.key !== key) void held.client?.close(), (held.client = undefined);
+    held.key = key;
     setOwned((held.client ??= createClient(options)));
     return () => {
       held.closing = setTimeout(() => {
@@ -39,9 +44,26 @@ export function PartylineProvider(props: PartylineProviderProps): ReactNode {
         held.client = undefined;
       });
     };
-  }, [external]); // options are read once
+  }, [external, key]); // the other options are read when the client is created
+  const seen = useRef(options);
+  useEffect(() => {
+    const before = seen.current;
+    seen.current = options;
+    if (!before || !options || identityKey(before) !== key || warned) return;
+    const ignored = Object.keys({ ...before, ...options }).filter((name) => name !== 'token' && name !== 'relays' && before[name as keyof ClientOptions] !== options[name as keyof ClientOptions]);
+    if (ignored.length === 0) return;
+    warned = true;
+    console.warn(`PartylineProvider: changed options ${ignored.join(', ')} are ignored (only relays and user re-create the client; remount with a new key)`);
+  }, [options]);
   const client = external ?? owned;
   return client ? createElement(PartylineContext.Provider, { value: client }, props.children) : null;
+}
+
+let warned = false;
+
+/** What makes a client another one: its relays and its user. */
+function identityKey(options: ClientOptions | undefined): string | undefined {
+  return options && JSON.stringify([options.relays, options.user]);
 }
 
 /**

@@ -1,2 +1,2 @@
 // The package's one import of React: bundlers that keep React external then emit a single import.
-export { createContext, createElement, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+export { createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';

@@ -1,4 +1,4 @@
-import type { MessageStatus, PartylineError, PendingMessage, ResetContext, Room, RoomMessage, StatusContext } from '@partyline/sdk';
+import { checkBody, type InvalidMessage, type MessageStatus, type PartylineError, type PendingMessage, type ResetContext, type Room, type RoomMessage, type StandardSchemaV1, type StatusContext } from '@partyline/sdk';
 
 /**
  * One of this client's own messages that is not (or not yet) in the view: `pending` in the outbox,
@@ -17,6 +17,8 @@ export interface OwnMessage<Body = unknown> extends PendingMessage {
 export interface MessagesView<Body = unknown> {
   /** The room log as this tab sees it: `history()` then every `message` event — once each, in seq order, no gap. */
   messages: readonly RoomMessage<Body>[];
+  /** Messages of the view whose body failed the schema (the room's or `useMessages`'), in seq order: with `messages` they make the gap-free view. */
+  invalid: readonly InvalidMessage[];
   /** Own messages not in `messages` yet, in the order this tab first saw them (publish order), with their status. */
   pending: readonly OwnMessage<Body>[];
   /** `history()` has answered: `messages` holds the view so far. */
@@ -31,24 +33,27 @@ export interface RoomView {
   get(): MessagesView;
 }
 
-const views = new WeakMap<Room, RoomView>();
+const views = new WeakMap<Room, Map<StandardSchemaV1 | undefined, RoomView>>();
 
-/** The one view store of `room`. */
-export function viewOf(room: Room): RoomView {
-  let view = views.get(room);
-  if (!view) views.set(room, (view = createRoomView(room)));
+/** The one view store of `room` checked by `schema`. */
+export function viewOf(room: Room, schema?: StandardSchemaV1): RoomView {
+  const bySchema = views.get(room) ?? new Map<StandardSchemaV1 | undefined, RoomView>();
+  views.set(room, bySchema);
+  let view = bySchema.get(schema);
+  if (!view) bySchema.set(schema, (view = createRoomView(room, schema)));
   return view;
 }
 
 /** Follows `room` while anyone subscribes: its view (history, messages, resets) and its own outbox entries. */
-function createRoomView(room: Room): RoomView {
-  let snapshot: MessagesView = { messages: [], pending: [], ready: false, reset: undefined };
+function createRoomView(room: Room, schema: StandardSchemaV1 | undefined): RoomView {
+  let snapshot: MessagesView = { messages: [], invalid: [], pending: [], ready: false, reset: undefined };
   const listeners = new Set<() => void>();
   let stop: (() => void) | undefined;
   let messages: RoomMessage[] = [];
+  let invalid: InvalidMessage[] = [];
   let messagesChanged = false;
   /** Messages that came before `history()` answered (since the last restart among them). */
-  let early: RoomMessage[] | undefined;
+  let early: (RoomMessage | InvalidMessage)[] | undefined;
   let reset: ResetContext | undefined;
   let ready = false;
   /** The room's outbox entries as last read; what settled since; entries seen (for the bodies of settled ones). */
@@ -64,6 +69,7 @@ function createRoomView(room: Room): RoomView {
     early = [];
     const stops = [
       room.on('message', (message) => (early ? early.push(message) : append(message))),
+      room.on('invalid', (message) => (early ? early.push(message) : append(message))),
       room.on('reset', (context) => {
         if (context.reason !== 'trimmed' && early) early = [];
         restart(context);
@@ -80,17 +86,24 @@ function createRoomView(room: Room): RoomView {
     // its answer are in it already (it reflects every restart before it) — unless the cache missed
     // them: keep the ones after its end. (An answer for an earlier attachment is a part of a later one's.)
     room.history().then((history) => {
-      for (const message of early ?? []) if (message.seq > (history.at(-1)?.seq ?? 0)) history.push(message);
+      const view: (RoomMessage | InvalidMessage)[] = [...history, ...room.invalid()].sort((a, b) => a.seq - b.seq);
+      const end = view.at(-1)?.seq ?? 0;
+      for (const message of early ?? []) if (message.seq > end) view.push(message);
       early = undefined;
-      messages = history;
+      messages = [];
+      invalid = [];
+      view.forEach(append);
       ready = messagesChanged = true;
       schedule();
     }, () => {});
     void read();
   }
 
-  function append(message: RoomMessage): void {
-    messages.push(message);
+  /** Adds the next message of the view: as a message, or as invalid (the room's schema or this view's said so). */
+  function append(message: RoomMessage | InvalidMessage): void {
+    const checked = 'issues' in message || !schema ? message : checkBody(schema, message.body);
+    if ('issues' in checked && checked.issues) invalid.push({ ...message, issues: checked.issues });
+    else messages.push('value' in checked ? { ...message, body: checked.value } : message);
     messagesChanged = true;
     schedule();
   }
@@ -99,6 +112,7 @@ function createRoomView(room: Room): RoomView {
     reset = context;
     if (context.reason !== 'trimmed') {
       messages = [];
+      invalid = [];
       forgetSent();
     }
     messagesChanged = true;
@@ -148,6 +162,7 @@ function createRoomView(room: Room): RoomView {
     if (key === pendingKey && !messagesChanged) return; // (a reset or the history answer changes messages too)
     snapshot = {
       messages: messagesChanged ? messages.slice() : snapshot.messages,
+      invalid: messagesChanged ? invalid.slice() : snapshot.invalid,
       pending: key === pendingKey ? snapshot.pending : own,
       ready,
       reset,

@@ -1,4 +1,4 @@
-import type { PublishHandle, Room } from '@partyline/sdk';
+import type { PublishHandle, Room, SchemaOutput, StandardSchemaV1 } from '@partyline/sdk';
 import { useCallback } from './react.js';
 import { useStore } from './use-store.js';
 import { viewOf, type MessagesView, type OwnMessage } from './room-view.js';
@@ -7,15 +7,22 @@ import { viewOf, type MessagesView, type OwnMessage } from './room-view.js';
  * This tab's view of `room`, kept up to date: `messages` is the room log as the SDK hands it over
  * (`history()`, then each `message` event — once each, in seq order; started over on an
  * `epoch_changed`/`diverged` reset), `pending` the own messages not in it yet with their status.
- * `Body` types the message bodies (not checked at run time: validate untrusted input yourself).
+ * Bodies are what other members sent: `Body` alone types them without checking. With a Standard
+ * Schema (valibot, zod, arktype, …) every body is checked, synchronously: one that fails is listed in
+ * `invalid`, in its place, and never in `messages` — one bad message cannot break rendering. The
+ * schema is compared by identity: define it once (module level), not in render. A schema that
+ * answers with a Promise fails every body (bodies are checked synchronously, to keep the order).
  *
  * @example
- * const { messages, pending, ready } = useMessages<{ text: string }>(room);
+ * const Chat = v.object({ text: v.string() });
+ * const { messages, invalid, pending, ready } = useMessages(room, { schema: Chat });
  * messages.map((m) => <li key={m.id}>{m.sender}: {m.body.text}</li>);
  */
-export function useMessages<Body = unknown>(room: Room): MessagesView<Body> {
-  const view = viewOf(room);
-  return useStore(view, view.subscribe, view.get) as MessagesView<Body>;
+export function useMessages<Body = unknown>(room: Room): MessagesView<Body>;
+export function useMessages<Schema extends StandardSchemaV1>(room: Room, options: { schema: Schema }): MessagesView<SchemaOutput<Schema>>;
+export function useMessages(room: Room, options?: { schema?: StandardSchemaV1 | undefined }): MessagesView {
+  const view = viewOf(room, options?.schema);
+  return useStore(view, view.subscribe, view.get);
 }
 
 /**

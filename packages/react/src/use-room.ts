@@ -42,6 +42,12 @@ function release(rooms: Map<string, Held>, name: string, entry: Held, delayMs = 
  * right after the last one unmounts — a StrictMode unmount + remount, or a component moving in the
  * tree, keeps the same joined room (one join). `options` apply when the room is opened.
  *
+ * Throws, during render, a `PartylineError` `invalid_room` for a name that breaks the rule (1–128
+ * letters, digits and `_ . : -`, starting with a letter or digit): a name from the URL or a form is
+ * input — check it with `isValidRoomName` before rendering, or let an error boundary show it. (A
+ * `Room` is always returned otherwise, so every hook below takes one without a check.) A room the
+ * token does not grant opens fine and fails to join: `useErrors(room).room` says `forbidden`.
+ *
  * @example
  * function Party({ id }: { id: string }) {
  *   const room = useRoom(`party:${id}`, { from: { last: 50 } });

@@ -20,6 +20,7 @@ function scriptedRoom() {
     },
     history: () => new Promise<RoomMessage[]>((resolve) => answers.push(resolve)),
     pending: async () => outbox.slice(),
+    invalid: () => [],
   } as unknown as Room;
   return {
     room,
@@ -117,11 +118,11 @@ describe('the messages view', () => {
     const scripted = scriptedRoom();
     const view = viewOf(scripted.room);
     const stop = view.subscribe(() => {});
-    expect(scripted.listenerCount()).toBe(3);
+    expect(scripted.listenerCount()).toBe(4) // message, invalid, reset, status;
     stop();
     const again = view.subscribe(() => {});
     await settle();
-    expect(scripted.listenerCount()).toBe(3);
+    expect(scripted.listenerCount()).toBe(4);
     again();
     await settle();
     expect(scripted.listenerCount()).toBe(0);

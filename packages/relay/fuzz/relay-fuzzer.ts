@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import * as v from 'valibot';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { signAccessToken } from '../src/tokens.js';
+import { signAccessToken } from '@partyline/server';
 import { startRelayProcess, type RelayProcess } from '../test/support/relay-process.js';
 import { monitorRelays, type RelayVitals } from './relay-monitor.js';
 

@@ -6,6 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
 import { ErrorKind, ServerEvent, wireError, type WireError } from '@partyline/protocol';
+import { secretBytes, secretKey } from '@partyline/server';
 import { authenticateHandshake, connectError } from './auth.js';
 import { RelayConnection, type RelayServer } from './connection.js';
 import { createLogger } from './logger.js';
@@ -23,7 +24,6 @@ import { followRoomFeed } from './room-feed.js';
 import { createSafeParser } from './safe-parser.js';
 import { serveApi, type HttpApiContext } from './http-api.js';
 import { WebhookDeliverer } from './webhooks.js';
-import { secretBytes } from './webhook-signature.js';
 import { createMemoryWebhookState, createRedisWebhookState } from './store/webhook-state.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createMemoryPresenceStore } from './store/memory-presence-store.js';
@@ -33,7 +33,7 @@ import { coalesceWrites, coalesceWritesAfterFirst } from './write-coalescing.js'
 import { connectRedis, type RedisTarget } from './store/redis-connection.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
-import { cachingVerifier, jwksKeys, secretKey } from './tokens.js';
+import { cachingVerifier, jwksKeys } from './tokens.js';
 
 /** What the relay uses of an Engine.IO connection (its transport's WebSocket holds the TCP socket). */
 interface EngineSocket {

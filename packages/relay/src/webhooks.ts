@@ -1,33 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { LogMessage } from '@partyline/protocol';
+import { signWebhook } from '@partyline/server';
 import type { Logger } from 'pino';
 import type { RelayMetrics } from './metrics.js';
-import type { PresenceStore, RecordedPresenceChange } from './store/presence-store.js';
+import type { PresenceStore } from './store/presence-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
 import type { ClaimedReplay, DeadLetter, WebhookState } from './store/webhook-state.js';
 import { isFinalStatus, judgeFailure, parseRetryAfter, type AttemptRecord, type DeadReason, type Refusal, type WebhookRetryPolicy } from './webhook-retry.js';
-import { signWebhook } from './webhook-signature.js';
 
 /** Where webhooks go. */
 export interface WebhookEndpoint {
   url: string;
   /** `whsec_<base64>` (Standard Webhooks). */
   secret: string;
-}
-
-/** The `message.appended` event, as the receiver gets it (JSON body). */
-export interface MessageAppendedEvent {
-  type: 'message.appended';
-  /** When it was sent, ISO 8601. */
-  timestamp: string;
-  data: LogMessage & { room: string; epoch: string };
-}
-
-/** Presence events: a member joined, left or changed its data; a room got its first member or lost its last. */
-export interface PresenceEvent {
-  type: 'presence.joined' | 'presence.left' | 'presence.updated' | 'room.occupied' | 'room.vacated';
-  timestamp: string;
-  data: { room: string; member?: RecordedPresenceChange['member']; members: number };
 }
 
 /** An event as queued and dead-lettered: its body without the send-time `timestamp`. */

@@ -8,14 +8,12 @@
  * different client address for it than for the real clients on 127.0.0.1; it also writes its own
  * X-Forwarded-For claiming the real clients' address, which must not count.
  */
-import { readFileSync } from 'node:fs';
-import { findFreePort, startNginx, waitFor, type Nginx } from '@partyline/test-support';
+import { findFreePort, shippedNginxConf, startNginx, waitFor, type Nginx } from '@partyline/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectClient, TEST_SECRET, tokenFor, type ClientSocket } from './support/harness.js';
 import { captureOutput, exitOf, runCli } from './support/relay-process.js';
 
-const NGINX_CONF = new URL('../../../deploy/nginx.conf', import.meta.url);
 const ATTACK_SESSIONS = 600;
 const REAL_CLIENTS = 10;
 const PENDING_PER_ADDRESS = 128;
@@ -53,27 +51,10 @@ async function startRelay(args: string[]): Promise<LoggedRelay> {
   return relay;
 }
 
-/** deploy/nginx.conf itself, with the test's relays as upstreams and a loopback port to listen on. */
-function renderDeployConf(relays: LoggedRelay[]): (port: number) => string {
-  const shipped = readFileSync(NGINX_CONF, 'utf8');
-  return (port) => {
-    const substitutions: [string, string][] = [
-      ['listen 80;', `listen 127.0.0.1:${port};`],
-      ['server relay-a:8080 ', `server 127.0.0.1:${relays[0]!.port} `],
-      ['server relay-b:8080 ', `server 127.0.0.1:${relays[1]!.port} `],
-    ];
-    let rendered = shipped;
-    for (const [from, to] of substitutions) {
-      if (!rendered.includes(from)) throw new Error(`deploy/nginx.conf no longer contains ${JSON.stringify(from)}: update this test's rendering`);
-      rendered = rendered.replace(from, to);
-    }
-    return rendered;
-  };
-}
 
 async function startBehindNginx(relayArgs: string[][]): Promise<{ relays: LoggedRelay[]; nginx: Nginx }> {
   const relays = await Promise.all(relayArgs.map(startRelay));
-  const nginx = await startNginx({ http: renderDeployConf(relays) });
+  const nginx = await startNginx({ http: shippedNginxConf([relays[0]!.port, relays[1]!.port]) });
   running.push(nginx);
   return { relays, nginx };
 }

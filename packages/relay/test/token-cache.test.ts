@@ -4,7 +4,8 @@
  */
 import { ErrorKind } from '@partyline/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cachingVerifier, secretKey, signAccessToken, type TokenPolicy } from '../src/tokens.js';
+import { secretKey, signAccessToken } from '@partyline/server';
+import { cachingVerifier, type TokenPolicy } from '../src/tokens.js';
 import { TEST_SECRET } from './support/harness.js';
 
 const secret = secretKey(TEST_SECRET);

@@ -6,7 +6,8 @@
 import { ErrorKind } from '@partyline/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretKey, TOKEN_CLOCK_SKEW_SECONDS } from '../src/tokens.js';
+import { secretKey } from '@partyline/server';
+import { TOKEN_CLOCK_SKEW_SECONDS } from '../src/tokens.js';
 import { connectClient, connectRefusal, startRelay, TEST_SECRET, type RunningRelay } from './support/harness.js';
 
 const MAX_AGE = 3_600;

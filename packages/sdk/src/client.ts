@@ -28,6 +28,8 @@ export interface ClientOptions {
    * client of the same identity sends it — another account signed in later in the same browser
    * profile never sends the first one's messages (they wait for their owner, or expire, reported).
    * Pass it whenever the app knows its user before a token is fetched (offline after a reload).
+   * It must be the token's `sub` (not a display name): when an accepted token names another `sub`,
+   * the client emits `error` (`bad_request`) each time it comes online.
    * @default the `sub` of the latest token; messages queued before any token was known are sent by whoever connects first
    */
   user?: string;
@@ -142,7 +144,13 @@ export interface ClientEvents {
    * a refused token, an unreachable relay, a lost connection).
    */
   state: { state: ConnectionState; previous: ConnectionState; reason?: PartylineError };
-  /** Something went wrong that the SDK handles by itself (a relay unreachable, a refused token, storage trouble); for logs and UI hints. */
+  /**
+   * Something went wrong that the SDK handles by itself, for logs and UI hints. Kinds: why a connection
+   * attempt failed (`connect_failed`, `unauthorized`, `token_expired`, `version_mismatch`, `rate_limited`,
+   * `unavailable`, `draining`, `internal`: the client retries), `storage` (IndexedDB trouble: the outbox
+   * or the cache), `bad_request` (the `user` option is not the accepted token's `sub`). Refused or expired
+   * messages are `status` events, not errors.
+   */
   error: { error: PartylineError };
   /**
    * An outbox entry of any room left the outbox — `sent`, `failed` or `expired` — whether or not a
@@ -165,7 +173,9 @@ export interface PartylineClient {
   off<K extends keyof ClientEvents>(event: K, listener: (context: ClientEvents[K]) => void): void;
   /**
    * The room of that name (the same object on every call), joined and catching up whenever connected.
-   * Throws `bad_request` when it is already open with other options (another `from`): `leave()` it first.
+   * Throws `bad_request` when it is already open with other options (another `from` or `schema`):
+   * `leave()` it first. Throws `invalid_room` for a name that breaks the rule: 1–128 characters of
+   * letters, digits and `_ . : -`, starting with a letter or digit (check input with `isValidRoomName`).
    * @example
    * const room = client.room('party:abc');
    */
@@ -424,7 +434,14 @@ export function createClient(options: ClientOptions): PartylineClient {
     },
   };
 
-  connection.on('state', (context) => events.emit('state', context));
+  connection.on('state', (context) => {
+    events.emit('state', context);
+    // Messages are queued bound to `user`: if the relay knows this client as another `sub`, say so.
+    const sub = connection.identity;
+    if (context.state === 'online' && options.user !== undefined && sub !== undefined && sub !== options.user) {
+      events.emit('error', { error: new PartylineError(PartylineErrorKind.BadRequest, `user ${JSON.stringify(options.user)} is not the token's sub ${JSON.stringify(sub)}`, { retryable: false }) });
+    }
+  });
   connection.on('error', ({ error }) => events.emit('error', { error }));
   connection.on('event', ({ event, payload }) => {
     // Each room validates what it gets; an event that is not even an object names no room.

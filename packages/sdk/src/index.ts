@@ -16,6 +16,9 @@ export type { OutboxDurability, OutboxEntry } from './outbox-store.js';
 export { exponentialBackoff, retryDelayFor } from './retry-policy.js';
 export type { BackoffOptions, RetryDelay } from './retry-policy.js';
 export { Room } from './room.js';
+export { isValidRoomName } from '@partyline/protocol';
+export { checkBody } from './body-schema.js';
+export type { SchemaOutput, StandardIssue, StandardResult, StandardSchemaV1 } from './body-schema.js';
 export { RoomPresence } from './room-presence.js';
 export type { PresenceContext, RoomMember } from './room-presence.js';
 export type {
@@ -29,6 +32,7 @@ export type {
   RoomOptions,
   RoomStart,
   HistoryWindow,
+  InvalidMessage,
   OlderMessages,
   SignalContext,
   StatusContext,

@@ -10,6 +10,7 @@ import {
   type LogMessage,
   type RoomPage,
 } from '@partyline/protocol';
+import { ASYNC_SCHEMA_ISSUES, checkBody, type StandardIssue, type StandardSchemaV1 } from './body-schema.js';
 import type { Connection } from './connection.js';
 import type { RoomCursor, StoredMessage } from './database.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
@@ -83,6 +84,21 @@ export interface SignalContext<Body = unknown> {
   body: Body;
 }
 
+/**
+ * A message whose body failed the room's `schema`. It keeps its place in the view (the run stays
+ * gap-free and in seq order, once each) but comes as an `invalid` event instead of a `message`.
+ */
+export interface InvalidMessage extends RoomMessage {
+  /** Why the body does not fit the schema. */
+  issues: readonly StandardIssue[];
+}
+
+/**
+ * Something went wrong in the room: its join was refused (`forbidden`: the token does not grant the
+ * room; `invalid_room`, `not_found`), a relay broke the protocol (`protocol_violation`, retried), a
+ * presence request was refused, or its `schema` answered asynchronously (`bad_request`). A refused
+ * message is not an error event: its `status` is `failed`, with the error.
+ */
 export interface RoomErrorContext {
   room: string;
   error: PartylineError;
@@ -97,6 +113,10 @@ export interface RoomEvents {
   /** Members joined, left or changed their data (see {@link RoomPresence}); listening starts following them. */
   presence: PresenceContext;
   error: RoomErrorContext;
+  /** A message of the view whose body failed the room's `schema`, in its place instead of a `message` event. */
+  invalid: InvalidMessage;
+  /** The relay let this tab into the room (again): an earlier `error` of its join is resolved. */
+  joined: { room: string };
 }
 
 /** An outbox entry as the app sees it. */
@@ -145,6 +165,17 @@ export interface RoomOptions {
    * @default 'beginning'
    */
   from?: RoomStart;
+  /**
+   * A Standard Schema (valibot, zod, arktype, …) every received body is checked with, synchronously:
+   * a message that fails is an `invalid` event (listed by `invalid()`, its place in the view kept)
+   * instead of a `message`, and never in `history()`; a valid one's body is what the schema outputs.
+   * A schema that answers with a Promise fails every body and the room emits `error` (`bad_request`).
+   * @default none: bodies are handed as received
+   * @example
+   * const room = client.room('party:abc', { schema: v.object({ text: v.string() }) });
+   * room.on('invalid', ({ seq, sender, issues }) => console.warn(seq, sender, issues));
+   */
+  schema?: StandardSchemaV1;
 }
 
 /** Where a tab's view of a room starts (see {@link RoomOptions.from}). */
@@ -211,6 +242,10 @@ export class Room {
   readonly presence: RoomPresence;
   readonly #host: RoomHost;
   readonly #from: RoomStart;
+  readonly #schema: StandardSchemaV1 | undefined;
+  /** The view's invalid messages so far, in seq order. */
+  #invalid: InvalidMessage[] = [];
+  #asyncSchemaReported = false;
   readonly #events = new Emitter<RoomEvents>();
   /** The sync's decisions (room-sync-machine.ts); this class runs its commands. */
   readonly #runner: MachineRunner<RoomSyncState, RoomSyncEvent, RoomSyncCommand>;
@@ -246,6 +281,7 @@ export class Room {
       throw new PartylineError(PartylineErrorKind.BadRequest, 'from: an app position needs { epoch: string, seq: integer ≥ 0, id? }', { retryable: false });
     }
     this.#from = from;
+    this.#schema = options.schema;
     const config: RoomSyncConfig = {
       room: name,
       pageSize: host.settings.pageSize,
@@ -339,7 +375,10 @@ export class Room {
       }
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
-      return cached.map((message) => toRoomMessage(this.name, message));
+      const checked = cached.map((message) => this.#toApp(message));
+      // The view so far is the cache's (an app-owned view has none: its events' list stays).
+      if (!this.#appOwned) this.#invalid = checked.filter(isInvalid);
+      return checked.filter((message) => !isInvalid(message));
     });
   }
 
@@ -401,8 +440,15 @@ export class Room {
       if (first) this.#dispatch({ type: 'older', generation, from: start, start: first.seq });
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
-      return { messages: older.map((message) => toRoomMessage(this.name, message)), hasMore };
+      const checked = older.map((message) => this.#toApp(message));
+      this.#invalid.unshift(...checked.filter(isInvalid));
+      return { messages: checked.filter((message) => !isInvalid(message)), hasMore };
     });
+  }
+
+  /** The view's messages whose body failed the room's `schema` (as far as `history()` and the events went), in seq order. */
+  invalid(): InvalidMessage[] {
+    return this.#invalid.slice();
   }
 
   /** This room's messages still in the outbox (from this tab, other tabs and earlier sessions), in publish order. */
@@ -429,9 +475,9 @@ export class Room {
 
   // ---- internal, called by the client ----
 
-  /** @internal whether `options` ask for this room as it is open (the same `from`) */
+  /** @internal whether `options` ask for this room as it is open (the same `from` and `schema`) */
   _opensAs(options: RoomOptions = {}): boolean {
-    return sameStart(this.#from, options.from ?? 'beginning');
+    return sameStart(this.#from, options.from ?? 'beginning') && this.#schema === options.schema;
   }
 
   /** @internal */
@@ -565,6 +611,7 @@ export class Room {
           // Decided on deliveries the app was not handed: its view may be all in the log still.
           if (this.#withheld) return;
           this.#handed = command.mark;
+          if (command.reset.reason !== 'trimmed') this.#invalid = [];
           this.#events.emit('reset', { room: this.name, ...command.reset });
         });
       case 'restart_cache':
@@ -584,6 +631,7 @@ export class Room {
     } catch (error) {
       return this.#dispatch({ type: 'refused', ticket, error: toPartylineError(error) });
     }
+    if (event === 'room:join') this.#events.emit('joined', { room: this.name });
     this.#dispatch({ type: 'answer', ticket, page });
   }
 
@@ -634,8 +682,25 @@ export class Room {
     this.#handed = mark;
     for (const message of messages) {
       this.#host.delivered(this.name, message.id, message.sender, message.seq);
-      this.#events.emit('message', toRoomMessage(this.name, message));
+      const app = this.#toApp(message);
+      if (isInvalid(app)) {
+        this.#invalid.push(app);
+        this.#events.emit('invalid', app);
+      } else this.#events.emit('message', app);
     }
+  }
+
+  /** A log message as the app gets it: checked by the room's `schema`, if any. */
+  #toApp(message: LogMessage): RoomMessage | InvalidMessage {
+    const app = toRoomMessage(this.name, message);
+    if (!this.#schema) return app;
+    const checked = checkBody(this.#schema, app.body);
+    if (!checked.issues) return { ...app, body: checked.value };
+    if (checked.issues === ASYNC_SCHEMA_ISSUES && !this.#asyncSchemaReported) {
+      this.#asyncSchemaReported = true;
+      this.#events.emit('error', { room: this.name, error: new PartylineError(PartylineErrorKind.BadRequest, ASYNC_SCHEMA_ISSUES[0]!.message, { retryable: false }) });
+    }
+    return { ...app, issues: checked.issues };
   }
 
   /** Writes the shared cache; failing storage (quota) never stops delivery — the cache is optional. */
@@ -647,6 +712,10 @@ export class Room {
       this.#host.cacheFailed(error);
     }
   }
+}
+
+function isInvalid(message: RoomMessage | InvalidMessage): message is InvalidMessage {
+  return 'issues' in message;
 }
 
 function sameStart(a: RoomStart, b: RoomStart): boolean {

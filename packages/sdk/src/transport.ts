@@ -5,8 +5,9 @@ import type { Clock } from './clock.js';
  * What a connection to one relay can do, whatever carries it (centrifuge-js's transports are the
  * model): the connection opens one per attempt, rooms, the flusher and presence send through it,
  * and it reports back through {@link TransportCallbacks}. A transport never reconnects by itself.
- * The shipped one speaks Socket.IO over a WebSocket (`socket-transport.ts`); the simulator plugs in
- * an in-memory one wired to a model relay on a virtual clock.
+ * The shipped one speaks Socket.IO over a WebSocket (`socket-transport.ts`), falling back to HTTP
+ * long-polling where asked (`polling-fallback.ts`); the simulator plugs in an in-memory one wired to
+ * a model relay on a virtual clock.
  */
 export interface Transport {
   /**

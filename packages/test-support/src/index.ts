@@ -7,5 +7,5 @@ export { startRedisCluster } from './redis-cluster.js';
 export type { ClusterNodeState, KillMasterOptions, RedisCluster, RedisClusterOptions } from './redis-cluster.js';
 export { startFaultProxy } from './fault-proxy.js';
 export type { FaultProxy } from './fault-proxy.js';
-export { assertNginxInstalled, startNginx } from './nginx.js';
+export { assertNginxInstalled, shippedNginxConf, startNginx } from './nginx.js';
 export type { Nginx, NginxOptions } from './nginx.js';

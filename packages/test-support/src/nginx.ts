@@ -29,6 +29,31 @@ export interface Nginx {
 
 const NGINX_BIN = process.env.NGINX_BIN ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx');
 
+const SHIPPED_CONF = new URL('../../../deploy/nginx.conf', import.meta.url);
+
+/**
+ * The project's own deploy/nginx.conf for a test: its two upstream relays replaced by the given
+ * loopback ports and its `listen` by the test's port; `sticky` swaps `least_conn` for `ip_hash` as the
+ * file's comment says (long-polling). Throws when the file no longer has the lines it replaces.
+ */
+export function shippedNginxConf(relayPorts: readonly [number, number], { sticky = false } = {}): (port: number) => string {
+  const shipped = readFileSync(SHIPPED_CONF, 'utf8');
+  return (port) => {
+    const substitutions: [string, string][] = [
+      ['listen 80;', `listen 127.0.0.1:${port};`],
+      ['server relay-a:8080 ', `server 127.0.0.1:${relayPorts[0]} `],
+      ['server relay-b:8080 ', `server 127.0.0.1:${relayPorts[1]} `],
+      ...(sticky ? [['    least_conn;\n    # ip_hash;\n', '    ip_hash;\n'] as [string, string]] : []),
+    ];
+    let rendered = shipped;
+    for (const [from, to] of substitutions) {
+      if (!rendered.includes(from)) throw new Error(`deploy/nginx.conf no longer contains ${JSON.stringify(from)}: update shippedNginxConf`);
+      rendered = rendered.replace(from, to);
+    }
+    return rendered;
+  };
+}
+
 /** Fails with an actionable message when nginx is not installed. */
 export function assertNginxInstalled(): void {
   const probe = spawnSync(NGINX_BIN, ['-v'], { encoding: 'utf8' });

@@ -10,7 +10,7 @@ import {
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { createRelay, type Relay, type RelayOptions } from '../../src/index.js';
-import { signAccessToken } from '../../src/tokens.js';
+import { signAccessToken } from '@partyline/server';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret!';
 

@@ -1,0 +1,7 @@
+export { secretKey, signAccessToken } from './tokens.js';
+export type { SignTokenInput } from './tokens.js';
+export { createServerClient, PartylineApiError } from './server-client.js';
+export type { Appended, ServerClient, ServerClientOptions } from './server-client.js';
+export { secretBytes, signWebhook, verifyWebhook } from './webhook-signature.js';
+export type { WebhookCheck } from './webhook-signature.js';
+export type { MessageAppendedEvent, PresenceEvent } from './webhook-events.js';
