@@ -38,13 +38,26 @@ async function openAs(browser: Browser, url: string): Promise<{ context: Browser
   return { context, page };
 }
 
+/** The line the apps show, muted, for a message whose body fails their schema. */
+const UNSHOWABLE = 'a message could not be shown';
+
+/** A backend's message with a body no chat schema accepts, through the relay's HTTP API (JSON body `null`). */
+async function publishNullBody(relay: ConsumerProcess, apiKey: string, room: string): Promise<void> {
+  const response = await fetch(`${relay.url}/v1/rooms/${encodeURIComponent(room)}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'idempotency-key': `null-body-${randomBytes(8).toString('hex')}` },
+    body: JSON.stringify({ type: 'chat', body: null }),
+  });
+  if (!response.ok) throw new Error(`the relay refused the null body: ${response.status} ${await response.text()}`);
+}
+
 /** Each page shows each text exactly once, as a line from the log. */
 async function expectEachOnce(pages: Page[], lines: string[]): Promise<void> {
   for (const page of pages) for (const text of lines) await expect(line(page, text)).toHaveCount(1);
 }
 
-test('a stranger\'s app: packed packages installed outside the repo; the README React example and examples/react-chat typecheck strictly, build, chat, and work offline', async ({ browser }) => {
-  // Pack, install from npm's cache, two typechecks, two builds and two browser runs: ~15 s on 2 cores.
+test('a stranger\'s app: packed packages installed outside the repo; the README React example and examples/react-chat typecheck strictly, build, chat, work offline, and show what went wrong', async ({ browser }) => {
+  // Pack, install from npm's cache, two typechecks, two builds and two browser runs: ~25 s on 2 cores.
   test.setTimeout(180_000);
   const cleanup: (() => Promise<void>)[] = [];
   const servers: ConsumerProcess[] = [];
@@ -64,12 +77,17 @@ test('a stranger\'s app: packed packages installed outside the repo; the README 
 
     const tokenSecret = randomBytes(32).toString('hex');
     progress('relay: node_modules/.bin/partyline-relay, in memory');
-    const relay = await startInstalledRelay(appDir, tokenSecret);
+    const apiKey = randomBytes(32).toString('hex');
+    const relay = await startInstalledRelay(appDir, tokenSecret, apiKey);
     servers.push(relay);
     cleanup.push(() => relay.stop());
     const server = await startExampleServer(appDir, tokenSecret, ['chat:*', 'party:*']);
     servers.push(server);
     cleanup.push(() => server.stop());
+    // The same built app, with a token endpoint that grants neither app's room.
+    const ungranted = await startExampleServer(appDir, tokenSecret, ['other:*']);
+    servers.push(ungranted);
+    cleanup.push(() => ungranted.stop());
 
     await test.step('examples/react-chat: two users chat; a visitor without a session is told why it is not online', async () => {
       progress('browser: examples/react-chat');
@@ -81,13 +99,23 @@ test('a stranger\'s app: packed packages installed outside the repo; the README 
       await say(bo.page, 'hi from bo');
       await expectEachOnce([ana.page, bo.page], ['ana: hi from ana', 'bo: hi from bo']);
 
+      // A body the schema refuses is a muted line in its place, for every member; the page keeps chatting.
+      await publishNullBody(relay, apiKey, 'chat:lobby');
+      await say(bo.page, 'after the bad one');
+      await expectEachOnce([ana.page, bo.page], ['ana: hi from ana', 'bo: hi from bo', UNSHOWABLE, 'bo: after the bad one']);
+
+      // A token without the room: the room says why (useErrors), instead of "Opening…" for ever.
+      const outsider = await openAs(browser, `${ungranted.url}/?user=cy&relay=${relay.url}`);
+      await expect(outsider.page.getByRole('alert')).toContainText('chat:lobby: forbidden');
+      await outsider.context.close();
+
       // The token endpoint refuses a name it does not accept: the connection banner says so (useConnectionReason).
       const stranger = await openAs(browser, `${server.url}/?user=${encodeURIComponent('no one')}&relay=${relay.url}`);
       await expect(stranger.page.getByRole('status')).toContainText('token endpoint answered 401');
       await stranger.context.close();
     });
 
-    progress('README: the React example becomes src/App.tsx (relays: [...] → the app\'s relays, the only edit)');
+    progress('README: the React example becomes src/App.tsx (its const relays line → the app\'s relays, the only edit)');
     await writeFile(join(appDir, 'src', 'App.tsx'), pointAtTestRelays(await readmeReactExample()));
     progress('typecheck + build: the README React example');
     await run('npm', ['run', 'build'], { cwd: appDir });
@@ -129,6 +157,38 @@ test('a stranger\'s app: packed packages installed outside the repo; the README 
       await expect(bo.page.getByRole('listitem')).toHaveCount(4);
       await expect(ana.page.getByRole('listitem')).toHaveCount(4);
     });
+    await test.step('README React example: a failing token endpoint and a room the token does not grant are on screen; a bad body is a muted line, also after a reload', async () => {
+      progress('browser: the README React example, errors');
+      // The token endpoint answers 503 until the page has shown why it is not online. (Service workers
+      // blocked: requests stay visible to the route.)
+      let tokenEndpointDown = true;
+      const context = await browser.newContext({ serviceWorkers: 'block' });
+      cleanup.push(() => context.close());
+      await context.route('**/api/partyline-token', (route) => (tokenEndpointDown ? route.fulfill({ status: 503, body: 'busy' }) : route.continue()));
+      const cy = await context.newPage();
+      cy.on('pageerror', (error) => console.log(`page error (cy): ${error.message}`));
+      await cy.goto(`${server.url}/?user=cy&relay=${relay.url}`);
+      await expect(cy.getByRole('alert')).toContainText('token endpoint answered 503');
+      tokenEndpointDown = false;
+      await expect(cy.getByRole('alert')).toHaveCount(0);
+      await expect(cy.getByRole('status')).toHaveCount(0);
+      await say(cy, 'cy got in');
+      await expect(line(cy, 'cy: cy got in')).toHaveCount(1);
+
+      const outsider = await openAs(browser, `${ungranted.url}/?user=dee&relay=${relay.url}`);
+      cleanup.push(() => outsider.context.close());
+      await expect(outsider.page.getByRole('alert')).toContainText('party:abc forbidden');
+
+      const eve = await openAs(browser, `${server.url}/?user=eve&relay=${relay.url}`);
+      cleanup.push(() => eve.context.close());
+      await expect(line(eve.page, 'cy: cy got in')).toHaveCount(1);
+      await publishNullBody(relay, apiKey, 'party:abc');
+      await say(eve.page, 'still here');
+      const after = ['ana: welcome back', UNSHOWABLE, 'cy: cy got in', 'eve: still here'];
+      await expectEachOnce([cy, eve.page], after);
+      await eve.page.reload();
+      await expectEachOnce([eve.page], after);
+    });
     progress('done');
   } catch (error) {
     for (const server of servers) console.log(`--- ${server.name} output:\n${server.output()}`);
@@ -141,5 +201,8 @@ test('a stranger\'s app: packed packages installed outside the repo; the README 
 test('the consumer test says what is missing when the README no longer has the React example it builds', () => {
   expect(() => reactExampleIn('# Partyline\n\n## Quick start\n')).toThrow('README.md has no heading "## React (`@partyline/react`)"');
   expect(() => reactExampleIn('## React (`@partyline/react`)\n\nProse only.\n\n## Relay\n\n```tsx\nexport {};\n```\n')).toThrow('no ```tsx block under');
-  expect(() => pointAtTestRelays('export const relays = 1;\n')).toThrow('expected exactly one `relays: [...]`');
+  expect(() => pointAtTestRelays('export const relays = 1;\n')).toThrow('expected exactly one `const relays = [...];` line');
+  expect(pointAtTestRelays("import { useState } from 'react';\nconst relays = ['https://relay.example.com'];\nuse(relays);\n")).toBe(
+    "import { relays } from './config';\nimport { useState } from 'react';\nuse(relays);\n",
+  );
 });

@@ -158,15 +158,15 @@ export function reactExampleIn(readme: string): string {
 }
 
 /**
- * The one edit the README example gets: its hard-coded `relays: [...]` array (example.com hosts) becomes
- * the example app's `relays` (src/config.ts: `?relay=` in the page URL), so each browser can be pointed
- * at the test's relay, or a proxy in front of it. Everything else is compiled exactly as documented.
+ * The one edit the README example gets: its `const relays = [...]` line (example.com hosts) becomes an
+ * import of the example app's `relays` (src/config.ts: `?relay=` in the page URL), so each browser can be
+ * pointed at the test's relay, or a proxy in front of it. Everything else is compiled exactly as documented.
  */
 export function pointAtTestRelays(example: string): string {
-  const literal = /relays:\s*\[[^\]]*\]/g;
-  const found = example.match(literal) ?? [];
-  if (found.length !== 1) throw new Error(`expected exactly one \`relays: [...]\` in the README React example, found ${found.length}`);
-  return `import { relays } from './config';\n${example.replace(literal, 'relays')}`;
+  const line = /^const relays = \[[^\]]*\];\n/gm;
+  const found = example.match(line) ?? [];
+  if (found.length !== 1) throw new Error(`expected exactly one \`const relays = [...];\` line in the README React example, found ${found.length}`);
+  return `import { relays } from './config';\n${example.replace(line, '')}`;
 }
 
 /** A process the consumer test started; stopped by its pid. */
@@ -209,11 +209,12 @@ async function startProcess(name: string, child: ChildProcess, port: number, rea
   return handle;
 }
 
-/** The relay from the installed package's bin, in memory, on 127.0.0.1. */
-export async function startInstalledRelay(appDir: string, tokenSecret: string): Promise<ConsumerProcess> {
+/** The relay from the installed package's bin, in memory, on 127.0.0.1; with `apiKey`, its HTTP API accepts that server key. */
+export async function startInstalledRelay(appDir: string, tokenSecret: string, apiKey?: string): Promise<ConsumerProcess> {
   const port = await findFreePort();
   const bin = join(appDir, 'node_modules', '.bin', 'partyline-relay');
-  const child = spawn(bin, ['--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], {
+  const args = ['--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...(apiKey ? ['--api-keys', apiKey] : [])];
+  const child = spawn(bin, args, {
     cwd: appDir,
     env: { ...process.env, TOKEN_SECRET: tokenSecret },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,12 @@
-import { PartylineProvider, useConnectionReason, useConnectionState, useMessages, usePresence, usePublish, useRoom } from '@partyline/react';
+import { PartylineProvider, useConnectionReason, useConnectionState, useErrors, useMessages, usePresence, usePublish, useRoom } from '@partyline/react';
 import { useState } from 'react';
+import * as v from 'valibot';
 import { relays } from './config';
 
-type Chat = { text: string };
+// What a chat body must be. Bodies come from other members (or a backend): one that does not fit is
+// listed as `invalid`, in its place, instead of breaking the page.
+const Chat = v.object({ text: v.string() });
+type Chat = v.InferOutput<typeof Chat>;
 
 const ROOM = 'chat:lobby';
 
@@ -40,22 +44,33 @@ function ConnectionBanner() {
 
 function ChatRoom({ name, me }: { name: string; me: string }) {
   const room = useRoom(name);
-  const { messages, pending, ready } = useMessages<Chat>(room);
+  const { messages, invalid, pending, ready } = useMessages(room, { schema: Chat });
   const publish = usePublish<Chat>(room);
   const here = usePresence<{ name: string }>(room, { name: me });
+  // The room's own error: `forbidden` when the token does not grant it (cleared once it joins).
+  const { room: roomError } = useErrors(room);
   const [draft, setDraft] = useState('');
   // publish() rejects only when the message could not even be queued (e.g. invalid, or storage full).
   const [notQueued, setNotQueued] = useState<string>();
+  if (roomError) return <p role="alert">{name}: {roomError.kind}, {roomError.message}</p>;
   if (!ready) return <p>Opening…</p>;
+  // A body that fails the schema keeps its place in the log, as a muted line.
+  const log = [...messages, ...invalid].sort((a, b) => a.seq - b.seq);
   return (
     <section>
       <p>Here: {here.map((member) => member.data?.name ?? member.sub).join(', ')}</p>
       <ul aria-label="Messages">
-        {messages.map((message) => (
-          <li key={message.id}>
-            {message.sender}: {message.body.text}
-          </li>
-        ))}
+        {log.map((message) =>
+          'issues' in message ? (
+            <li key={message.id} style={{ opacity: 0.5 }}>
+              a message could not be shown
+            </li>
+          ) : (
+            <li key={message.id}>
+              {message.sender}: {message.body.text}
+            </li>
+          ),
+        )}
         {pending.map((message) => (
           <li key={message.id} data-status={message.status}>
             {message.body.text} ({message.status}

@@ -1,4 +1,5 @@
 import { ErrorKind, utf8ByteLength, wireError, type LogMessage, type OutgoingMessage, type PublishAck, type PublishResult } from '@partyline/protocol';
+import type { BodySchemas } from './body-schemas.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './options.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
@@ -15,6 +16,8 @@ export interface AppendContext {
   beforeAppend?: (room: string) => Promise<void>;
   /** Rooms a sender may create per hour; absent when unlimited. */
   roomCreation?: RoomCreationLimit | undefined;
+  /** Schemas that bodies of some rooms must match; absent when none are configured. */
+  bodySchemas?: BodySchemas | undefined;
 }
 
 /** Bytes a batch carries, as the byte limits count them: UTF-8 of ids, types and bodies (a field that is not a string counts 0: validation refuses it). */
@@ -29,7 +32,7 @@ export function batchBytes(messages: readonly unknown[]): number {
 }
 
 /**
- * The one way messages enter a room log, whoever sends them (socket or HTTP): each body checked,
+ * The one way messages enter a room log, whoever sends them (socket or HTTP): each body checked (size, schema),
  * one atomic store append (dedup by sender and id, next seq), new messages broadcast to the room's
  * members, one result per message in request order. Validation, grants and rates are the caller's;
  * the bound on rooms a sender creates is checked here, where a room's creation shows (`countRooms`:
@@ -47,8 +50,12 @@ export async function appendBatch(
   const accepted: AppendInput[] = [];
   const acceptedAt: number[] = [];
   messages.forEach((message, index) => {
-    if (utf8ByteLength(message.body) > limits.maxBodyBytes) {
-      results[index] = { id: message.id, error: wireError(ErrorKind.PayloadTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`) };
+    const refused =
+      utf8ByteLength(message.body) > limits.maxBodyBytes
+        ? wireError(ErrorKind.PayloadTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`)
+        : context.bodySchemas?.check(room, message.type, message.body);
+    if (refused) {
+      results[index] = { id: message.id, error: refused };
     } else {
       accepted.push({ id: message.id, type: message.type, body: message.body, sender });
       acceptedAt.push(index);

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { proxyTrust } from './admission.js';
+import { BodySchemaError, BodySchemas } from './body-schemas.js';
 import type { RelayOptions } from './options.js';
 
 /** One CLI option: its flag, the env var that mirrors it, and how to read it. */
@@ -36,6 +38,7 @@ export const OPTION_SPECS = [
   { flag: 'webhook-secret', env: 'WEBHOOK_SECRET', kind: 'string', help: 'Webhook signing secret: whsec_ followed by base64 (at least 24 bytes)' },
   { flag: 'webhook-max-attempts', env: 'WEBHOOK_MAX_ATTEMPTS', kind: 'integer', help: 'Attempts per webhook event before it is dead-lettered and its room moves on (a 4xx other than 408/429: at once)', defaultText: '8' },
   { flag: 'webhook-max-age-s', env: 'WEBHOOK_MAX_AGE_S', kind: 'integer', help: 'Dead-letter a webhook event still failing this many seconds after its first attempt', defaultText: '3600 (1 h)' },
+  { flag: 'body-schemas', env: 'BODY_SCHEMAS', kind: 'string', help: 'JSON file of JSON Schemas (2020-12) for message bodies by room pattern and type, {"party:*": {"chat": {…}, "*": {…}}}, checked at startup; a publish (socket or HTTP) whose body does not match is refused bad_request, per message; the most specific room pattern decides, other rooms are not parsed', defaultText: 'none (bodies unchecked)' },
   { flag: 'api-keys', env: 'API_KEYS', kind: 'string', help: 'Comma list of server API keys for the HTTP API (each ≥ 32 characters; a key acts as server with every capability)', defaultText: 'none (tokens only)' },
   { flag: 'user-rate-limit', env: 'USER_RATE_LIMIT', kind: 'integer', help: 'Messages and signals per second from one user (token sub) across all relays sharing Redis; 0 = off', defaultText: '5000' },
   { flag: 'user-byte-rate', env: 'USER_BYTE_RATE', kind: 'integer', help: 'Bytes of published messages per second from one user across all relays sharing Redis (at least --max-batch-bytes); past it rate_limited and that connection is not read until the second ends; 0 = off', defaultText: '1048576 (1 MiB) or --max-batch-bytes if larger' },
@@ -93,6 +96,21 @@ export function helpText(): string {
     '  TOKEN_SECRET=$(openssl rand -hex 32) partyline-relay --port 8080',
     '  partyline-relay --port 8081 --redis-url redis://127.0.0.1:6379 --token-secret "$TOKEN_SECRET"',
   ].join('\n');
+}
+
+/** The body schema file, compiled at startup: unreadable, not JSON or not a usable schema stops the relay here. */
+function readBodySchemas(file: string): BodySchemas {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--body-schemas: cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return BodySchemas.compile(JSON.parse(text));
+  } catch (error) {
+    throw new ConfigError(`--body-schemas ${file}: ${error instanceof BodySchemaError ? error.message : `not JSON (${(error as Error).message})`}`);
+  }
 }
 
 /** Reads flags (winning) and env vars into relay options. */
@@ -189,6 +207,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): ParsedCli {
       ...(webhookMaxAgeS !== undefined ? { maxAgeMs: webhookMaxAgeS * 1000 } : {}),
     };
   }
+  const bodySchemasFile = read('body-schemas');
+  if (bodySchemasFile) relay.bodySchemas = readBodySchemas(bodySchemasFile);
   const apiKeys = read('api-keys');
   if (apiKeys) relay.apiKeys = apiKeys.split(',').map((key) => key.trim()).filter(Boolean);
   const userRate = integer('user-rate-limit');

@@ -16,6 +16,7 @@ import {
   type RoomGrant,
   type WireError,
 } from '@partyline/protocol';
+import { apiMessage, apiPresenceMember } from './api-json.js';
 import { appendBatch, batchBytes, type AppendContext } from './append-batch.js';
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
 import { PACKET_OVERHEAD_BYTES } from './options.js';
@@ -111,7 +112,8 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
     else if (resource === 'presence' && request.method === 'GET') {
       allow(identity, room, Capability.Read);
       charge(context.requestsByIdentity, identity.sub, 1, 'too many reads from this caller');
-      send(response, 200, { room, ...(await context.presence.snapshot(room)) });
+      const { members, ...snapshot } = await context.presence.snapshot(room);
+      send(response, 200, { room, ...snapshot, members: members.map(apiPresenceMember) });
     } else send(response, 405, { error: wireError(ErrorKind.BadRequest, `${request.method} not allowed on ${url.pathname}`) });
   } catch (error) {
     const wire = toWireError(error, context);
@@ -167,11 +169,12 @@ async function history(url: URL, response: ServerResponse, context: HttpApiConte
   if ([since, before, last].filter((x) => x !== undefined).length > 1) refuse(ErrorKind.BadRequest, 'use one of since, before, last');
   const limit = Math.max(1, Math.min(number('limit') ?? last ?? context.limits.maxPageSize, context.limits.maxPageSize));
   charge(context.requestsByIdentity, identity.sub, 1, 'too many reads from this caller');
-  const { sinceId: _unused, ...page } =
+  const { sinceId: _unused, messages, ...page } =
     since !== undefined || (before === undefined && last === undefined)
       ? await context.store.read(room, since ?? 0, limit)
       : await context.store.readBefore(room, before ?? Number.MAX_SAFE_INTEGER, limit);
-  send(response, 200, page);
+  // Bodies as the JSON values the POST takes: parsing costs at most a page (maxPageBytes).
+  send(response, 200, { ...page, messages: messages.map(apiMessage) });
 }
 
 export interface Identity {

@@ -18,7 +18,9 @@ export type {
   RoomLogStoreOptions,
 } from './store/room-log-store.js';
 export { parseCli, helpText, ConfigError } from './config.js';
+export { BodySchemaError, BodySchemas } from './body-schemas.js';
+export type { BodySchemaMap } from './body-schemas.js';
 export type { WebhookEndpoint } from './webhooks.js';
 // What an app backend needs lives in @partyline/server; re-exported so imports from the relay keep working.
 export { createServerClient, PartylineApiError, signAccessToken, signWebhook, verifyWebhook } from '@partyline/server';
-export type { Appended, MessageAppendedEvent, PresenceEvent, ServerClient, ServerClientOptions, SignTokenInput, WebhookCheck } from '@partyline/server';
+export type { ApiBody, ApiMessage, ApiPage, ApiPresence, ApiPresenceMember, Appended, MessageAppendedEvent, PresenceEvent, ServerClient, ServerClientOptions, SignTokenInput, WebhookCheck } from '@partyline/server';

@@ -1,3 +1,4 @@
+import type { BodySchemas } from './body-schemas.js';
 import type { WebhookEndpoint } from './webhooks.js';
 import type { WebhookRetryPolicy } from './webhook-retry.js';
 import type { PresenceTiming } from './presence.js';
@@ -126,6 +127,14 @@ export interface RelayOptions {
   webhookRetry?: Partial<WebhookRetryPolicy>;
   /** Server API keys for the HTTP API (`Authorization: Bearer <key>`: every capability in every room), each ≥ 32 characters. @default none */
   apiKeys?: string[];
+  /**
+   * Schemas that message bodies must match, by room pattern and message type (socket and HTTP
+   * publishes; a body that does not match is refused `bad_request`, per message, naming the path that
+   * failed). Bodies of other rooms stay unparsed.
+   * @default none
+   * @example bodySchemas: BodySchemas.compile({ 'party:*': { chat: { type: 'object', required: ['text'] } } })
+   */
+  bodySchemas?: BodySchemas;
   /** How long a new connection may take to present its token. @default 5000 */
   connectTimeoutMs?: number;
   /**

@@ -342,6 +342,7 @@ export function createRelay(options: RelayOptions): Relay {
     rateLimit,
     userRate,
     roomCreation,
+    bodySchemas: options.bodySchemas,
     signalRateLimit: options.signalRateLimit ?? RELAY_DEFAULTS.signalRateLimit,
     maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { signWebhook } from '@partyline/server';
 import type { Logger } from 'pino';
+import { apiMessage, apiPresenceMember } from './api-json.js';
 import type { RelayMetrics } from './metrics.js';
 import type { PresenceStore } from './store/presence-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
@@ -156,7 +157,7 @@ export class WebhookDeliverer {
       let renewedAt = Date.now();
       for (const message of page.messages) {
         const id = `msg_${Buffer.from(`${room}\n${page.epoch}\n${message.seq}`).toString('base64url')}`;
-        const attempted = await this.attempt(run, id, { type: 'message.appended', data: { room, epoch: page.epoch, ...message } });
+        const attempted = await this.attempt(run, id, { type: 'message.appended', data: { room, epoch: page.epoch, ...apiMessage(message) } });
         if (attempted !== 'done') return retryTime(attempted);
         await state.advance(room, { epoch: page.epoch, seq: message.seq });
         if (Date.now() - renewedAt > LEASE_MS / 4) {
@@ -180,7 +181,7 @@ export class WebhookDeliverer {
       if (changes.length === 0) return 'done';
       for (const change of changes) {
         const key = (kind: string) => `${kind}_${Buffer.from(`${room}\n${change.cursor}`).toString('base64url')}`;
-        const events: [string, WebhookEvent][] = [[key('pres'), { type: `presence.${change.kind}`, data: { room, member: change.member, members: change.members } }]];
+        const events: [string, WebhookEvent][] = [[key('pres'), { type: `presence.${change.kind}`, data: { room, member: apiPresenceMember(change.member), members: change.members } }]];
         if (change.kind === 'joined' && change.members === 1) events.push([key('occ'), { type: 'room.occupied', data: { room, members: 1 } }]);
         if (change.kind === 'left' && change.members === 0) events.push([key('vac'), { type: 'room.vacated', data: { room, members: 0 } }]);
         for (const [id, event] of events) {

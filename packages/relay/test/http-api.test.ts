@@ -4,10 +4,10 @@
  * interleave with them in one order; typed errors with HTTP statuses; the OpenAPI document names
  * exactly the served routes and describes what they really answer.
  */
-import { ErrorKind, type LogMessage, type RoomPage } from '@partyline/protocol';
+import { ErrorKind, type RoomPage } from '@partyline/protocol';
 import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerClient, PartylineApiError, signAccessToken } from '../src/index.js';
+import { createServerClient, PartylineApiError, signAccessToken, type ApiMessage } from '../src/index.js';
 import { OPENAPI, ROUTES } from '../src/http-api.js';
 import { collectMessages, connectClient, publish, request, startRelay, TEST_SECRET, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
 import { schemaProblems } from './support/json-schema.js';
@@ -68,7 +68,7 @@ describe('HTTP API', () => {
         }
       })(),
     ]);
-    const log: LogMessage[] = [];
+    const log: ApiMessage[] = [];
     for (let since = 0; ; ) {
       const page = await server.history('party:mixed', { since });
       log.push(...page.messages);

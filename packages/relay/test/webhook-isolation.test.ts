@@ -156,9 +156,9 @@ describe('webhook delivery per room (one relay process)', () => {
       return found.length === 3 ? found : undefined;
     }, 'three dead letters', 20_000, 200);
     expect(letters.map((l) => [l.room, l.data.body, l.type, l.attempts, l.lastStatus, l.lastError])).toEqual([
-      ['party:dl-refused', '"one"', 'message.appended', 1, 400, 'HTTP 400'],
-      ['party:dl-failing', '"three"', 'message.appended', 3, 503, 'HTTP 503'],
-      ['party:dl-refused', '"two"', 'message.appended', 1, 400, 'HTTP 400'],
+      ['party:dl-refused', 'one', 'message.appended', 1, 400, 'HTTP 400'],
+      ['party:dl-failing', 'three', 'message.appended', 3, 503, 'HTTP 503'],
+      ['party:dl-refused', 'two', 'message.appended', 1, 400, 'HTTP 400'],
     ]);
     for (const letter of letters) {
       expect(tried(letter.room).filter((a) => a.id === letter.id).length).toBe(letter.attempts);

@@ -5,3 +5,4 @@ export type { Appended, ServerClient, ServerClientOptions } from './server-clien
 export { secretBytes, signWebhook, verifyWebhook } from './webhook-signature.js';
 export type { WebhookCheck } from './webhook-signature.js';
 export type { MessageAppendedEvent, PresenceEvent } from './webhook-events.js';
+export type { ApiBody, ApiMessage, ApiPage, ApiPresence, ApiPresenceMember } from './api-values.js';

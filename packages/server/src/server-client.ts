@@ -1,4 +1,5 @@
-import type { PresenceSnapshot, PublishAck, RoomPage, WireError } from '@partyline/protocol';
+import type { PublishAck, WireError } from '@partyline/protocol';
+import type { ApiPage, ApiPresence } from './api-values.js';
 
 /** A failed HTTP API call: the relay's typed error and the HTTP status. */
 export class PartylineApiError extends Error {
@@ -59,12 +60,13 @@ export function createServerClient({ url, credential, timeoutMs = 10_000 }: Serv
     publishBatch(name: string, messages: { id: string; type: string; body: unknown }[]): Promise<PublishAck> {
       return call('POST', `${room(name)}/messages`, { messages });
     },
-    /** A page of the log: after `since`, before `before`, or the newest `last`. */
-    history(name: string, window: { since?: number; before?: number; last?: number; limit?: number } = {}): Promise<RoomPage> {
+    /** A page of the log: after `since`, before `before`, or the newest `last`; each `body` the JSON value published (`bodyText` if it was not JSON). */
+    history(name: string, window: { since?: number; before?: number; last?: number; limit?: number } = {}): Promise<ApiPage> {
       const query = new URLSearchParams(Object.entries(window).filter(([, value]) => value !== undefined).map(([key, value]): [string, string] => [key, String(value)]));
       return call('GET', `${room(name)}/messages${query.size > 0 ? `?${query}` : ''}`);
     },
-    presence(name: string): Promise<PresenceSnapshot & { room: string }> {
+    /** The members now; each `data` the JSON value it entered with (`dataText` if it was not JSON). */
+    presence(name: string): Promise<ApiPresence> {
       return call('GET', `${room(name)}/presence`);
     },
   };
