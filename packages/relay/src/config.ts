@@ -79,11 +79,12 @@ export class ConfigError extends Error {
 }
 
 export function helpText(): string {
-  const rows = OPTION_SPECS.map((spec) => {
-    const flag = `--${spec.flag}${spec.kind === 'boolean' ? '' : ' <value>'}`;
+  const flags = OPTION_SPECS.map((spec) => `--${spec.flag}${spec.kind === 'boolean' ? '' : ' <value>'}`);
+  const width = Math.max(...flags.map((flag) => flag.length)) + 2;
+  const rows = OPTION_SPECS.map((spec, index) => {
     const env = spec.env ? `  [env ${spec.env}]` : '';
     const fallback = 'defaultText' in spec ? `  (default ${spec.defaultText})` : '';
-    return `  ${flag.padEnd(36)}${spec.help}${env}${fallback}`;
+    return `  ${flags[index]!.padEnd(width)}${spec.help}${env}${fallback}`;
   });
   return [
     'partyline-relay — Partyline relay server (Socket.IO + exactly-once room log)',

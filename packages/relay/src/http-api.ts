@@ -17,7 +17,7 @@ import {
   type WireError,
 } from '@partyline/protocol';
 import { apiMessage, apiPresenceMember } from './api-json.js';
-import { appendBatch, batchBytes, type AppendContext } from './append-batch.js';
+import { appendBatch, type AppendContext } from './append-batch.js';
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
 import { PACKET_OVERHEAD_BYTES } from './options.js';
 import type { PresenceKeeper } from './presence.js';
@@ -126,9 +126,13 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
 async function publish(request: IncomingMessage, response: ServerResponse, context: HttpApiContext, room: string, identity: Identity): Promise<void> {
   allow(identity, room, Capability.Publish);
   const { maxBatchBytes, maxBodyBytes, maxBatchMessages } = context.limits;
-  const raw = await readJson(request, maxBatchBytes + PACKET_OVERHEAD_BYTES, (bytes) =>
-    charge(context.requestsByIdentity, identity.sub, Math.min(maxBatchMessages, Math.max(1, Math.ceil(bytes / maxBodyBytes))), 'too much published by this caller'),
-  );
+  const raw = await readJson(request, maxBatchBytes + PACKET_OVERHEAD_BYTES, (bytes) => {
+    charge(context.requestsByIdentity, identity.sub, Math.min(maxBatchMessages, Math.max(1, Math.ceil(bytes / maxBodyBytes))), 'too much published by this caller');
+    // The user's byte rate is charged here, before the parse (a 1 MiB body of small arrays costs ~60 ms to parse):
+    // a flood of big bodies is refused unparsed. Capped at the batch bound, which the byte rate always admits.
+    const waitMs = context.userRate?.take(identity.sub, 0, Math.min(bytes, maxBatchBytes)) ?? 0;
+    if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many bytes from this user', waitMs);
+  });
   const key = request.headers['idempotency-key'];
   let messages: OutgoingMessage[];
   let single = false;
@@ -144,8 +148,8 @@ async function publish(request: IncomingMessage, response: ServerResponse, conte
     messages = [{ id: typeof key === 'string' ? key : `http-${randomUUID()}`, type: message.value.type, body: JSON.stringify(message.value.body ?? null) }];
     single = true;
   }
-  const waitMs = context.userRate?.take(identity.sub, messages.length, batchBytes(messages)) ?? 0;
-  if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages or bytes from this user', waitMs);
+  const waitMs = context.userRate?.take(identity.sub, messages.length) ?? 0; // its bytes were charged before the parse
+  if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages from this user', waitMs);
   // Server API keys (acting as `server`) create rooms for the app's own backend: no bound on those.
   const ack = await appendBatch(context, room, identity.sub, messages, { countRooms: identity.sub !== 'server' });
   if (!single) return send(response, 200, ack);

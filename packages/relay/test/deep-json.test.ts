@@ -77,6 +77,46 @@ const publishFrame = (id: number | '', messageId: string, body: string) =>
   `42${id}${JSON.stringify(['room:publish', { room: 'party:deep', messages: [{ id: messageId, type: 'chat', body: '@' }] }]).replace('"@"', body)}`;
 
 describe('deeply nested JSON after auth', () => {
+  it('refuses a flood of 1 MB bodies within the depth bound at the byte rate, before parsing them (429 + Retry-After)', async () => {
+    // 16 messages of ~62 KB, each an array of small nested arrays: within every bound, yet ~60 ms to parse.
+    const arrays = '['.repeat(60) + ']'.repeat(60);
+    const body = `[${Array.from({ length: 510 }, () => arrays).join(',')}]`;
+    const batch = (n: number) => JSON.stringify({ messages: Array.from({ length: 16 }, (_, i) => ({ id: `big-${n}-${i}`, type: 'chat', body: 0 })) }).replaceAll(':0}', `:${body}}`);
+    const relay = await relayWithLog();
+    const answers: Awaited<ReturnType<typeof answerOf>>[] = [];
+    // 8 a second for 2 s from one caller, not waiting for earlier answers: 16 MB offered against 1 MiB/s.
+    const sent: Promise<void>[] = [];
+    // The relay runs in this process: count the parses of request-sized JSON it makes.
+    const parse = JSON.parse;
+    let bigParses = 0;
+    JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+      if (typeof text === 'string' && text.length > 500_000) bigParses++;
+      return parse(text, reviver);
+    }) as typeof JSON.parse;
+    try {
+      const startedAt = performance.now();
+      for (let i = 0; i < 16; i++) {
+        sent.push(postMessages(relay.url, batch(i)).then(answerOf).then((answer) => void answers.push(answer)));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + (i + 1) * 125 - performance.now())));
+      }
+      await Promise.all(sent);
+    } finally {
+      JSON.parse = parse;
+    }
+    const statuses = answers.map((a) => a.status);
+    console.log(`[big POST flood] ${batch(0).length} bytes each; statuses ${statuses.join(',')}; ${bigParses} bodies parsed`);
+    expect(bigParses).toBe(statuses.filter((status) => status === 200).length);
+    const limited = answers.filter((a) => a.status === 429);
+    // At 1 MiB/s about one body a second gets through (and is parsed); the rest are refused before the parse.
+    expect(statuses.filter((status) => status === 200).length).toBeLessThanOrEqual(4);
+    expect(limited.length).toBeGreaterThanOrEqual(12);
+    for (const answer of limited) {
+      expect(answer.error).toMatchObject({ kind: ErrorKind.RateLimited, retryable: true });
+      expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    expect(relay.errorLines()).toEqual([]);
+  });
+
   it('answers 8 nested 1.1 MB POSTs a second with 400 bad_request for 3 s; /healthz keeps answering promptly; nothing logged at error level', async () => {
     // A relay process of its own: this process's sending must not count as the relay's stall.
     const relay = await startRelayProcess(['--token-secret', TEST_SECRET, '--api-keys', API_KEY], { LOG_LEVEL: 'info' });
