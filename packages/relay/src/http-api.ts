@@ -126,12 +126,15 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
 async function publish(request: IncomingMessage, response: ServerResponse, context: HttpApiContext, room: string, identity: Identity): Promise<void> {
   allow(identity, room, Capability.Publish);
   const { maxBatchBytes, maxBodyBytes, maxBatchMessages } = context.limits;
-  const raw = await readJson(request, maxBatchBytes + PACKET_OVERHEAD_BYTES, (bytes) => {
-    charge(context.requestsByIdentity, identity.sub, Math.min(maxBatchMessages, Math.max(1, Math.ceil(bytes / maxBodyBytes))), 'too much published by this caller');
-    // The user's byte rate is charged here, before the parse (a 1 MiB body of small arrays costs ~60 ms to parse):
-    // a flood of big bodies is refused unparsed. Capped at the batch bound, which the byte rate always admits.
-    const waitMs = context.userRate?.take(identity.sub, 0, Math.min(bytes, maxBatchBytes)) ?? 0;
-    if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many bytes from this user', waitMs);
+  const raw = await readJson(request, maxBatchBytes + PACKET_OVERHEAD_BYTES, {
+    request: (bytes) =>
+      charge(context.requestsByIdentity, identity.sub, Math.min(maxBatchMessages, Math.max(1, Math.ceil(bytes / maxBodyBytes))), 'too much published by this caller'),
+    // The user's byte rate, right before the parse (a 1 MiB body of small arrays costs ~60 ms to parse): a flood
+    // of big bodies is refused unparsed. Capped at the batch bound, which the byte rate always admits.
+    parse: (bytes) => {
+      const waitMs = context.userRate?.take(identity.sub, 0, Math.min(bytes, maxBatchBytes)) ?? 0;
+      if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many bytes from this user', waitMs);
+    },
   });
   const key = request.headers['idempotency-key'];
   let messages: OutgoingMessage[];
@@ -219,11 +222,17 @@ export function charge(buckets: KeyedBuckets, key: string, cost: number, message
   if (waitMs > 0) refuse(ErrorKind.RateLimited, message, waitMs);
 }
 
+/** What a caller pays for a body, by its size: `request` before the depth scan, `parse` after it, right before the parse. */
+export interface BodyCharges {
+  request(bytes: number): void;
+  parse?(bytes: number): void;
+}
+
 /**
- * The body as JSON, at most `maxBytes` (more is refused without reading on). `chargeBytes` is called with
- * its size before any parsing; nesting deeper than MAX_JSON_DEPTH is refused by a scan, unparsed.
+ * The body as JSON, at most `maxBytes` (more is refused without reading on). Nesting deeper than
+ * MAX_JSON_DEPTH is refused by a linear scan, unparsed; the caller is charged before both (see BodyCharges).
  */
-export async function readJson(request: IncomingMessage, maxBytes: number, chargeBytes: (bytes: number) => void): Promise<unknown> {
+export async function readJson(request: IncomingMessage, maxBytes: number, charges: BodyCharges): Promise<unknown> {
   if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) refuse(ErrorKind.BadRequest, 'send JSON with content-type: application/json');
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBytes) refuse(ErrorKind.PayloadTooLarge, `body over ${maxBytes} bytes`);
@@ -243,9 +252,10 @@ export async function readJson(request: IncomingMessage, maxBytes: number, charg
     if (error instanceof ApiError) throw error;
     refuse(ErrorKind.BadRequest, 'request body was cut off');
   }
-  chargeBytes(size);
+  charges.request(size);
   const text = Buffer.concat(chunks).toString('utf8');
   if (jsonNestsDeeperThan(text)) refuse(ErrorKind.BadRequest, `body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+  charges.parse?.(size);
   try {
     return JSON.parse(text);
   } catch {

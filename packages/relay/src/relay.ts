@@ -246,7 +246,9 @@ export function createRelay(options: RelayOptions): Relay {
   }
   // With the room feed, other relays get new messages from it: this relay's broadcasts stay local.
   // (Made after the adapter is set: an operator keeps the adapter it was made with.)
-  const broadcaster = new RoomBroadcaster(feed ? io.local : io, limits.maxBatchMessages);
+  const broadcaster = feed
+    ? new RoomBroadcaster(io.local, limits.maxBatchMessages, (room) => io.of('/').adapter.rooms.has(room))
+    : new RoomBroadcaster(io, limits.maxBatchMessages);
   const stopFeed =
     feed && feedSubscriber
       ? followRoomFeed(feedSubscriber, feed.channel, feed.origin, { broadcaster, store, rooms: () => memberRooms(io), hasMembers: (room) => io.of('/').adapter.rooms.has(room), logger })

@@ -22,10 +22,15 @@ export class RoomBroadcaster {
   private pending = new Map<string, PendingBroadcast>();
   private scheduled = false;
 
-  /** @param maxMessages most messages in one event: a coalesced event is never bigger than one full publish batch. */
+  /**
+   * @param maxMessages most messages in one event: a coalesced event is never bigger than one full publish batch.
+   * @param hasMembers with a local-only target: whether this relay has members in a room. Socket.IO encodes an
+   *   event before it looks for sockets, so a room nobody here follows is skipped before the encoding.
+   */
   constructor(
     private readonly io: BroadcastTarget,
     private readonly maxMessages: number,
+    private readonly hasMembers: (room: string) => boolean = () => true,
   ) {}
 
   /** Queues fresh messages of a room (in the order the log gave them seqs) and the id of the message before them. */
@@ -58,6 +63,7 @@ export class RoomBroadcaster {
   };
 
   private emit(room: string, { epoch, messages, links }: PendingBroadcast): void {
+    if (!this.hasMembers(room)) return;
     // Appends to one room may resolve out of seq order (e.g. across a Redis reconnect); members expect ascending seqs.
     if (!isAscending(messages)) messages.sort((a, b) => a.seq - b.seq);
     if (messages.length <= this.maxMessages) {

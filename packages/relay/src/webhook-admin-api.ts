@@ -45,7 +45,7 @@ async function list(url: URL, response: ServerResponse, deadLetters: DeadLetterL
 }
 
 async function replay(request: IncomingMessage, response: ServerResponse, deadLetters: DeadLetterList): Promise<void> {
-  const body = (await readJson(request, MAX_REPLAY_BODY_BYTES, () => {})) as { all?: unknown; ids?: unknown } | null;
+  const body = (await readJson(request, MAX_REPLAY_BODY_BYTES, { request: () => {} })) as { all?: unknown; ids?: unknown } | null;
   const all = body?.all === true && body.ids === undefined;
   const ids = body?.ids;
   const validIds = Array.isArray(ids) && ids.length >= 1 && ids.length <= MAX_REPLAY_IDS && ids.every((id) => typeof id === 'string' && EVENT_ID_PATTERN.test(id));

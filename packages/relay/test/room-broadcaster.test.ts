@@ -86,4 +86,14 @@ describe('RoomBroadcaster', () => {
     await nextTick();
     expect(sent).toHaveLength(1);
   });
+
+  it('skips, before any encoding, a room this relay has no member in (a local-only target)', async () => {
+    const { io, sent } = recordingServer();
+    const followed = new Set(['party']);
+    const broadcaster = new RoomBroadcaster(io, 100, (room) => followed.has(room));
+    broadcaster.add('party', 'e1', [message(1)]);
+    broadcaster.add('nobody-here', 'e1', [message(1)]);
+    await nextTick();
+    expect(sent.map(({ room }) => room)).toEqual(['party']);
+  });
 });
