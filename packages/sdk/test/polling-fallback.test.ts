@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@partyline/test-support';
 import { pollingFallback } from '../src/polling-fallback.js';
-import { closeAllClients, range, record, testClient } from './support/sdk-client.js';
+import { closeAllClients, record, testClient } from './support/sdk-client.js';
 import { startRelay, tokenFor, type InProcessRelay } from './support/relays.js';
+import { expectTwoClientsExchange } from './support/polling-exchange.js';
 import { startUpgradeRefusingProxy, type UpgradeRefusingProxy } from './support/upgrade-refusing-proxy.js';
 
 let relay: InProcessRelay;
@@ -31,26 +32,7 @@ describe('behind a proxy that refuses WebSocket upgrades', () => {
   for (const refusal of ['403', 'reset'] as const) {
     it(`two clients exchange messages over long-polling, each once and in order (upgrade ${refusal === '403' ? 'answered 403' : 'reset'})`, async () => {
       const proxy = await proxyRefusing(refusal);
-      const name = nextRoom();
-      const alice = testClient({ relays: [proxy.url], token: await tokenFor('alice'), transport: pollingFallback() });
-      const bob = testClient({ relays: [proxy.url], token: await tokenFor('bob'), transport: pollingFallback() });
-      const atAlice = record(alice.room(name));
-      const atBob = record(bob.room(name));
-      await waitFor(() => alice.state === 'online' && bob.state === 'online', 'both clients online through the refusing proxy', 20_000);
-
-      for (let i = 1; i <= 5; i++) {
-        await alice.room(name).publish('chat', { from: 'alice', n: i });
-        await bob.room(name).publish('chat', { from: 'bob', n: i });
-      }
-      await waitFor(() => atAlice.messages.length >= 10 && atBob.messages.length >= 10, '10 messages at both', 20_000);
-
-      for (const seen of [atAlice, atBob]) {
-        expect(seen.seqs()).toEqual(range(1, 10));
-        for (const sender of ['alice', 'bob']) {
-          const bodies = seen.messages.filter((message) => message.sender === sender).map((message) => message.body);
-          expect(bodies).toEqual(range(1, 5).map((n) => ({ from: sender, n })));
-        }
-      }
+      await expectTwoClientsExchange(proxy.url, nextRoom(), () => pollingFallback(), 'both clients online through the refusing proxy');
       // Every WebSocket attempt was refused; the messages went over polling.
       expect(proxy.refusedUpgrades).toBeGreaterThanOrEqual(4);
       expect(proxy.pollingRequests).toBeGreaterThan(0);
