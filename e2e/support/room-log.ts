@@ -1,13 +1,29 @@
 import { signAccessToken } from '@partyline/relay';
-import { io } from 'socket.io-client';
-import type { LogMessage } from '@partyline/protocol';
+import { io, type Socket } from 'socket.io-client';
+import type { LogMessage, MessageSummary } from '@partyline/protocol';
 
 interface Page {
   ok: boolean;
   messages?: LogMessage[];
   hasMore?: boolean;
   headSeq?: number;
+  summaries?: Record<string, MessageSummary>;
   error?: { kind: string; message: string };
+}
+
+/** A socket to a relay as `sub`, member of `room`, for the length of `use`. */
+async function asMember<T>(relayUrl: string, room: string, tokenSecret: string, sub: string, use: (socket: Socket) => Promise<T>): Promise<T> {
+  const token = await signAccessToken({ sub, rooms: [room], ttlSeconds: 300 }, tokenSecret);
+  const socket = io(relayUrl, { transports: ['websocket'], auth: { token, protocol: 1 }, reconnection: false, forceNew: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return await use(socket);
+  } finally {
+    socket.close();
+  }
 }
 
 /**
@@ -15,13 +31,7 @@ interface Page {
  * specs compare what friends see against.
  */
 export async function readRoomLog(relayUrl: string, room: string, tokenSecret: string): Promise<LogMessage[]> {
-  const token = await signAccessToken({ sub: 'e2e-auditor', rooms: [room], ttlSeconds: 300 }, tokenSecret);
-  const socket = io(relayUrl, { transports: ['websocket'], auth: { token, protocol: 1 }, reconnection: false, forceNew: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
+  return asMember(relayUrl, room, tokenSecret, 'e2e-auditor', async (socket) => {
     const messages: LogMessage[] = [];
     let page = (await socket.timeout(10_000).emitWithAck('room:join', { room, since: 0 })) as Page;
     for (;;) {
@@ -31,9 +41,23 @@ export async function readRoomLog(relayUrl: string, room: string, tokenSecret: s
       page = (await socket.timeout(10_000).emitWithAck('room:read', { room, since: messages.at(-1)?.seq ?? 0 })) as Page;
     }
     return messages;
-  } finally {
-    socket.close();
-  }
+  });
+}
+
+/** What a member's `{ last: N }` join answers: the newest entries and the relay's summaries of their messages as of `headSeq`. */
+export interface RoomWindow {
+  messages: LogMessage[];
+  summaries: Record<string, MessageSummary>;
+  headSeq: number;
+}
+
+/** Joins a room as `sub` with `{ last }`, straight at a relay: its summaries say `mine` for `sub`'s reactions. */
+export async function readRoomWindow(relayUrl: string, room: string, tokenSecret: string, sub: string, last: number): Promise<RoomWindow> {
+  return asMember(relayUrl, room, tokenSecret, sub, async (socket) => {
+    const page = (await socket.timeout(10_000).emitWithAck('room:join', { room, last })) as Page;
+    if (!page.ok) throw new Error(`joining ${room} as ${sub}: ${page.error?.kind} ${page.error?.message}`);
+    return { messages: page.messages ?? [], summaries: page.summaries ?? {}, headSeq: page.headSeq ?? 0 };
+  });
 }
 
 /** The chat texts of a log, in log order. */

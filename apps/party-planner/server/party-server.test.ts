@@ -109,6 +109,24 @@ describe('party server', () => {
     expect((await fetch(`${server.url}/api/token`)).status).toBe(405);
   });
 
+  it('mints a read-only token for the parties a browser lists (their unread counts), only for a browser with an identity', async () => {
+    const ana = browser();
+    const anaId = (await ana.token({ party: 'list123abc' })).answer!.user;
+    const listed = await ana.token({ parties: ['list123abc', 'other456def', 'list123abc'] });
+    expect(listed.response.status).toBe(200);
+    const claims = await subOf((listed.answer as unknown as { token: string }).token);
+    expect(claims.sub).toBe(anaId);
+    expect(claims.grants).toEqual([
+      { room: 'party:list123abc', can: ['read'] },
+      { room: 'party:other456def', can: ['read'] },
+    ]);
+    // No identity, no list: the token would be for nobody's parties.
+    expect((await token({ parties: ['list123abc'] })).status).toBe(401);
+    for (const parties of [[], ['*'], ['party:x'], 'list123abc', Array.from({ length: 21 }, (_, index) => `party${String(index).padStart(3, '0')}`)]) {
+      expect((await token({ parties }, ana.cookie)).status, JSON.stringify(parties)).toBe(400);
+    }
+  });
+
   it('answers a malformed URL escape with a short 400, not a 500 with a stack trace in the log', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {

@@ -110,10 +110,13 @@ async function readJson(request: IncomingMessage, limit = 4096): Promise<unknown
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
+/** Most parties one `{ parties }` token may read (the app lists the last 8 it opened). */
+const MAX_LISTED_PARTIES = 20;
+
 /**
  * The party planner's server: the built app, `GET /api/config` (which relays to use) and
  * `POST /api/token` `{ party }` (a demo token granting exactly one party, for the browser's own
- * identity). Without `relays` it embeds a relay on the in-memory store, so one process runs everything.
+ * identity) or `{ parties }` (a token that only reads those parties: their unread counts). Without `relays` it embeds a relay on the in-memory store, so one process runs everything.
  *
  * Identity: the server gives each browser profile a random user id in an HttpOnly cookie MACed with
  * a key derived from `tokenSecret` (see `identity-cookie.ts`), and the tokens' `sub` is that id and
@@ -179,8 +182,12 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
       sendJson(response, 400, { error: 'expected a JSON body' });
       return;
     }
-    // Only `party` is read: who the token is for is the cookie's to say, whatever `user` the body names.
-    const { party } = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+    // Only `party` (or `parties`) is read: who the token is for is the cookie's to say, whatever `user` the body names.
+    const { party, parties } = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+    if (parties !== undefined) {
+      await mintListToken(request, response, parties);
+      return;
+    }
     if (typeof party !== 'string' || !PARTY_ID_PATTERN.test(party)) {
       sendJson(response, 400, { error: 'party: 6–32 lowercase letters or digits' });
       return;
@@ -210,6 +217,35 @@ export async function startPartyServer(options: PartyServerOptions): Promise<Par
       200,
       { token, user, room: `party:${party}`, expiresAt: Date.now() + ttlSeconds * 1000, relays: relaysFor(request) },
       // Every answer renews the cookie, so a browser in use keeps its identity.
+      { 'set-cookie': identities.cookie(user, { secure: overHttps(request) }) },
+    );
+  }
+
+  /**
+   * `{ parties }`: a token that may only read the browser's parties (the app's list of parties asks it
+   * for their unread counts). Only for a browser that has an identity, only parties it may be in.
+   */
+  async function mintListToken(request: IncomingMessage, response: ServerResponse, parties: unknown): Promise<void> {
+    if (!Array.isArray(parties) || parties.length === 0 || parties.length > MAX_LISTED_PARTIES || !parties.every((id): id is string => typeof id === 'string' && PARTY_ID_PATTERN.test(id))) {
+      sendJson(response, 400, { error: `parties: 1–${MAX_LISTED_PARTIES} party ids of 6–32 lowercase letters or digits` });
+      return;
+    }
+    const user = identities.read(request.headers.cookie);
+    if (user === undefined) {
+      sendJson(response, 401, { error: 'no identity yet: open a party first' });
+      return;
+    }
+    const readable = [...new Set(parties)].filter((party) => !partyLimit || partyLimit.admit(user, party));
+    if (readable.length === 0) {
+      sendJson(response, 403, { error: `this browser is already in ${maxParties} other parties`, maxParties });
+      return;
+    }
+    const rooms = readable.map((party) => `party:${party}`);
+    const token = await signAccessToken({ sub: user, grants: rooms.map((room) => ({ room, can: ['read'] })), ttlSeconds }, options.tokenSecret);
+    sendJson(
+      response,
+      200,
+      { token, user, rooms, expiresAt: Date.now() + ttlSeconds * 1000, relays: relaysFor(request) },
       { 'set-cookie': identities.cookie(user, { secure: overHttps(request) }) },
     );
   }

@@ -67,7 +67,7 @@ function ChatRoom({ name, me }: { name: string; me: string }) {
             </li>
           ) : (
             <li key={message.id}>
-              {message.sender}: {message.body.text}
+              {message.sender}: {message.deleted ? <i>deleted</i> : message.body.text}
             </li>
           ),
         )}

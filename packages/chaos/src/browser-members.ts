@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromiumLaunchOptions, startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { FoldedLook } from './annotation-checker.js';
 import type { MemberHistory, Session } from './checker.js';
 import type { ChaosMember } from './faults.js';
 import { endPresenceSession, newHistory, newPresenceHistory, recordCut, startSession, type MemberEvent } from './member-events.js';
@@ -118,6 +119,12 @@ export class BrowserMember implements ChaosMember {
     return (await this.#page?.evaluate(() => (window as unknown as { chaos: { pendingCount(): Promise<number> } }).chaos.pendingCount())) ?? 1;
   }
 
+  async foldedLook(): Promise<FoldedLook | undefined> {
+    const page = this.#page;
+    if (!page || page.isClosed()) return undefined;
+    return page.evaluate(() => (window as unknown as { chaos?: { foldedLook(): FoldedLook } }).chaos?.foldedLook()).catch(() => undefined);
+  }
+
   async presenceLook(): Promise<PresenceLook> {
     const look: PresenceLook = { member: this.name, room: this.roomName, alive: false, connected: false, data: { name: this.name, life: this.#loads }, members: [] };
     const page = this.#page;
@@ -140,6 +147,7 @@ export interface BrowserMembers {
 
 /**
  * Serves the chaos page (SDK bundled with esbuild) and a token endpoint, and opens `count` Chromium members, each its own browser profile.
+ * `annotations`: the share of their actions that annotate or mark read (see annotation-traffic.ts).
  * With `presence`, every member enters its room's presence, and each is opened once the one before has `arrived`.
  */
 export async function startBrowserMembers(
@@ -148,8 +156,9 @@ export async function startBrowserMembers(
   relayPorts: number[],
   publishEveryMs: number,
   random: Random,
-  presence?: { arrived(member: BrowserMember): Promise<void> },
+  options: { annotations: number; presence?: { arrived(member: BrowserMember): Promise<void> } | undefined },
 ): Promise<BrowserMembers> {
+  const { annotations, presence } = options;
   const bundle = await build({ entryPoints: [PAGE_SOURCE], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', conditions: ['source'], write: false, logLevel: 'warning' });
   const script = bundle.outputFiles[0]!.text;
   const server: Server = createServer((request, response) => {
@@ -178,7 +187,7 @@ export async function startBrowserMembers(
     const context = await chromium.launchPersistentContext(join(profiles, name), chromiumLaunchOptions());
     contexts.push(context);
     const url = (publish: boolean, presenceLife: number | undefined) =>
-      `${site}/?${new URLSearchParams({ name, room, relays: proxy.urls.join(','), every: String(publishEveryMs), publish: publish ? '1' : '0', ...(presenceLife !== undefined ? { presence: String(presenceLife) } : {}) })}`;
+      `${site}/?${new URLSearchParams({ name, room, relays: proxy.urls.join(','), every: String(publishEveryMs), annotations: String(annotations), publish: publish ? '1' : '0', ...(presenceLife !== undefined ? { presence: String(presenceLife) } : {}) })}`;
     const member = new BrowserMember(name, room, context, proxy, url, random, presence !== undefined);
     await context.exposeBinding('chaosRecord', (_source, session: string, event: MemberEvent) => member.record(session, event));
     // The persistent context opens with a blank tab: the app gets a tab of its own, the blank one goes.

@@ -3,9 +3,23 @@ import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 // idb checks results against the global IndexedDB classes; each client still gets its own factory (profile).
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
+import type { FoldedLook } from './annotation-checker.js';
+import { memberTraffic } from './annotation-traffic.js';
 import type { MemberHistory } from './checker.js';
 import type { ChaosMember } from './faults.js';
-import { endPresenceSession, followPresence, newHistory, newPresenceHistory, presenceShown, recordCut, resetEvent, startSession, type MemberEvent } from './member-events.js';
+import {
+  endPresenceSession,
+  followPresence,
+  foldedLook,
+  newHistory,
+  newPresenceHistory,
+  presenceShown,
+  recordCut,
+  resetEvent,
+  startSession,
+  statusEvent,
+  type MemberOptions,
+} from './member-events.js';
 import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { Random } from './random.js';
 import { mintChaosToken } from './system-under-test.js';
@@ -13,7 +27,8 @@ import { mintChaosToken } from './system-under-test.js';
 /**
  * One simulated member in this process: an SDK client with its own in-memory IndexedDB (one browser
  * profile that lives as long as the run), behind its own fault proxy, publishing numbered messages
- * into its room and recording what its app is handed: `history()` at each start, then every event.
+ * into its room (and editing, deleting, reacting, marking read: annotation-traffic.ts) and recording
+ * what its app is handed: `history()` at each start, then every event.
  * It restarts as a closed tab or a reload does; it cannot crash for real (see ProcessMember).
  */
 export class ChaosClient implements ChaosMember {
@@ -26,7 +41,8 @@ export class ChaosClient implements ChaosMember {
   #room: Room | undefined;
   #publishing: ReturnType<typeof setTimeout> | undefined;
   #publish = true;
-  #counter = 0;
+  readonly #user: string;
+  readonly #annotations: number;
   /** Tokens minted; all but the first of each session replaced an expired one. */
   tokensMinted = 0;
   sessions = 0;
@@ -37,11 +53,12 @@ export class ChaosClient implements ChaosMember {
     private readonly relayPorts: number[],
     private readonly random: Random,
     private readonly publishEveryMs: [number, number],
-    /** Enter the room's presence (with `{ name, life }`) and record what presence shows. @default false */
-    withPresence = false,
+    options: MemberOptions = {},
   ) {
-    this.history = newHistory(name, roomName);
-    this.presence = withPresence ? newPresenceHistory(name, roomName) : undefined;
+    this.#user = options.user ?? name;
+    this.#annotations = options.annotations ?? 0;
+    this.history = newHistory(name, roomName, this.#user);
+    this.presence = options.presence ? newPresenceHistory(name, roomName) : undefined;
   }
 
   async start(): Promise<void> {
@@ -52,9 +69,9 @@ export class ChaosClient implements ChaosMember {
       token: () => this.#mintToken(),
       indexedDB: this.#indexedDB,
       dbName: `partyline-${this.name}`,
-      user: this.name,
+      user: this.#user,
     });
-    client.on('status', ({ id, status, seq }) => record({ t: 'status', id, status, ...(seq !== undefined ? { seq } : {}), at: Date.now() } as MemberEvent));
+    client.on('status', (context) => record(statusEvent(context)));
     const room = client.room(this.roomName);
     // The app view: history() right after opening, listeners in the same turn.
     void room.history().then(
@@ -66,7 +83,7 @@ export class ChaosClient implements ChaosMember {
     if (this.presence) followPresence(client, room, { name: this.name, life: this.sessions }, record);
     this.#client = client;
     this.#room = room;
-    this.#schedulePublish(record);
+    this.#scheduleTraffic(memberTraffic({ room, name: this.name, user: this.#user, annotations: this.#annotations, random: () => this.random.next(), report: record }));
   }
 
   /** Close the SDK as a reload or a closed tab would, keeping its IndexedDB; start again later. */
@@ -106,6 +123,10 @@ export class ChaosClient implements ChaosMember {
     return (await this.#room?.pending())?.length ?? 0;
   }
 
+  async foldedLook(): Promise<FoldedLook | undefined> {
+    return this.#room ? foldedLook(this.#room) : undefined;
+  }
+
   async presenceLook(): Promise<PresenceLook> {
     const client = this.#client;
     const room = this.#room;
@@ -120,23 +141,18 @@ export class ChaosClient implements ChaosMember {
     await this.#proxy?.close();
   }
 
-  #schedulePublish(record: (event: MemberEvent) => void): void {
+  #scheduleTraffic(traffic: { act(): void }): void {
     if (!this.#publish) return;
     const [min, max] = this.publishEveryMs;
     this.#publishing = setTimeout(() => {
-      const room = this.#room;
-      if (!room) return;
-      const n = this.#counter++;
-      room.publish('chat', { client: this.name, n }).then(
-        (handle) => record({ t: 'queued', id: handle.id }),
-        () => {},
-      );
-      this.#schedulePublish(record);
+      if (!this.#room) return;
+      traffic.act();
+      this.#scheduleTraffic(traffic);
     }, this.random.between(min, max));
   }
 
   async #mintToken(): Promise<string> {
     this.tokensMinted++;
-    return mintChaosToken(this.name, this.roomName, () => this.random.between(0, 1));
+    return mintChaosToken(this.#user, this.roomName, () => this.random.between(0, 1));
   }
 }

@@ -2,8 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from './faults.js';
 import { runChaos, type ChaosOptions, type ChaosReport } from './run-chaos.js';
 
-/** What every run must show: nothing lost, duplicated, reordered or silently diverged; every reset explained. */
-const EXACT = { lost: 0, duplicated: 0, reordered: 0, divergedSilently: 0, resetsUnexplained: 0, quiesced: true };
+/**
+ * What every run must show: nothing lost, duplicated, reordered or silently diverged; every reset explained;
+ * every noop and refusal of an annotation explained, and every folded view, relay summary and read position
+ * the fold of the log.
+ */
+const EXACT = {
+  lost: 0,
+  duplicated: 0,
+  reordered: 0,
+  divergedSilently: 0,
+  resetsUnexplained: 0,
+  quiesced: true,
+  annotations: { noopsUnexplained: 0, refusalsUnexplained: 0, ruleViolations: 0, memberMismatches: 0, relayMismatches: 0, readMismatches: { members: 0, relays: 0 }, relayLookFailures: 0 },
+};
 
 /**
  * A run, checked first for members that died by themselves (their views and outboxes stop there, so every
@@ -23,9 +35,12 @@ describe('chaos run', () => {
   it('loses, duplicates and reorders nothing under every kind of fault', { timeout: 240_000 }, async () => {
     const { report, log } = await run({ clients: 24, browsers: 1, relays: 3, durationSeconds: 45, seed: 7, membersPerRoom: 6, publishEveryMs: [300, 1200] });
     for (const kind of [...FAULT_KINDS, 'token-expiry'] as const) expect(report.faults[kind], kind).toBeGreaterThan(0);
-    expect(report.examples, log).toEqual([]);
+    expect([...report.examples, ...report.annotations.examples], log).toEqual([]);
     expect(report).toMatchObject(EXACT);
     expect(report.published).toBeGreaterThan(100);
+    // Members edited, deleted, reacted and unreacted (the default share of their actions), some of it changing nothing.
+    expect(report.annotations.appended).toBeGreaterThan(50);
+    expect(report.annotations.noop).toBeGreaterThan(0);
     expect(report.appended).toBeGreaterThanOrEqual(report.published);
     expect(report.delivered + report.replayed).toBeGreaterThanOrEqual(report.appended);
   });
@@ -33,7 +48,7 @@ describe('chaos run', () => {
   it('loses and duplicates nothing through a rolling restart of every relay under load', { timeout: 180_000 }, async () => {
     const { report, log } = await run({ clients: 30, relays: 3, durationSeconds: 20, seed: 11, faults: ['rolling-restart'], publishEveryMs: [200, 800] });
     expect(report.faults['rolling-restart']).toBe(1);
-    expect(report.examples, log).toEqual([]);
+    expect([...report.examples, ...report.annotations.examples], log).toEqual([]);
     expect(report).toMatchObject(EXACT);
   });
 
@@ -51,8 +66,14 @@ describe('chaos run', () => {
       redisFsync: 'everysec',
       faults: ['redis-kill', 'client-crash', 'redis-kill', 'client-crash', 'redis-kill'],
     });
-    expect(report.examples.filter((example) => !example.startsWith('lost by the store')), log).toEqual([]);
-    expect(report).toMatchObject(EXACT);
+    // The dropped AOF tail may hold a read mark, the reaction a later noop answered to, or the delete a later
+    // message_deleted refusal answered to: the final log cannot explain those, the store's loss does.
+    const storeMayLose = (example: string) => ['lost by the store', 'unexplained noop', 'unexplained refusal', 'relay read state', 'member read state'].some((kind) => example.startsWith(kind));
+    expect([...report.examples, ...report.annotations.examples].filter((example) => !storeMayLose(example)), log).toEqual([]);
+    expect(report).toMatchObject({
+      ...EXACT,
+      annotations: { ...EXACT.annotations, noopsUnexplained: expect.any(Number), refusalsUnexplained: expect.any(Number), readMismatches: expect.anything() },
+    });
     expect(report.faults['redis-kill']).toBe(3);
     expect(report.faults['client-crash']).toBe(2);
     expect(report.crashes.processes + report.crashes.tabs).toBeGreaterThanOrEqual(report.faults['client-crash']);
@@ -79,7 +100,7 @@ describe('chaos run', () => {
     expect(report.masterFailovers, log).toBeGreaterThanOrEqual(2);
     // One kill came while the replica was behind: the writes it lacked were never acked (WAIT).
     expect(report.masterKillsAfterLinkDrop).toBe(1);
-    expect(report.examples, log).toEqual([]);
+    expect([...report.examples, ...report.annotations.examples], log).toEqual([]);
     expect(report).toMatchObject({ ...EXACT, lostByStore: 0 });
     expect(report.resetsExplained).toBe(report.resets);
     expect(report.published).toBeGreaterThan(50);

@@ -10,7 +10,12 @@
  * - `trimmed` {fromSeq, toSeq} continues the view after a hole retention made; `diverged` and
  *   `epoch_changed` restart it at seq 1 (the log lost what the member had).
  * - Every reset must be explained by what the final log shows the log really lost.
+ * - Annotations (edits, deletes, reactions) are entries like messages: each queued one is appended
+ *   once, unless acked `noop` (changed nothing: never appended) or refused. What they did to their
+ *   messages is judged by annotation-checker.ts.
  */
+
+import { isAnnotationType, type LogMessage } from '@partyline/protocol';
 
 export interface Delivery {
   seq: number;
@@ -31,17 +36,38 @@ export interface Session {
   entries: ViewEntry[];
 }
 
+/** An annotation whose edit(), delete(), react() or unreact() resolved (written to the outbox), and the message it targets as the member held it. */
+export interface QueuedAnnotation {
+  id: string;
+  type: 'pl:edit' | 'pl:delete' | 'pl:react' | 'pl:unreact';
+  target: { id: string; seq: number; from: string };
+  key?: string;
+}
+
 export interface MemberHistory {
   member: string;
   room: string;
+  /** The token's sub: two members of one user are two devices of it. @default member */
+  user?: string;
   /** Ids whose publish() resolved (written to the outbox): G1 says each is appended exactly once. */
   queued: string[];
+  /** Annotations queued: G1 like messages, except that a `noop` ack (changed nothing) is never appended. */
+  annotations?: QueuedAnnotation[];
   /** Ids reported `failed` or `expired` (allowed to be missing from the log). */
   failed: string[];
+  /** Why each failed id was refused (the error kind; `expired` for an expiry). */
+  refusals?: Record<string, string>;
+  /** Ids acked with `noop: true`. */
+  noops?: string[];
+  /** Read positions markRead() queued (resolved). */
+  marks?: number[];
   /** Ids reported `sent`, with the seq and the time (ms) the member heard it. */
   acks: { id: string; seq: number; at: number }[];
   sessions: Session[];
 }
+
+/** A log entry; the chaos run reads it whole, the checker's own tests may give only its place and id. */
+export type LogEntry = Delivery & Partial<Pick<LogMessage, 'type' | 'body' | 'sender' | 'ts'>>;
 
 export interface RoomLog {
   room: string;
@@ -49,7 +75,8 @@ export interface RoomLog {
   /** The oldest retained message (headSeq + 1 if none is). */
   firstSeq: number;
   headSeq: number;
-  messages: Delivery[];
+  /** Every entry: messages and annotations. */
+  messages: LogEntry[];
 }
 
 /**
@@ -70,20 +97,22 @@ export interface CheckOptions {
 }
 
 export interface CheckResult {
+  /** Messages queued (annotations: see AnnotationResult). */
   published: number;
+  /** Messages in the final logs (not annotations). */
   appended: number;
   /** `message` events handed to apps. */
   delivered: number;
   /** Messages `history()` answered when a session opened. */
   replayed: number;
   sessions: number;
-  /** Queued messages missing from their log, plus log messages a member's view skipped (gaps, a missing prefix, a missing tail). */
+  /** Queued messages and annotations missing from their log (an annotation acked `noop` is not missing), plus log messages a member's view skipped (gaps, a missing prefix, a missing tail). */
   lost: number;
   /** Queued messages missing from the log whose append a store crash lost (allowed with `appendfsync everysec`). */
   lostByStore: number;
   /** Of those, the ones acked while the crashed store was holding writes back (never in its file, so in no dropped tail). */
   lostUnwritten: number;
-  /** Messages appended more than once, plus messages handed to one view more than once (also across restarts). */
+  /** Messages and annotations appended more than once (or appended though acked `noop`), plus messages handed to one view more than once (also across restarts). */
   duplicated: number;
   /** Messages handed below the view's position that it had not been handed. */
   reordered: number;
@@ -147,7 +176,7 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
   const logByRoom = new Map(logs.map((log) => [log.room, log]));
 
   for (const log of logs) {
-    result.appended += log.messages.length;
+    result.appended += log.messages.filter((message) => !isAnnotationType(message.type ?? '')).length;
     const seen = new Map<string, number>();
     for (const message of log.messages) {
       const first = seen.get(message.id);
@@ -187,9 +216,17 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
     // ---- G1 on the way in: every queued message appended, unless refused, trimmed, or lost by the store.
     const failed = new Set(history.failed);
     const ackOf = new Map(history.acks.map((ack) => [ack.id, ack]));
+    const noops = noopIds(history);
     result.published += history.queued.length;
-    for (const id of new Set(history.queued)) {
-      if (failed.has(id)) continue;
+    for (const id of noops) {
+      if (!seqOf.has(id)) continue;
+      result.duplicated++;
+      note('duplicated', `${who}: annotation ${id} was acked as a noop, yet the log holds it at seq ${seqOf.get(id)}`);
+    }
+    const annotationType = new Map((history.annotations ?? []).map((annotation) => [annotation.id, annotation.type]));
+    for (const id of new Set([...history.queued, ...annotationType.keys()])) {
+      if (failed.has(id) || noops.has(id)) continue;
+      const what = annotationType.has(id) ? `${annotationType.get(id)} ${id}` : id;
       const ack = ackOf.get(id);
       const at = seqOf.get(id);
       // An ack names the message's place for good: a log holding it elsewhere lost the acked append
@@ -212,11 +249,11 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
       }
       result.lost++;
       if (moved) {
-        note('lost', `${who}: ${id} acked as seq ${ack.seq} at ${ack.at}, but the log holds it at seq ${at}: the acked append was lost and the message appended again`);
+        note('lost', `${who}: ${what} acked as seq ${ack.seq} at ${ack.at}, but the log holds it at seq ${at}: the acked append was lost and the message appended again`);
         continue;
       }
       const seen = seenAt.get(`${history.room}\n${id}`);
-      note('lost', `${who}: queued ${id}${ack ? ` (acked as seq ${ack.seq} at ${ack.at})` : ' (never acked)'} is not in the log${seen !== undefined ? `; a member was handed it as seq ${seen}` : '; no member was ever handed it'}`);
+      note('lost', `${who}: queued ${what}${ack ? ` (acked as seq ${ack.seq} at ${ack.at})` : ' (never acked)'} is not in the log${seen !== undefined ? `; a member was handed it as seq ${seen}` : '; no member was ever handed it'}`);
     }
 
     // ---- G2 on the way out: the app's view, session by session.
@@ -405,6 +442,17 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
     judgeHoles(view, false);
   }
   return result;
+}
+
+/**
+ * Annotations of the history acked as changing nothing: flagged `noop`, or acked with their target's
+ * seq (an appended annotation always comes after its target).
+ */
+export function noopIds(history: MemberHistory): Set<string> {
+  const noops = new Set(history.noops ?? []);
+  const targetSeq = new Map((history.annotations ?? []).map((annotation) => [annotation.id, annotation.target.seq]));
+  for (const ack of history.acks) if (targetSeq.get(ack.id) === ack.seq) noops.add(ack.id);
+  return noops;
 }
 
 /** `a` and `b` agree on every position both hold (one is a prefix of the other). */

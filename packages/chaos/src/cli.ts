@@ -4,7 +4,7 @@ import { runChaos } from './run-chaos.js';
 
 const HELP = `partyline chaos — seeded faults against relays, Redis and SDK clients, then a checker of every member's app view
 
-Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--redis-cluster] [--retention 200] [--presence]
+Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42] [--crash] [--redis-fsync everysec] [--redis-cluster] [--retention 200] [--presence] [--annotations 0.4]
 
   --clients N          SDK clients in Node (own IndexedDB each), 10 per room                    (default 200)
   --browsers N         members in real Chromium, each its own persistent profile and proxy       (default 2)
@@ -33,6 +33,11 @@ Usage: npm run chaos -- [--clients 200] [--relays 3] [--duration 60] [--seed 42]
                        once more later. Not with --presence or --redis-fsync everysec
   --retention N        relays keep at most N messages per room (--retention-messages); adds the member-away
                        fault (members offline while the room trims past them): 'trimmed' resets expected
+  --annotations R      share of members' actions (one every 0.5–2.5 s) that are not publishes but edits and deletes
+                       of their user's messages, reactions and unreactions (4 keys) of messages they hold, and read
+                       marks — also while offline; 0: publish only. Unless --presence, every other Node client of a
+                       room is a second device of another's user (same token sub), so an edit may meet a delete the
+                       other device made meanwhile: refused message_deleted, an explicit outcome        (default 0.4)
   --presence           every member also enters its room's presence (data {name, life}) and records every presence
                        event; after quiescence, every live member's members() must equal who is alive and connected
                        (see below)
@@ -64,6 +69,20 @@ message and reset event, against the final room log. It prints
                      an acked message the failover lost is counted as lost
   master failovers   with --redis-cluster: replicas promoted to master (by master-kill, node-restart or the
                      cluster itself)
+Annotations (edits, deletes, reactions) are judged like messages above (each queued one appended once, handed
+once in order) and also
+  annotations        queued / appended / noop (acked as changing nothing: a reaction held already, an unreact of
+                     none, a delete of a deleted message; never appended) / refused by kind; unexplained noops and
+                     refusals: ones the final log does not explain (message_deleted of a message never deleted...)
+  rule violations    appended annotations the relays should have refused or nooped (a reaction held twice, a change
+                     after a delete, an edit by another sender)
+  summary mismatches the final logs folded by the SDK's fold (message-fold.ts), for each user's "mine", against
+                     every member's room.messages() for the messages it holds (members) and against every relay's
+                     page summaries read as each user after quiescence (relays)
+  read mismatches    each user's read position must be the furthest seq it marked or posted, with the messages after
+                     it unread: as the relays keep it (join ack read, user:unread) and as members show it (readState());
+                     a relay that does not answer a user after quiescence (retryable errors retried for 10 s) is
+                     counted as a failed relay look
 With --presence it also prints (after waiting until every view is right, at most ~30 s past the heal)
   ghosts             members a live member's members() shows that are not alive and connected
   missing            members alive and connected that a live member's members() does not show
@@ -76,8 +95,8 @@ With --presence it also prints (after waiting until every view is right, at most
   legitimate leaves  leaves explained by a restart (the SDK leaves at once) or a connection down past the grace
   unexplained leaves leaves nothing explains and no join followed within the grace
   relay lists        the relays' own member lists (presence:get) against who is really there
-Exits non-zero if lost, duplicated, reordered, diverged silently or unexplained resets are above 0, or the
-run did not quiesce; with --presence also if ghosts, missing, stale data, flaps or unexplained leaves are above 0.`;
+Exits non-zero if lost, duplicated, reordered, diverged silently, unexplained resets, unexplained noops or
+refusals, rule violations, summary or read mismatches are above 0, or the run did not quiesce; with --presence also if ghosts, missing, stale data, flaps or unexplained leaves are above 0.`;
 
 const { values } = parseArgs({
   options: {
@@ -94,6 +113,7 @@ const { values } = parseArgs({
     retention: { type: 'string' },
     presence: { type: 'boolean' },
     'presence-record': { type: 'string' },
+    annotations: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -119,6 +139,9 @@ if (redisCluster && values.presence) fail('--presence reads the presence keys of
 const retention = values.retention === undefined ? undefined : Number(values.retention);
 if (retention !== undefined && (!Number.isInteger(retention) || retention < 1)) fail('--retention must be a positive integer');
 
+const annotations = values.annotations === undefined ? undefined : Number(values.annotations);
+if (annotations !== undefined && !(annotations >= 0 && annotations <= 1)) fail('--annotations must be a share between 0 and 1');
+
 const faults = values.faults?.split(',').map((kind) => kind.trim()) as FaultKind[] | undefined;
 const modeKinds: readonly FaultKind[] = [...(redisCluster ? CLUSTER_FAULT_KINDS : FAULT_KINDS), ...MODE_FAULT_KINDS];
 for (const kind of faults ?? []) {
@@ -139,12 +162,19 @@ const report = await runChaos({
   ...(retention !== undefined ? { retentionMessages: retention } : {}),
   ...(faults ? { faults } : {}),
   presence: values.presence ?? false,
+  ...(annotations !== undefined ? { annotations } : {}),
   ...(values['presence-record'] !== undefined ? { presenceRecordFile: values['presence-record'] } : {}),
   onProgress: (line) => console.error(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`),
 });
 const { resetsByReason: reasons } = report;
+const notes = report.annotations;
 console.log(`published:              ${report.published}`);
 console.log(`appended:               ${report.appended}`);
+console.log(
+  `annotations:            published ${notes.published}, appended ${notes.appended}, noop ${notes.noop}, refused ${notes.refused}${notes.refused ? ` (${Object.entries(notes.refusedByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')})` : ''}; unexplained noops ${notes.noopsUnexplained}, refusals ${notes.refusalsUnexplained}; rule violations ${notes.ruleViolations}`,
+);
+console.log(`summary mismatches:     members ${notes.memberMismatches}, relays ${notes.relayMismatches}`);
+console.log(`read mismatches:        members ${notes.readMismatches.members}, relays ${notes.readMismatches.relays}${notes.relayLookFailures ? `; ${notes.relayLookFailures} relay looks failed` : ''}`);
 console.log(`delivered:              ${report.delivered} message events, ${report.replayed} messages replayed by history() in ${report.sessions} sessions`);
 console.log(`crashes:                ${report.crashes.processes} Node member processes killed -9, ${report.crashes.tabs} Chromium tabs crashed`);
 console.log(`member failures:        ${report.memberFailures.length}${report.memberFailures.length ? ' (the counts below are not about the SDK alone: a member died)' : ''}`);
@@ -161,7 +191,7 @@ console.log(`resets explained:       ${report.resetsExplained} / unexplained ${r
 if (redisCluster) console.log(`master failovers:       ${report.masterFailovers} (${report.faults['master-kill']} masters killed -9, ${report.masterKillsAfterLinkDrop} of them just after their replica link dropped; ${report.faults['node-restart']} nodes restarted)`);
 console.log(`faults injected:        ${Object.entries(report.faults).filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
 console.log(`seconds to quiescence:  ${report.secondsToQuiescence.toFixed(1)}${report.quiesced ? '' : ' (did not quiesce)'}`);
-for (const example of report.examples) console.log(`  ! ${example}`);
+for (const example of [...report.examples, ...notes.examples]) console.log(`  ! ${example}`);
 const presence = report.presence;
 if (presence) {
   console.log(`presence:               ${presence.observers} live views judged, ${presence.events} presence events recorded, settled ${presence.secondsToSettle.toFixed(1)} s after the heal${presence.settled ? '' : ' (did not settle)'}`);
@@ -176,5 +206,6 @@ if (presence) {
   for (const example of presence.examples) console.log(`  ! ${example}`);
 }
 const presenceOk = !presence || presence.ghosts + presence.missing + presence.staleData + presence.flaps + presence.unexplainedLeaves + presence.relayGhosts + presence.relayMissing === 0;
-const ok = report.memberFailures.length === 0 && report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced && presenceOk;
+const annotationsOk = notes.noopsUnexplained + notes.refusalsUnexplained + notes.ruleViolations + notes.memberMismatches + notes.relayMismatches + notes.readMismatches.members + notes.readMismatches.relays + notes.relayLookFailures === 0;
+const ok = annotationsOk && report.memberFailures.length === 0 && report.lost === 0 && report.duplicated === 0 && report.reordered === 0 && report.divergedSilently === 0 && report.resetsUnexplained === 0 && report.quiesced && presenceOk;
 process.exit(ok ? 0 : 1);

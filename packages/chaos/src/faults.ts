@@ -1,3 +1,4 @@
+import type { FoldedLook } from './annotation-checker.js';
 import type { MemberHistory } from './checker.js';
 import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { Random } from './random.js';
@@ -59,6 +60,8 @@ export interface ChaosMember {
   readonly failures?: readonly string[];
   stopPublishing(): Promise<void>;
   pendingCount(): Promise<number>;
+  /** What its app shows now of its room's messages, folded, and its read state (undefined: not running). */
+  foldedLook(): Promise<FoldedLook | undefined>;
   /** With presence: its presence events, connection changes, lives and network cuts. */
   readonly presence?: PresenceHistory | undefined;
   /** With presence: what its app shows of the room's presence now, and whether it is alive and connected. */

@@ -1,5 +1,6 @@
 import type { PartylineClient, Room } from '@partyline/sdk';
-import type { MemberHistory, ResetReason, Session } from './checker.js';
+import type { FoldedLook } from './annotation-checker.js';
+import type { MemberHistory, QueuedAnnotation, ResetReason, Session } from './checker.js';
 import type { PresenceHistory, PresenceSession } from './presence-checker.js';
 
 /**
@@ -11,14 +12,29 @@ export type MemberEvent =
   | { t: 'message'; seq: number; id: string }
   | { t: 'reset'; reason: ResetReason; epoch: string; previousEpoch?: string; fromSeq?: number; toSeq?: number }
   | { t: 'queued'; id: string }
-  | { t: 'status'; id: string; status: 'sent' | 'failed' | 'expired' | 'pending'; seq?: number; at: number }
+  /** An edit, delete, react or unreact resolved (queued in the outbox). */
+  | { t: 'annotation'; annotation: QueuedAnnotation }
+  /** markRead(seq) resolved. */
+  | { t: 'mark'; seq: number }
+  /** `error`: the kind a `failed` entry was refused with; `noop`: acked as changing nothing. */
+  | { t: 'status'; id: string; status: 'sent' | 'failed' | 'expired' | 'pending'; seq?: number; at: number; error?: string; noop?: true }
   /** With presence: a `presence` event (subs only). */
   | { t: 'presence'; at: number; joined: string[]; left: string[]; updated: string[] }
   /** With presence: the SDK's connection went online (`up`) or stopped being online. */
   | { t: 'link'; at: number; up: boolean };
 
-export function newHistory(member: string, room: string): MemberHistory {
-  return { member, room, queued: [], failed: [], acks: [], sessions: [] };
+/** How a member behaves besides publishing. */
+export interface MemberOptions {
+  /** Enter the room's presence (with `{ name, life }`) and record what presence shows. @default false */
+  presence?: boolean;
+  /** The token's sub; two members of one user are two devices of it. @default the member's name */
+  user?: string;
+  /** Share of actions that annotate or mark read instead of publishing (see annotation-traffic.ts). @default 0 */
+  annotations?: number;
+}
+
+export function newHistory(member: string, room: string, user = member): MemberHistory {
+  return { member, room, user, queued: [], annotations: [], failed: [], refusals: {}, noops: [], marks: [], acks: [], sessions: [] };
 }
 
 export function newPresenceHistory(member: string, room: string): PresenceHistory {
@@ -76,11 +92,35 @@ export function recordEvent(history: MemberHistory, session: Session, event: Mem
     case 'queued':
       history.queued.push(event.id);
       return;
+    case 'annotation':
+      (history.annotations ??= []).push(event.annotation);
+      return;
+    case 'mark':
+      (history.marks ??= []).push(event.seq);
+      return;
     case 'status':
-      if (event.status === 'sent' && event.seq !== undefined) history.acks.push({ id: event.id, seq: event.seq, at: event.at });
-      else if (event.status === 'failed' || event.status === 'expired') history.failed.push(event.id);
+      if (event.status === 'sent' && event.seq !== undefined) {
+        history.acks.push({ id: event.id, seq: event.seq, at: event.at });
+        if (event.noop) (history.noops ??= []).push(event.id);
+      } else if (event.status === 'failed' || event.status === 'expired') {
+        history.failed.push(event.id);
+        (history.refusals ??= {})[event.id] = event.status === 'expired' ? 'expired' : (event.error ?? 'unknown');
+      }
       return;
   }
+}
+
+/** The SDK's `status` event, as a member event (a refusal's error kind, a noop ack). */
+export function statusEvent(context: { id: string; status: 'sent' | 'failed' | 'expired' | 'pending'; seq?: number; noop?: boolean; error?: { kind: string } }): MemberEvent {
+  return {
+    t: 'status',
+    id: context.id,
+    status: context.status,
+    ...(context.seq !== undefined ? { seq: context.seq } : {}),
+    at: Date.now(),
+    ...(context.status === 'failed' && context.error ? { error: context.error.kind } : {}),
+    ...(context.noop ? { noop: true as const } : {}),
+  };
 }
 
 /** The reset context of the SDK, as a member event (only the fields the checker reads). */
@@ -110,4 +150,13 @@ export function followPresence(client: PartylineClient, room: Room, data: unknow
 /** What a member's app shows of the room's presence now, and whether its SDK is online. */
 export function presenceShown(client: PartylineClient, room: Room): { online: boolean; members: { sub: string; data: unknown }[] } {
   return { online: client.state === 'online', members: room.presence.members().map((m) => ({ sub: m.sub, data: m.data })) };
+}
+
+/** What a member's app shows of its room's messages (folded: edits, deletes, reactions) and read state. */
+export function foldedLook(room: Room): FoldedLook {
+  const { readSeq, unread } = room.readState();
+  const messages = room.messages();
+  // room.message(id) must answer what messages() holds.
+  const byIdDiffers = messages.filter((message) => JSON.stringify(room.message(message.id)) !== JSON.stringify(message)).map((message) => message.seq);
+  return { messages, readSeq, unread, byIdDiffers };
 }

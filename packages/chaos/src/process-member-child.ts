@@ -2,12 +2,18 @@
 // an SDK client over a durable IndexedDB (journal file), so a SIGKILL of this process is a real crash.
 // It reports what its app is handed to the parent as it happens, and asks the parent for tokens.
 import { createClient } from '@partyline/sdk';
+import type { FoldedLook } from './annotation-checker.js';
+import { memberTraffic } from './annotation-traffic.js';
 import { openDurableIndexedDB } from './durable-indexeddb.js';
-import { followPresence, presenceShown, resetEvent, type MemberEvent } from './member-events.js';
+import { followPresence, foldedLook, presenceShown, resetEvent, statusEvent, type MemberEvent } from './member-events.js';
 
 export interface ChildConfig {
   name: string;
+  /** The token's sub. */
+  user: string;
   room: string;
+  /** Share of actions that annotate or mark read (see annotation-traffic.ts). */
+  annotations: number;
   relays: string[];
   journal: string;
   publish: boolean;
@@ -17,7 +23,13 @@ export interface ChildConfig {
 }
 
 /** Parent → child. */
-export type ChildCommand = { c: 'token'; token: string } | { c: 'pending'; ask: number } | { c: 'presence-shown'; ask: number } | { c: 'stop-publishing' } | { c: 'close' };
+export type ChildCommand =
+  | { c: 'token'; token: string }
+  | { c: 'pending'; ask: number }
+  | { c: 'presence-shown'; ask: number }
+  | { c: 'folded'; ask: number }
+  | { c: 'stop-publishing' }
+  | { c: 'close' };
 /** Child → parent, besides member events. */
 export type ChildReport =
   | MemberEvent
@@ -25,6 +37,7 @@ export type ChildReport =
   | { t: 'token-request' }
   | { t: 'pending'; ask: number; count: number }
   | { t: 'presence-shown'; ask: number; online: boolean; members: { sub: string; data: unknown }[] }
+  | { t: 'folded'; ask: number; look: FoldedLook }
   | { t: 'closed' };
 
 async function main(): Promise<void> {
@@ -44,9 +57,9 @@ async function main(): Promise<void> {
       }),
     indexedDB,
     dbName: `partyline-${config.name}`,
-    user: config.name,
+    user: config.user,
   });
-  client.on('status', ({ id, status, seq }) => send({ t: 'status', id, status, ...(seq !== undefined ? { seq } : {}), at: Date.now() }));
+  client.on('status', (context) => send(statusEvent(context)));
   const room = client.room(config.room);
   void room.history().then(
     (messages) => send({ t: 'history', messages: messages.map((m) => [m.seq, m.id]) }),
@@ -56,15 +69,12 @@ async function main(): Promise<void> {
   room.on('reset', (context) => send(resetEvent(context)));
   if (config.presenceLife !== undefined) followPresence(client, room, { name: config.name, life: config.presenceLife }, send);
 
-  let n = 0;
+  const traffic = memberTraffic({ room, name: config.name, user: config.user, annotations: config.annotations, random: Math.random, report: send });
   const schedule = () => {
     if (!publish) return;
     const [min, max] = config.publishEveryMs;
     publishing = setTimeout(() => {
-      room.publish('chat', { client: config.name, n: n++ }).then(
-        (handle) => send({ t: 'queued', id: handle.id }),
-        () => {},
-      );
+      traffic.act();
       schedule();
     }, min + Math.random() * (max - min));
   };
@@ -83,6 +93,9 @@ async function main(): Promise<void> {
         return;
       case 'presence-shown':
         send({ t: 'presence-shown', ask: command.ask, ...presenceShown(client, room) });
+        return;
+      case 'folded':
+        send({ t: 'folded', ask: command.ask, look: foldedLook(room) });
         return;
       case 'stop-publishing':
         publish = false;

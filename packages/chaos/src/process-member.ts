@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFaultProxy, type FaultProxy } from '@partyline/test-support';
 import { build } from 'esbuild';
+import type { FoldedLook } from './annotation-checker.js';
 import type { MemberHistory, Session } from './checker.js';
 import type { ChaosMember } from './faults.js';
-import { endPresenceSession, newHistory, newPresenceHistory, recordCut, startSession, type MemberEvent } from './member-events.js';
+import { endPresenceSession, newHistory, newPresenceHistory, recordCut, startSession, type MemberEvent, type MemberOptions } from './member-events.js';
 import type { PresenceHistory, PresenceLook } from './presence-checker.js';
 import type { ChildCommand, ChildConfig, ChildReport } from './process-member-child.js';
 import type { Random } from './random.js';
@@ -60,7 +61,10 @@ export class ProcessMember implements ChaosMember {
   #asks = 0;
   readonly #waiting = new Map<number, (count: number) => void>();
   readonly #shownWaiting = new Map<number, (shown: { online: boolean; members: { sub: string; data: unknown }[] } | undefined) => void>();
+  readonly #foldedWaiting = new Map<number, (look: FoldedLook | undefined) => void>();
   readonly #journal: string;
+  readonly #user: string;
+  readonly #annotations: number;
 
   constructor(
     readonly name: string,
@@ -69,11 +73,12 @@ export class ProcessMember implements ChaosMember {
     private readonly processes: ProcessMembers,
     private readonly random: Random,
     private readonly publishEveryMs: [number, number],
-    /** Enter the room's presence (with `{ name, life }`) and record what presence shows. @default false */
-    withPresence = false,
+    options: MemberOptions = {},
   ) {
-    this.history = newHistory(name, roomName);
-    this.presence = withPresence ? newPresenceHistory(name, roomName) : undefined;
+    this.#user = options.user ?? name;
+    this.#annotations = options.annotations ?? 0;
+    this.history = newHistory(name, roomName, this.#user);
+    this.presence = options.presence ? newPresenceHistory(name, roomName) : undefined;
     this.#journal = join(processes.dir, `${name}.journal`);
   }
 
@@ -82,7 +87,9 @@ export class ProcessMember implements ChaosMember {
     const record = startSession(this.history, start, this.presence);
     const config: ChildConfig = {
       name: this.name,
+      user: this.#user,
       room: this.roomName,
+      annotations: this.#annotations,
       relays: this.#proxy.urls,
       journal: this.#journal,
       publish: this.#publish,
@@ -111,6 +118,10 @@ export class ProcessMember implements ChaosMember {
           case 'presence-shown':
             this.#shownWaiting.get(report.ask)?.(report);
             this.#shownWaiting.delete(report.ask);
+            return;
+          case 'folded':
+            this.#foldedWaiting.get(report.ask)?.(report.look);
+            this.#foldedWaiting.delete(report.ask);
             return;
           case 'closed':
             return;
@@ -187,6 +198,17 @@ export class ProcessMember implements ChaosMember {
     return { ...look, alive: true, connected: shown.online && !proxy.isCut && proxy.openConnections > 0, members: shown.members };
   }
 
+  async foldedLook(): Promise<FoldedLook | undefined> {
+    const child = this.#child;
+    if (!child || !child.connected) return undefined;
+    const ask = ++this.#asks;
+    return new Promise((resolve) => {
+      this.#foldedWaiting.set(ask, resolve);
+      setTimeout(() => resolve(undefined), 5000).unref();
+      this.#send(child, { c: 'folded', ask });
+    });
+  }
+
   async close(): Promise<void> {
     await this.#stop();
     await this.#proxy?.close();
@@ -228,6 +250,6 @@ export class ProcessMember implements ChaosMember {
   }
 
   async #mintToken(): Promise<string> {
-    return mintChaosToken(this.name, this.roomName, () => this.random.between(0, 1));
+    return mintChaosToken(this.#user, this.roomName, () => this.random.between(0, 1));
   }
 }

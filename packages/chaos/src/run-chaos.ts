@@ -1,16 +1,19 @@
 import { writeFileSync } from 'node:fs';
-import { PROTOCOL_VERSION, type LogMessage, type PresenceSnapshot, type RoomPage } from '@partyline/protocol';
+import { PROTOCOL_VERSION, type PresenceSnapshot, type RoomPage } from '@partyline/protocol';
 import { signAccessToken } from '@partyline/relay';
 import { waitFor } from '@partyline/test-support';
 import { io } from 'socket.io-client';
+import { checkAnnotations, type AnnotationResult, type MemberLook } from './annotation-checker.js';
+import { DEFAULT_ANNOTATION_RATIO } from './annotation-traffic.js';
 import { startBrowserMembers, type BrowserMembers } from './browser-members.js';
 import { ChaosClient } from './chaos-client.js';
-import { checkHistories, viewPosition, type CheckResult, type RoomLog } from './checker.js';
+import { checkHistories, viewPosition, type CheckResult, type LogEntry, type RoomLog } from './checker.js';
 import { ALL_FAULT_KINDS, CLUSTER_FAULT_KINDS, FAULT_KINDS, injectFault, type ChaosMember, type FaultKind } from './faults.js';
 import { checkPresence, presenceSettled, type PresenceLook, type PresenceResult } from './presence-checker.js';
 import { watchPresenceStore, type PresenceStoreWatch } from './presence-store-watch.js';
 import { prepareProcessMembers, ProcessMember, type ProcessMembers } from './process-member.js';
 import { createRandom } from './random.js';
+import { readRelayLooks } from './relay-looks.js';
 import { CHAOS_SECRET, startSystem } from './system-under-test.js';
 
 export interface ChaosOptions {
@@ -25,8 +28,15 @@ export interface ChaosOptions {
   browsers?: number;
   /** Only these fault kinds, in this order, each once (default: every kind of the mode, then random ones). */
   faults?: FaultKind[];
-  /** Each client publishes once every this many ms (uniform). @default [500, 2500] */
+  /** Each client acts (publishes, or annotates: see `annotations`) once every this many ms (uniform). @default [500, 2500] */
   publishEveryMs?: [number, number];
+  /**
+   * Share of members' actions that edit or delete their user's messages, react, unreact or mark the
+   * room read instead of publishing (annotation-traffic.ts); 0: publish only. Unless `presence`, every
+   * other Node client of a room is a second device of another one's user (same token sub), so edits
+   * meet deletes made meanwhile on the other device. @default DEFAULT_ANNOTATION_RATIO (0.4)
+   */
+  annotations?: number;
   /**
    * Hard crashes: `crashClients` of the Node clients run in child processes over a durable IndexedDB
    * and the `client-crash` fault kills them -9 (and crashes Chromium tabs' renderers). @default false
@@ -68,6 +78,8 @@ export interface PresenceReport extends PresenceResult {
 }
 
 export interface ChaosReport extends CheckResult {
+  /** Edits, deletes, reactions and read positions: outcomes, and folded views and relay summaries against the fold of the logs. */
+  annotations: AnnotationResult;
   /** Faults by kind; `token-expiry` counts tokens that expired and were refreshed. */
   faults: Record<FaultKind | 'token-expiry', number>;
   /** Hard crashes: Node member processes killed -9, Chromium renderers crashed. */
@@ -99,7 +111,7 @@ async function readLogs(url: string, rooms: string[]): Promise<RoomLog[]> {
   try {
     const logs: RoomLog[] = [];
     for (const room of rooms) {
-      const messages: LogMessage[] = [];
+      const messages: LogEntry[] = [];
       let first: RoomPage | undefined;
       let last: RoomPage | undefined;
       for (let since = 0; ; ) {
@@ -111,7 +123,7 @@ async function readLogs(url: string, rooms: string[]): Promise<RoomLog[]> {
         if (!page.hasMore || page.messages.length === 0) break;
         since = page.messages.at(-1)!.seq;
       }
-      logs.push({ room, epoch: first!.epoch, firstSeq: first!.firstSeq, headSeq: last!.headSeq, messages: messages.map((m) => ({ seq: m.seq, id: m.id })) });
+      logs.push({ room, epoch: first!.epoch, firstSeq: first!.firstSeq, headSeq: last!.headSeq, messages });
     }
     return logs;
   } finally {
@@ -230,13 +242,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const storeWatch = options.presence && system.kind === 'redis' ? watchPresenceStore(system.redis.port, rooms, 50) : undefined;
   try {
     if (crashClients > 0) processes = await prepareProcessMembers();
+    const annotations = options.annotations ?? DEFAULT_ANNOTATION_RATIO;
+    // Second devices: client-(i + rooms) is in client-i's room; every other such row is client-i's user again.
+    const userOf = (i: number) => (annotations > 0 && !options.presence && Math.floor(i / rooms.length) % 2 === 1 ? `client-${i - rooms.length}` : `client-${i}`);
     for (let i = 0; i < options.clients; i++) {
       const name = `client-${i}`;
       const room = rooms[i % rooms.length]!;
       const memberRandom = createRandom(options.seed * 1000 + i);
-      const presence = options.presence ?? false;
-      if (i < crashClients) children.push(new ProcessMember(name, room, relayPorts, processes!, memberRandom, publishEveryMs, presence));
-      else clients.push(new ChaosClient(name, room, relayPorts, memberRandom, publishEveryMs, presence));
+      const memberOptions = { presence: options.presence ?? false, user: userOf(i), annotations };
+      if (i < crashClients) children.push(new ProcessMember(name, room, relayPorts, processes!, memberRandom, publishEveryMs, memberOptions));
+      else clients.push(new ChaosClient(name, room, relayPorts, memberRandom, publishEveryMs, memberOptions));
     }
     if (options.presence) {
       // Members arrive one at a time, each once it sees itself, as people come into a room: the faults
@@ -251,7 +266,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     if (options.browsers) {
       const [min, max] = publishEveryMs;
-      browsers = await startBrowserMembers(options.browsers, rooms, relayPorts, (min + max) / 2, createRandom(options.seed + 77), options.presence ? { arrived } : undefined);
+      browsers = await startBrowserMembers(options.browsers, rooms, relayPorts, (min + max) / 2, createRandom(options.seed + 77), { annotations, presence: options.presence ? { arrived } : undefined });
     }
     const members: ChaosMember[] = [...clients, ...children, ...(browsers?.members ?? [])];
     progress(
@@ -330,14 +345,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       presence = await settleAndCheckPresence(members, rooms, system.relays[0]!.url, { healedAt, startedAt }, storeWatch!, options.presenceRecordFile, progress);
     }
     const logs = await readLogs(system.relays[0]!.url, rooms);
-    const result = checkHistories(
-      members.map((member) => member.history),
-      logs,
-      { lostAppends: system.lostAppends, storeLosses: system.storeLosses },
-    );
+    const histories = members.map((member) => member.history);
+    const result = checkHistories(histories, logs, { lostAppends: system.lostAppends, storeLosses: system.storeLosses });
+    progress('reading every member\'s folded view and every relay\'s summaries');
+    const lookAll = async () => {
+      const looks: MemberLook[] = [];
+      for (const member of members) {
+        const look = await member.foldedLook();
+        if (look) looks.push({ ...look, member: member.name, room: member.roomName, user: member.history.user ?? member.name });
+      }
+      return looks;
+    };
+    // Read positions reach a member's other devices in a `room:reads` event, a moment after its views are at the head.
+    let looks: MemberLook[] = [];
+    await waitFor(
+      async () => {
+        looks = await lookAll();
+        const { memberMismatches, readMismatches } = checkAnnotations({ histories, logs, looks, relayLooks: [] });
+        return memberMismatches + readMismatches.members === 0;
+      },
+      'folded views and read states to agree with the logs',
+      10_000,
+      250,
+    ).catch(() => {});
+    const usersByRoom = new Map(rooms.map((room) => [room, [...new Set(histories.filter((history) => history.room === room).map((history) => history.user ?? history.member))]]));
+    const relayLooks = await readRelayLooks(system.relays, usersByRoom);
     faults['token-expiry'] = clients.reduce((sum, client) => sum + client.tokensMinted - client.sessions, 0);
     return {
       ...result,
+      annotations: checkAnnotations({ histories, logs, looks, relayLooks }),
       faults,
       crashes: { processes: children.reduce((sum, child) => sum + child.crashes, 0), tabs: (browsers?.members ?? []).reduce((sum, member) => sum + member.crashes, 0) },
       memberFailures: memberFailures(),

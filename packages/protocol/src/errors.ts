@@ -21,6 +21,10 @@ export const ErrorKind = {
   Forbidden: 'forbidden',
   /** The message id was already used in this room for a different message. */
   Conflict: 'conflict',
+  /** An annotation's target is not a message of this room's log (never was, or trimmed). */
+  NotFound: 'not_found',
+  /** An edit or reaction of a message that was deleted. */
+  MessageDeleted: 'message_deleted',
   /** Too many requests on this connection; retry after `retryAfterMs`. */
   RateLimited: 'rate_limited',
   /** The room log store is unreachable; retry later. */

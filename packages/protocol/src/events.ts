@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import type { AckCallback } from './ack.js';
 import type { WireError } from './errors.js';
-import { LogLinkSchema, LogMessageSchema, type RoomPage } from './message.js';
+import { LogLinkSchema, LogMessageSchema, ReadPositionSchema, type RoomPage } from './message.js';
 import { MessageTypeSchema, RoomNameSchema } from './names.js';
 import type { PresenceEnterRequest, PresenceRoomRequest, PresenceSnapshot, RoomPresenceEvent } from './presence.js';
 import type {
@@ -11,6 +11,7 @@ import type {
   PublishResult,
   ReadRequest,
   SignalRequest,
+  UnreadAck,
 } from './requests.js';
 
 /** Event names a client may emit. Anything else is answered with `unknown_event`. */
@@ -23,6 +24,8 @@ export const ClientEvent = {
   PresenceEnter: 'presence:enter',
   PresenceLeave: 'presence:leave',
   PresenceGet: 'presence:get',
+  /** The caller's unread counts, per room it read or wrote in. */
+  Unread: 'user:unread',
 } as const;
 export type ClientEvent = (typeof ClientEvent)[keyof typeof ClientEvent];
 
@@ -30,6 +33,8 @@ export type ClientEvent = (typeof ClientEvent)[keyof typeof ClientEvent];
 export const ServerEvent = {
   /** New messages of a joined room, in sequence order within one event. */
   Messages: 'room:messages',
+  /** Members' read positions moved (receipts; to members whose token grants `receipts`, and to the reader's own connections). */
+  Reads: 'room:reads',
   /** An ephemeral signal from another member. */
   Signal: 'room:signal',
   /** Changes to a room's presence (members joined, left, updated). */
@@ -56,6 +61,7 @@ export interface ClientToServerEvents {
   'presence:enter': (request: PresenceEnterRequest, ack: AckCallback<object>) => void;
   'presence:leave': (request: PresenceRoomRequest, ack: AckCallback<object>) => void;
   'presence:get': (request: PresenceRoomRequest, ack: AckCallback<PresenceSnapshot>) => void;
+  'user:unread': (request: object, ack: AckCallback<UnreadAck>) => void;
 }
 
 /**
@@ -71,6 +77,13 @@ export const RoomMessagesEventSchema = v.object({
 });
 export type RoomMessagesEvent = v.InferOutput<typeof RoomMessagesEventSchema>;
 
+/** Read positions that moved in a room (each only forwards). */
+export const RoomReadsEventSchema = v.object({
+  room: RoomNameSchema,
+  reads: v.array(ReadPositionSchema),
+});
+export type RoomReadsEvent = v.InferOutput<typeof RoomReadsEventSchema>;
+
 export const RoomSignalEventSchema = v.object({
   room: RoomNameSchema,
   sender: v.string(),
@@ -83,6 +96,7 @@ export interface ServerToClientEvents {
   'room:messages': (event: RoomMessagesEvent) => void;
   'room:signal': (event: RoomSignalEvent) => void;
   'room:presence': (event: RoomPresenceEvent) => void;
+  'room:reads': (event: RoomReadsEvent) => void;
   'relay:error': (error: WireError & { event?: string }) => void;
   'relay:drain': (event: RelayDrainEvent) => void;
 }

@@ -1,7 +1,7 @@
 export type { Ack, AckCallback } from './ack.js';
 export { ErrorKind, ErrorKindSchema, RETRYABLE_KINDS, WireErrorSchema, wireError } from './errors.js';
 export type { WireError } from './errors.js';
-export { ClientEvent, HandshakeAuthSchema, RoomMessagesEventSchema, RoomSignalEventSchema, ServerEvent } from './events.js';
+export { ClientEvent, HandshakeAuthSchema, RoomMessagesEventSchema, RoomReadsEventSchema, RoomSignalEventSchema, ServerEvent } from './events.js';
 export type {
   ClientToServerEvents,
   HandshakeAuth,
@@ -10,13 +10,14 @@ export type {
   ReadAck,
   RelayDrainEvent,
   RoomMessagesEvent,
+  RoomReadsEvent,
   RoomSignalEvent,
   ServerToClientEvents,
 } from './events.js';
-export { ALL_CAPABILITIES, Capability, grantsOf, isAllowed, RoomGrantSchema, TokenClaimsSchema } from './grants.js';
+export { ALL_CAPABILITIES, Capability, MEMBER_CAPABILITIES, grantsOf, isAllowed, RoomGrantSchema, TokenClaimsSchema } from './grants.js';
 export type { RoomGrant, TokenClaims } from './grants.js';
 export { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from './limits.js';
-export { LogLinkSchema, LogMessageSchema, OutgoingMessageSchema, RoomPageSchema } from './message.js';
+export { LogLinkSchema, LogMessageSchema, MessageSummarySchema, OutgoingMessageSchema, ReadPositionSchema, RoomPageSchema } from './message.js';
 export type { LogLink, LogMessage, OutgoingMessage, RoomPage } from './message.js';
 export {
   isValidRoomName,
@@ -42,6 +43,7 @@ export type {
   PublishResult,
   ReadRequest,
   SignalRequest,
+  UnreadAck,
 } from './requests.js';
 export {
   PresenceChangeSchema,
@@ -58,3 +60,14 @@ export { utf8ByteLength } from './utf8.js';
 export { validate } from './validate.js';
 export type { Validated } from './validate.js';
 export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './version.js';
+export {
+  AnnotationType,
+  isAnnotationType,
+  isReactionKey,
+  isReservedType,
+  MAX_REACTION_KEY_BYTES,
+  MAX_REACTION_KEYS,
+  parseAnnotation,
+  RESERVED_TYPE_PREFIX,
+} from './annotations.js';
+export type { Annotation, AnnotationTarget, MessageSummary, ReadPosition } from './annotations.js';

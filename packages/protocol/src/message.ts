@@ -12,6 +12,19 @@ export const OutgoingMessageSchema = v.object({
 });
 export type OutgoingMessage = v.InferOutput<typeof OutgoingMessageSchema>;
 
+const ReactionSummarySchema = v.object({ count: v.pipe(v.number(), v.integer(), v.minValue(1)), mine: v.optional(v.literal(true)) });
+
+/** The wire form of `MessageSummary` (annotations.ts). */
+export const MessageSummarySchema = v.object({
+  body: v.optional(v.string()),
+  editedAt: v.optional(v.number()),
+  deleted: v.optional(v.literal(true)),
+  reactions: v.optional(v.record(v.string(), ReactionSummarySchema)),
+});
+
+/** The wire form of `ReadPosition` (annotations.ts). */
+export const ReadPositionSchema = v.object({ sub: v.string(), seq: SeqSchema });
+
 /** A message as it sits in a room log and reaches subscribers. */
 export const LogMessageSchema = v.object({
   /** Position in the room's total order, 1-based, no gaps. */
@@ -47,6 +60,17 @@ export const RoomPageSchema = v.object({
    * longer holds: it ends before `since`, or holds another message at `since`.
    */
   diverged: v.optional(v.boolean()),
+  /**
+   * Per annotated message of this page (key: its seq), its summary as of `headSeq` — the fold of every
+   * annotation up to `headSeq`; a member applies only annotations after `headSeq` on top of it.
+   */
+  summaries: v.optional(v.record(v.string(), MessageSummarySchema)),
+  /** On a join: the caller's own `sub`, so a member knows which reactions and reads are its own. */
+  caller: v.optional(v.string()),
+  /** On a join: the caller's read position and how many messages after it (not annotations) it has not read. */
+  read: v.optional(v.object({ seq: SeqSchema, unread: v.pipe(v.number(), v.integer(), v.minValue(0)) })),
+  /** On a join, when the token may see receipts: the furthest read positions of the room's members (at most 100). */
+  reads: v.optional(v.array(ReadPositionSchema)),
 });
 export type RoomPage = v.InferOutput<typeof RoomPageSchema>;
 
@@ -56,3 +80,4 @@ export type RoomPage = v.InferOutput<typeof RoomPageSchema>;
  */
 export const LogLinkSchema = v.object({ seq: SeqSchema, id: MessageIdSchema });
 export type LogLink = v.InferOutput<typeof LogLinkSchema>;
+

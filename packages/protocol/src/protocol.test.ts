@@ -3,6 +3,10 @@ import {
   ErrorKind,
   grantsOf,
   isAllowed,
+  isAnnotationType,
+  isReactionKey,
+  isReservedType,
+  parseAnnotation,
   TokenClaimsSchema,
   isValidRoomName,
   PublishRequestSchema,
@@ -82,5 +86,45 @@ describe('wireError', () => {
     expect(wireError(ErrorKind.Unavailable, 'down')).toEqual({ kind: 'unavailable', message: 'down', retryable: true });
     expect(wireError(ErrorKind.Forbidden, 'no').retryable).toBe(false);
     expect(wireError(ErrorKind.RateLimited, 'slow', 12.2).retryAfterMs).toBe(13);
+  });
+});
+
+describe('annotations', () => {
+  it('parses each reserved type and names what is wrong otherwise', () => {
+    expect(parseAnnotation('pl:edit', '{"id":"m1","body":"{\\"text\\":\\"hi\\"}"}')).toEqual({ type: 'pl:edit', target: { id: 'm1' }, body: '{"text":"hi"}' });
+    expect(parseAnnotation('pl:delete', '{"id":"m1","from":"ana","seq":4}')).toEqual({ type: 'pl:delete', target: { id: 'm1', from: 'ana', seq: 4 } });
+    expect(parseAnnotation('pl:react', '{"id":"m1","key":"🎉"}')).toEqual({ type: 'pl:react', target: { id: 'm1' }, key: '🎉' });
+    expect(parseAnnotation('pl:read', '{"seq":12}')).toEqual({ type: 'pl:read', seq: 12 });
+    for (const [type, body] of [
+      ['pl:edit', '{"id":"m1"}'],
+      ['pl:edit', '{"id":"m1","body":{"text":"hi"}}'],
+      ['pl:delete', '{"id":"bad id"}'],
+      ['pl:delete', '{"id":"m1","seq":0}'],
+      ['pl:react', `{"id":"m1","key":"${'x'.repeat(65)}"}`],
+      ['pl:react', '{"id":"m1","key":""}'],
+      ['pl:react', '{"id":"m1","key":"a\\nb"}'],
+      ['pl:react', '{"id":"m1","key":"a|b"}'],
+      ['pl:read', '{"seq":-1}'],
+      ['pl:pin', '{"id":"m1"}'],
+      ['pl:edit', 'not json'],
+      ['pl:edit', '[1]'],
+    ] as const) {
+      expect(typeof parseAnnotation(type, body), `${type} ${body}`).toBe('string');
+    }
+  });
+
+  it('reserves the pl: prefix and tells annotations from messages', () => {
+    expect(isReservedType('pl:read')).toBe(true);
+    expect(isAnnotationType('pl:read')).toBe(false);
+    expect(isAnnotationType('pl:react')).toBe(true);
+    expect(isReservedType('chat')).toBe(false);
+    expect(isReactionKey('x'.repeat(64))).toBe(true);
+    expect(isReactionKey('é'.repeat(33))).toBe(false); // 66 bytes
+  });
+
+  it('never grants moderate through `rooms`', () => {
+    expect(isAllowed(grantsOf({ rooms: ['party:abc'] }), 'party:abc', 'receipts')).toBe(true);
+    expect(isAllowed(grantsOf({ rooms: ['party:abc'] }), 'party:abc', 'moderate')).toBe(false);
+    expect(isAllowed(grantsOf({ grants: [{ room: 'party:*', can: ['moderate'] }] }), 'party:abc', 'moderate')).toBe(true);
   });
 });

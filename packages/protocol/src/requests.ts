@@ -52,7 +52,16 @@ export type PublishRequest = v.InferOutput<typeof PublishRequestSchema>;
 
 /** Per-message publish outcome: its sequence (also for a duplicate: the first result), or a typed error. */
 export const PublishResultSchema = v.union([
-  v.object({ id: MessageIdSchema, seq: SeqSchema, duplicate: v.optional(v.boolean()) }),
+  v.object({
+    id: MessageIdSchema,
+    seq: SeqSchema,
+    duplicate: v.optional(v.boolean()),
+    /**
+     * Accepted and changed nothing, so nothing was appended (`seq` is the target's, or the read
+     * position): a reaction held already, an unreact of none, a delete of a deleted message, `pl:read`.
+     */
+    noop: v.optional(v.boolean()),
+  }),
   v.object({ id: MessageIdSchema, error: WireErrorSchema }),
 ]);
 export type PublishResult = v.InferOutput<typeof PublishResultSchema>;
@@ -64,3 +73,6 @@ export const SignalRequestSchema = v.object({
   body: v.string(),
 });
 export type SignalRequest = v.InferOutput<typeof SignalRequestSchema>;
+
+/** Ack of `user:unread`: per room of the caller's (rooms it read or wrote, that its token may read), the messages after its read position. */
+export type UnreadAck = { rooms: Record<string, number> };

@@ -1,8 +1,11 @@
 export { PartylineProvider, useClient, useConnectionReason, useConnectionState } from './provider.js';
 export type { PartylineProviderProps } from './provider.js';
 export { useRoom } from './use-room.js';
-export { useMessages, usePending, usePublish } from './use-messages.js';
-export type { MessagesView, OwnMessage } from './room-view.js';
+export { useMessage, useMessages, usePending, usePublish } from './use-messages.js';
+export type { DeletedMessage, LiveMessage, MessagesView, OwnMessage, Reaction, ViewMessage } from './room-view.js';
+export { useReadReceipts } from './use-read-receipts.js';
+export { useUnread } from './use-unread.js';
+export type { UnreadCounts } from './use-unread.js';
 export { usePresence } from './use-presence.js';
 export { useErrors } from './use-errors.js';
 export type { PartylineErrors } from './use-errors.js';

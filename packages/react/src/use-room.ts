@@ -14,6 +14,25 @@ interface Held {
 const ORPHAN_MS = 5000;
 
 const held = new WeakMap<PartylineClient, Map<string, Held>>();
+/** Who wants to know when a client's held rooms change (useUnread follows their events). */
+const watchers = new WeakMap<PartylineClient, Set<() => void>>();
+
+/** @internal The rooms of `client` that components hold (opened by {@link useRoom}, not left yet). */
+export function heldRooms(client: PartylineClient): Room[] {
+  return [...(held.get(client)?.values() ?? [])].map((entry) => entry.room);
+}
+
+/** @internal Calls `listener` whenever {@link useRoom} opens or leaves a room of `client`; returns a function that stops it. */
+export function watchHeldRooms(client: PartylineClient, listener: () => void): () => void {
+  const set = watchers.get(client) ?? new Set();
+  watchers.set(client, set);
+  set.add(listener);
+  return () => void set.delete(listener);
+}
+
+function heldChanged(client: PartylineClient): void {
+  watchers.get(client)?.forEach((listener) => listener());
+}
 
 /** The held room `name` of `client`, opening (and joining) it if no component holds it. */
 function hold(client: PartylineClient, name: string, options: RoomOptions | undefined): Held {
@@ -22,18 +41,21 @@ function hold(client: PartylineClient, name: string, options: RoomOptions | unde
   let entry = rooms.get(name);
   if (!entry) {
     rooms.set(name, (entry = { room: client.room(name, options), users: 0 }));
-    release(rooms, name, entry, ORPHAN_MS);
+    release(client, name, entry, ORPHAN_MS);
+    heldChanged(client);
   }
   return entry;
 }
 
 /** Leaves the room after `delayMs` unless a component uses it by then. */
-function release(rooms: Map<string, Held>, name: string, entry: Held, delayMs = 0): void {
+function release(client: PartylineClient, name: string, entry: Held, delayMs = 0): void {
   clearTimeout(entry.timer);
   entry.timer = setTimeout(() => {
-    if (entry.users || rooms.get(name) !== entry) return;
+    const rooms = held.get(client);
+    if (entry.users || rooms?.get(name) !== entry) return;
     rooms.delete(name);
     entry.room.leave();
+    heldChanged(client);
   }, delayMs);
 }
 
@@ -67,7 +89,7 @@ export function useRoom(name: string, options?: RoomOptions): Room {
     if (current !== entry) rerender((n) => n + 1);
     return () => {
       current.users--;
-      release(held.get(client)!, name, current);
+      release(client, name, current);
     };
   }, [client, name]); // options apply when the room is opened only
   return entry.room;

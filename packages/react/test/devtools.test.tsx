@@ -125,6 +125,6 @@ describe('PartylineDevtools', () => {
 
   it('is not part of the main entry', async () => {
     const main = await import('../src/index.js');
-    expect(Object.keys(main).sort()).toEqual(['PartylineProvider', 'isValidRoomName', 'useClient', 'useConnectionReason', 'useConnectionState', 'useErrors', 'useMessages', 'usePending', 'usePresence', 'usePublish', 'useRoom']);
+    expect(Object.keys(main).sort()).toEqual(['PartylineProvider', 'isValidRoomName', 'useClient', 'useConnectionReason', 'useConnectionState', 'useErrors', 'useMessage', 'useMessages', 'usePending', 'usePresence', 'usePublish', 'useReadReceipts', 'useRoom', 'useUnread']);
   });
 });

@@ -127,7 +127,7 @@ describe('useMessages with a schema', () => {
     const { messages, invalid } = useMessages(room, { schema: chatSchema });
     return (
       <>
-        <ul>{messages.map((message) => <li key={message.id}>{`${message.seq}: ${message.body.text}`}</li>)}</ul>
+        <ul>{messages.map((message) => <li key={message.id}>{`${message.seq}: ${message.deleted ? '(deleted)' : message.body.text}`}</li>)}</ul>
         <p>{`invalid: ${invalid.map((message) => `${message.seq} from ${message.sender}`).join(', ')}`}</p>
       </>
     );

@@ -60,7 +60,7 @@ const at = (label: string): Seen => {
   if (!entry) throw new Error(`${label} has not rendered`);
   return entry;
 };
-const texts = (label: string) => at(label).view.messages.map((message) => message.body.text);
+const texts = (label: string) => at(label).view.messages.map((message) => (message.deleted ? null : message.body.text));
 const ownStatuses = (label: string) => at(label).pending.map((message) => `${message.status}:${message.body.text}`);
 
 /** A chat member using every hook; records what they returned. */
@@ -80,7 +80,7 @@ function Member({ label, room: name, enter }: { label: string; room: string; ent
       <p>{`${label}: ${state}, ${view.ready ? 'ready' : 'opening'}`}</p>
       <ul>
         {view.messages.map((message) => (
-          <li key={message.id}>{`#${message.seq} ${message.sender}: ${message.body.text}`}</li>
+          <li key={message.id}>{`#${message.seq} ${message.sender}: ${message.deleted ? '(deleted)' : message.body.text}`}</li>
         ))}
         {pending.map((message) => (
           <li key={message.id}>{`${message.status}: ${message.body.text}`}</li>
@@ -321,7 +321,10 @@ describe('useMessages', () => {
     // Compile-time checks (`npm run typecheck` in this package); nothing to run.
     const check = (room: Room) => {
       const { messages, pending } = useMessages<ChatBody>(room);
-      expectTypeOf(messages[0]!.body).toEqualTypeOf<ChatBody>();
+      const first = messages[0]!;
+      // A deleted message has no body: `deleted` tells them apart.
+      if (first.deleted) expectTypeOf(first.body).toEqualTypeOf<null>();
+      else expectTypeOf(first.body).toEqualTypeOf<ChatBody>();
       expectTypeOf(pending[0]!.body).toEqualTypeOf<ChatBody>();
       const publish = usePublish<ChatBody>(room);
       void publish('chat', { text: 'typed' });

@@ -3,7 +3,7 @@
  * real relay produces only sometimes (events before `history()` answers, resets among them, a
  * status before the outbox read that still lists the entry) are played here every time.
  */
-import { PartylineError, PartylineErrorKind, type PendingMessage, type ResetContext, type Room, type RoomEvents, type RoomMessage, type StatusContext } from '@partyline/sdk';
+import { PartylineError, PartylineErrorKind, type FoldedMessage, type PendingMessage, type ResetContext, type Room, type RoomEvents, type RoomMessage, type StandardSchemaV1, type StatusContext } from '@partyline/sdk';
 import { describe, expect, it } from 'vitest';
 import { viewOf } from '../src/room-view.js';
 
@@ -12,6 +12,8 @@ function scriptedRoom() {
   const listeners = new Map<string, Set<(context: never) => void>>();
   const answers: ((messages: RoomMessage[]) => void)[] = [];
   let outbox: PendingMessage[] = [];
+  /** The room's fold (`room.message(id)`): what the test says it is. */
+  const folded = new Map<string, FoldedMessage>();
   const room = {
     on(event: string, listener: (context: never) => void) {
       if (!listeners.has(event)) listeners.set(event, new Set());
@@ -21,6 +23,7 @@ function scriptedRoom() {
     history: () => new Promise<RoomMessage[]>((resolve) => answers.push(resolve)),
     pending: async () => outbox.slice(),
     invalid: () => [],
+    message: (id: string) => folded.get(id),
   } as unknown as Room;
   return {
     room,
@@ -29,6 +32,8 @@ function scriptedRoom() {
     },
     answer: (messages: RoomMessage[]) => answers.shift()!(messages),
     setOutbox: (entries: PendingMessage[]) => (outbox = entries),
+    /** Sets the fold's state of a message (without an `update` event). */
+    fold: (message: FoldedMessage) => folded.set(message.id, message),
     listenerCount: () => [...listeners.values()].reduce((sum, set) => sum + set.size, 0),
   };
 }
@@ -118,14 +123,92 @@ describe('the messages view', () => {
     const scripted = scriptedRoom();
     const view = viewOf(scripted.room);
     const stop = view.subscribe(() => {});
-    expect(scripted.listenerCount()).toBe(4) // message, invalid, reset, status;
+    expect(scripted.listenerCount()).toBe(5); // message, invalid, update, reset, status
     stop();
     const again = view.subscribe(() => {});
     await settle();
-    expect(scripted.listenerCount()).toBe(4);
+    expect(scripted.listenerCount()).toBe(5);
     again();
     await settle();
     expect(scripted.listenerCount()).toBe(0);
+  });
+});
+
+describe('folded messages', () => {
+  const folded = (seq: number, change: Partial<FoldedMessage>): FoldedMessage => {
+    const { room: _room, ...plain } = message(seq);
+    return { ...plain, edited: false, deleted: false, reactions: {}, ...change };
+  };
+  const annotation = (seq: number, type: string, target: number): RoomMessage => ({ room: 'r', seq, id: `e1-a${seq}`, type, body: { id: `e1-m${target}` }, sender: 'y', ts: 0 });
+
+  it('lists annotations apart and folds messages as the room has them: read when added, replaced in place on `update`', async () => {
+    const scripted = scriptedRoom();
+    const { view } = follow(scripted.room);
+    // Before history() answers, updates are not applied: the answer reads the fold as it is then.
+    scripted.emit('update', { room: 'r', id: 'e1-m1', message: folded(1, { edited: true, body: { n: 'early' } }) });
+    scripted.fold(folded(1, { edited: true, editedAt: 5, body: { n: 'one, edited' } }));
+    scripted.answer([message(1), message(2), annotation(3, 'pl:edit', 1)]);
+    await settle();
+    const opened = view.get();
+    expect(opened.messages.map((m) => [m.seq, m.body, m.edited])).toEqual([
+      [1, { n: 'one, edited' }, true],
+      [2, { n: 2 }, false],
+    ]);
+    expect(opened.messages[0]).toMatchObject({ room: 'r', editedAt: 5, deleted: false, reactions: {} });
+    expect(opened.annotations.map((a) => a.seq)).toEqual([3]);
+
+    scripted.emit('message', annotation(4, 'pl:react', 2));
+    scripted.emit('update', { room: 'r', id: 'e1-m2', message: folded(2, { reactions: { '🎉': { count: 1, mine: true } } }) });
+    scripted.emit('update', { room: 'r', id: 'e1-m9', message: folded(9, { deleted: true, body: null }) }); // not in the view: nothing
+    await settle();
+    const reacted = view.get();
+    expect(reacted.messages[0]).toBe(opened.messages[0]); // unchanged messages keep their objects
+    expect(reacted.messages[1]).toMatchObject({ seq: 2, reactions: { '🎉': { count: 1, mine: true } } });
+    expect(reacted.annotations.map((a) => a.seq)).toEqual([3, 4]);
+
+    scripted.emit('update', { room: 'r', id: 'e1-m1', message: folded(1, { deleted: true, body: null, edited: true }) });
+    await settle();
+    expect(view.get().messages.map((m) => [m.seq, m.deleted, m.body])).toEqual([
+      [1, true, null],
+      [2, false, { n: 2 }],
+    ]);
+  });
+
+  it('checks an edited body with the schema: one that fails moves to invalid in its place, a fitting edit brings it back', async () => {
+    const scripted = scriptedRoom();
+    const numbers: StandardSchemaV1<unknown, { n: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => (typeof (value as { n?: unknown }).n === 'number' ? { value: value as { n: number } } : { issues: [{ message: 'n must be a number' }] }),
+      },
+    };
+    const view = viewOf(scripted.room, numbers);
+    view.subscribe(() => {});
+    scripted.answer([message(1), message(2), message(3)]);
+    await settle();
+    scripted.emit('update', { room: 'r', id: 'e1-m2', message: folded(2, { edited: true, body: { n: 'two' } }) });
+    await settle();
+    expect(view.get().messages.map((m) => m.seq)).toEqual([1, 3]);
+    expect(view.get().invalid.map((m) => [m.seq, m.body])).toEqual([[2, { n: 'two' }]]);
+    scripted.emit('update', { room: 'r', id: 'e1-m2', message: folded(2, { edited: true, body: { n: 22 } }) });
+    await settle();
+    expect(view.get().messages.map((m) => [m.seq, m.body])).toEqual([
+      [1, { n: 1 }],
+      [2, { n: 22 }],
+      [3, { n: 3 }],
+    ]);
+    expect(view.get().invalid).toEqual([]);
+  });
+
+  it('starts the annotations over with the messages on epoch_changed', async () => {
+    const scripted = scriptedRoom();
+    const { view } = follow(scripted.room);
+    scripted.answer([message(1), annotation(2, 'pl:delete', 1)]);
+    await settle();
+    scripted.emit('reset', reset('epoch_changed'));
+    await settle();
+    expect(view.get()).toMatchObject({ messages: [], annotations: [] });
   });
 });
 
@@ -159,5 +242,21 @@ describe('own messages', () => {
     await settle();
     expect(own()).toEqual(['own-2:failed', 'own-3:pending']);
     expect(view.get().pending[0]?.error).toBe(error);
+  });
+
+  it('counts an own edit or reaction as arrived once the view has its annotation (annotations may end the view)', async () => {
+    const scripted = scriptedRoom();
+    const { own } = follow(scripted.room);
+    scripted.answer([message(1)]);
+    scripted.setOutbox([{ ...entry(1), type: 'pl:react' }]);
+    scripted.emit('status', status('own-1', 'pending'));
+    await settle();
+    scripted.setOutbox([]);
+    scripted.emit('status', status('own-1', 'sent', { seq: 2 }));
+    await settle();
+    expect(own()).toEqual(['own-1:sent']);
+    scripted.emit('message', { ...message(2), id: 'own-1', type: 'pl:react', body: { id: 'e1-m1', key: '👍' } });
+    await settle();
+    expect(own()).toEqual([]);
   });
 });

@@ -66,6 +66,11 @@ export class BodySchemas {
     return new BodySchemas(rules);
   }
 
+  /** Whether any schema applies in `room` (an edit there is checked against its message's type). */
+  covers(room: string): boolean {
+    return this.rules.some((candidate) => isAllowed(candidate.grants, room, Capability.Publish));
+  }
+
   /** Why this body may not be published in `room` as `type` (a `bad_request`), or undefined when it may. */
   check(room: string, type: string, body: string): WireError | undefined {
     const rule = this.rules.find((candidate) => isAllowed(candidate.grants, room, Capability.Publish));

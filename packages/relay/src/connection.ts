@@ -23,6 +23,7 @@ import {
   type PublishAck,
   type ReadAck,
   type ServerToClientEvents,
+  type UnreadAck,
   type WireError,
 } from '@partyline/protocol';
 import type { Logger } from 'pino';
@@ -36,6 +37,7 @@ import type { UserRateLimiter } from './user-rate-limit.js';
 import { PresenceKeeper } from './presence.js';
 import { appendBatch, batchBytes, type AppendContext } from './append-batch.js';
 import type { RoomBroadcaster } from './room-broadcaster.js';
+import { receiptsRoomOf, userRoomOf } from './read-receipts.js';
 import { bufferedBytes } from './socket-backlog.js';
 import { MAX_JSON_DEPTH } from './json-depth.js';
 import { NESTED_TOO_DEEP } from './text-only-parser.js';
@@ -70,6 +72,8 @@ const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvent));
 /** Requests of one connection answered at once; past this, the connection is not read until one completes. */
 const MAX_IN_FLIGHT = 16;
 const NOTHING: Record<string, never> = Object.freeze({});
+/** Read positions a join ack carries at most (the furthest). */
+const MAX_JOIN_RECEIPTS = 100;
 
 /**
  * Engine.IO keeps the first HTTP request (headers, URL, socket references) for a connection's whole
@@ -202,6 +206,8 @@ export class RelayConnection {
         return this.presenceLeave(payload);
       case ClientEvent.PresenceGet:
         return this.presenceGet(payload);
+      case ClientEvent.Unread:
+        return this.unread(payload);
     }
   }
 
@@ -231,6 +237,11 @@ export class RelayConnection {
   /** Grant and rate limit, shared by every room request. */
   private admit(room: string, capability: Capability, cost: number): { ok: false; error: WireError } | undefined {
     if (!isAllowed(this.socket.data.grants, room, capability)) return fail(ErrorKind.Forbidden, `token does not allow ${capability} in room ${room}`);
+    return this.admitRate(cost);
+  }
+
+  /** The connection's request rate. */
+  private admitRate(cost: number): { ok: false; error: WireError } | undefined {
     const waitMs = (this.requests ??= new TokenBucket(this.context.rateLimit)).take(cost);
     if (waitMs > 0) {
       this.holdReading(waitMs);
@@ -260,16 +271,23 @@ export class RelayConnection {
     if (since !== undefined && last !== undefined) return fail(ErrorKind.BadRequest, 'join with since or last, not both');
     const refused = this.admit(room, Capability.Read, 1) ?? this.admitRead();
     if (refused) return refused;
+    const { sub, grants } = this.socket.data;
+    const receipts = isAllowed(grants, room, Capability.Receipts);
     // Join before reading: a message appended meanwhile is in the page or arrives live (or both;
-    // clients drop repeats by seq) — never in neither.
-    await this.socket.join(room);
+    // clients drop repeats by seq) — never in neither. Likewise read positions.
+    await this.socket.join(receipts ? [room, receiptsRoomOf(room), userRoomOf(sub)] : [room, userRoomOf(sub)]);
     try {
       const { store } = this.context;
-      if (last !== undefined) return { ok: true, ...(await store.readBefore(room, Number.MAX_SAFE_INTEGER, this.pageSize(last))) };
-      if (since === undefined) return { ok: true, ...positioned(await store.read(room, 0, 0), request.value), hasMore: false };
-      return { ok: true, ...positioned(await store.read(room, since, this.pageSize(limit)), request.value) };
+      const page =
+        last !== undefined
+          ? store.readBefore(room, Number.MAX_SAFE_INTEGER, this.pageSize(last), sub)
+          : store.read(room, since ?? 0, since === undefined ? 0 : this.pageSize(limit), sub);
+      const [stored, read, reads] = await Promise.all([page, store.readState(room, sub), receipts ? store.receipts(room, MAX_JOIN_RECEIPTS) : undefined]);
+      const found: RoomPage = last !== undefined ? stored : { ...positioned(stored, request.value), ...(since === undefined ? { hasMore: false } : {}) };
+      return { ok: true, ...found, caller: sub, read, ...(reads ? { reads } : {}) };
     } catch (error) {
       await this.socket.leave(room);
+      await this.socket.leave(receiptsRoomOf(room));
       throw error;
     }
   }
@@ -281,8 +299,27 @@ export class RelayConnection {
     if ((since === undefined) === (before === undefined)) return fail(ErrorKind.BadRequest, 'read with since (forward) or before (backward): exactly one');
     const refused = this.admit(room, Capability.Read, 1) ?? this.admitRead();
     if (refused) return refused;
-    if (before !== undefined) return { ok: true, ...(await this.context.store.readBefore(room, before, this.pageSize(limit))) };
-    return { ok: true, ...positioned(await this.context.store.read(room, since!, this.pageSize(limit)), request.value) };
+    const { sub } = this.socket.data;
+    if (before !== undefined) return { ok: true, ...(await this.context.store.readBefore(room, before, this.pageSize(limit), sub)) };
+    return { ok: true, ...positioned(await this.context.store.read(room, since!, this.pageSize(limit), sub), request.value) };
+  }
+
+  /** Unread messages per room the caller read or wrote in (newest first, as the store keeps them), of those its token may read. */
+  private async unread(payload: unknown): Promise<Ack<UnreadAck>> {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || Object.keys(payload).length > 0) {
+      return fail(ErrorKind.BadRequest, 'user:unread takes an empty object: {}');
+    }
+    // Like a read: one request, and an answer (up to 1000 rooms) only for a client that reads what it is sent.
+    const refused = this.admitRate(1) ?? this.admitRead();
+    if (refused) return refused;
+    const { sub, grants } = this.socket.data;
+    const { store } = this.context;
+    const rooms = (await store.userRooms(sub)).filter((room) => isAllowed(grants, room, Capability.Read));
+    // Each room is a store read: past the first 50, they are charged like reads (50 per token).
+    const more = rooms.length > 50 ? this.admitRate(Math.ceil((rooms.length - 50) / 50)) : undefined;
+    if (more) return more;
+    const states = await Promise.all(rooms.map((room) => store.readState(room, sub)));
+    return { ok: true, rooms: Object.fromEntries(rooms.map((room, i) => [room, states[i]!.unread])) };
   }
 
   /**
@@ -299,6 +336,7 @@ export class RelayConnection {
     const request = validate(LeaveRequestSchema, payload);
     if (!request.ok) return request;
     await this.socket.leave(request.value.room);
+    await this.socket.leave(receiptsRoomOf(request.value.room));
     return { ok: true };
   }
 
@@ -321,9 +359,25 @@ export class RelayConnection {
     if (!request.ok) return request;
     const { room, messages } = request.value;
 
-    const ack = await appendBatch(this.context, room, this.socket.data.sub, messages);
+    const { sub, grants } = this.socket.data;
+    const { ack, reads } = await appendBatch(this.context, room, sub, messages, { moderate: isAllowed(grants, room, Capability.Moderate) });
     this.context.metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
+    if (reads.some((read) => read.sub === sub)) await this.noteActive(room);
     return { ok: true, ...ack };
+  }
+
+  /** Rooms this connection has noted as the user's (for `user:unread`): once per room, not at every post. */
+  private notedRooms: Set<string> | undefined;
+
+  /** Notes the room as the user's before the ack, so a `user:unread` after it counts the room. */
+  private async noteActive(room: string): Promise<void> {
+    if (this.notedRooms?.has(room)) return;
+    (this.notedRooms ??= new Set()).add(room);
+    await this.context.store.noteUserRoom(this.socket.data.sub, room).catch((error: unknown) => {
+      // Noted again at the next post: unread counts are a convenience, the post itself succeeded.
+      this.notedRooms?.delete(room);
+      this.logger().warn({ room, err: (error as Error).message }, 'could not note the room as the user’s');
+    });
   }
 
   private signal(payload: unknown): Answer {

@@ -3,16 +3,20 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   ALL_CAPABILITIES,
+  AnnotationType,
   Capability,
   ErrorKind,
   isAllowed,
   isValidRoomName,
   HttpBatchSchema,
   HttpMessageSchema,
+  isAnnotationType,
   MESSAGE_ID_PATTERN,
   validate,
   wireError,
   type OutgoingMessage,
+  type PublishAck,
+  type ReadPosition,
   type RoomGrant,
   type WireError,
 } from '@partyline/protocol';
@@ -59,6 +63,8 @@ export const OPENAPI = JSON.parse(readFileSync(new URL('../openapi.json', import
 export const ROUTES = [
   { method: 'post', path: '/v1/rooms/{room}/messages' },
   { method: 'get', path: '/v1/rooms/{room}/messages' },
+  { method: 'patch', path: '/v1/rooms/{room}/messages/{seq}' },
+  { method: 'delete', path: '/v1/rooms/{room}/messages/{seq}' },
   { method: 'get', path: '/v1/rooms/{room}/presence' },
   { method: 'get', path: '/v1/openapi.json' },
   { method: 'get', path: '/v1/webhooks/dead-letters' },
@@ -71,7 +77,10 @@ const STATUS: Record<string, number> = {
   [ErrorKind.Unauthorized]: 401,
   [ErrorKind.TokenExpired]: 401,
   [ErrorKind.Forbidden]: 403,
+  [ErrorKind.NotFound]: 404,
   [ErrorKind.Conflict]: 409,
+  // Gone: the message existed and was deleted; editing it cannot succeed later either.
+  [ErrorKind.MessageDeleted]: 410,
   [ErrorKind.PayloadTooLarge]: 413,
   [ErrorKind.RateLimited]: 429,
   [ErrorKind.Unavailable]: 503,
@@ -89,7 +98,7 @@ export const refuse = (kind: ErrorKind, message: string, retryAfterMs?: number):
 /**
  * The relay's HTTP API for app backends: publish (one message with an `Idempotency-Key`, or a batch
  * with ids) through the same append path as the socket — same dedup, same sequence, broadcast to the
- * room's members — read history windows, read presence. Bearer token with capabilities, or a server
+ * room's members — edit and delete messages, read history windows, read presence. Bearer token with capabilities, or a server
  * API key. Errors are the socket's typed errors with an HTTP status. Answers false for other paths.
  */
 export async function serveApi(request: IncomingMessage, response: ServerResponse, context: HttpApiContext): Promise<boolean> {
@@ -100,14 +109,18 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
   try {
     if (url.pathname === '/v1/openapi.json' && request.method === 'GET') return send(response, 200, OPENAPI), true;
     if (url.pathname.startsWith('/v1/webhooks/')) return await serveWebhookAdmin(request, response, url, context), true;
-    const match = /^\/v1\/rooms\/([^/]+)\/(messages|presence)$/.exec(url.pathname);
-    if (!match) return send(response, 404, { error: wireError(ErrorKind.BadRequest, `no such endpoint: ${request.method} ${url.pathname}`) }), true;
+    const match = /^\/v1\/rooms\/([^/]+)\/(messages|presence)(?:\/([^/]+))?$/.exec(url.pathname);
+    if (!match || (match[3] !== undefined && match[2] !== 'messages')) return send(response, 404, { error: wireError(ErrorKind.BadRequest, `no such endpoint: ${request.method} ${url.pathname}`) }), true;
     charge(context.requestsByAddress, context.addressOf(request), 1, 'too many requests from this address');
     const room = decodeRoom(match[1]!);
     const identity = await authenticate(request, context);
     context.onAuthenticated(request);
     const resource = match[2];
-    if (resource === 'messages' && request.method === 'POST') await publish(request, response, context, room, identity);
+    if (match[3] !== undefined) {
+      const seq = decodeSeq(match[3]);
+      if (request.method === 'PATCH' || request.method === 'DELETE') await annotate(request, response, context, room, seq, identity);
+      else send(response, 405, { error: wireError(ErrorKind.BadRequest, `${request.method} not allowed on ${url.pathname}`) });
+    } else if (resource === 'messages' && request.method === 'POST') await publish(request, response, context, room, identity);
     else if (resource === 'messages' && request.method === 'GET') await history(url, response, context, room, identity);
     else if (resource === 'presence' && request.method === 'GET') {
       allow(identity, room, Capability.Read);
@@ -136,7 +149,6 @@ async function publish(request: IncomingMessage, response: ServerResponse, conte
       if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many bytes from this user', waitMs);
     },
   });
-  const key = request.headers['idempotency-key'];
   let messages: OutgoingMessage[];
   let single = false;
   if (raw && typeof raw === 'object' && 'messages' in raw) {
@@ -147,18 +159,79 @@ async function publish(request: IncomingMessage, response: ServerResponse, conte
   } else {
     const message = validate(HttpMessageSchema, raw);
     if (!message.ok) throw new ApiError(message.error);
-    if (key !== undefined && (typeof key !== 'string' || !MESSAGE_ID_PATTERN.test(key))) refuse(ErrorKind.BadRequest, 'Idempotency-Key must be 1–128 characters of A–Z a–z 0–9 _ . : -');
-    messages = [{ id: typeof key === 'string' ? key : `http-${randomUUID()}`, type: message.value.type, body: JSON.stringify(message.value.body ?? null) }];
+    messages = [{ id: idempotencyKey(request) ?? `http-${randomUUID()}`, type: message.value.type, body: JSON.stringify(message.value.body ?? null) }];
     single = true;
   }
   const waitMs = context.userRate?.take(identity.sub, messages.length) ?? 0; // its bytes were charged before the parse
   if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages from this user', waitMs);
   // Server API keys (acting as `server`) create rooms for the app's own backend: no bound on those.
-  const ack = await appendBatch(context, room, identity.sub, messages, { countRooms: identity.sub !== 'server' });
+  const moderate = isAllowed(identity.grants, room, Capability.Moderate);
+  const { ack, reads } = await appendBatch(context, room, identity.sub, messages, { countRooms: identity.sub !== 'server', moderate });
+  await noteActive(context, room, identity, reads);
   if (!single) return send(response, 200, ack);
+  sendSingle(response, ack);
+}
+
+/**
+ * `PATCH /v1/rooms/{room}/messages/{seq}` (`{ body }`: the new body, any JSON) edits the message at
+ * `seq`, `DELETE` deletes it: an annotation (`pl:edit` / `pl:delete`) naming the message at `seq`,
+ * appended through the socket's path and rules (its id the `Idempotency-Key`, or made up). Only its
+ * sender may, or a caller with `moderate` (API keys have it). 404 when `seq` holds no message, 410
+ * when it was deleted (an edit), 403 when the caller may not; a delete of a deleted message is a
+ * 200 with `noop`.
+ */
+async function annotate(request: IncomingMessage, response: ServerResponse, context: HttpApiContext, room: string, seq: number, identity: Identity): Promise<void> {
+  allow(identity, room, Capability.Publish);
+  const edit = request.method === 'PATCH';
+  const { maxBatchBytes, maxBodyBytes, maxBatchMessages } = context.limits;
+  let newBody: string | undefined;
+  if (edit) {
+    const raw = await readJson(request, maxBatchBytes + PACKET_OVERHEAD_BYTES, {
+      request: (bytes) => charge(context.requestsByIdentity, identity.sub, Math.min(maxBatchMessages, Math.max(1, Math.ceil(bytes / maxBodyBytes))), 'too much published by this caller'),
+    });
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !('body' in raw)) refuse(ErrorKind.BadRequest, 'send { "body": <the new body, any JSON> }');
+    newBody = JSON.stringify((raw as { body: unknown }).body ?? null);
+  } else charge(context.requestsByIdentity, identity.sub, 1, 'too much published by this caller');
+  const key = idempotencyKey(request);
+  const waitMs = context.userRate?.take(identity.sub, 1, newBody === undefined ? 0 : Buffer.byteLength(newBody)) ?? 0;
+  if (waitMs > 0) refuse(ErrorKind.RateLimited, 'too many messages from this user', waitMs);
+  const target = (await context.store.read(room, seq - 1, 1)).messages[0];
+  if (!target || target.seq !== seq || isAnnotationType(target.type)) refuse(ErrorKind.NotFound, `no message at seq ${seq} in room ${room}`);
+  const { id, sender: from } = target!;
+  const annotation = edit
+    ? { id: key ?? `http-${randomUUID()}`, type: AnnotationType.Edit, body: JSON.stringify({ id, from, seq, body: newBody }) }
+    : { id: key ?? `http-${randomUUID()}`, type: AnnotationType.Delete, body: JSON.stringify({ id, from, seq }) };
+  const moderate = isAllowed(identity.grants, room, Capability.Moderate);
+  const { ack } = await appendBatch(context, room, identity.sub, [annotation], { countRooms: false, moderate });
+  sendSingle(response, ack);
+}
+
+/** A user posting over HTTP read the room, as on a socket: the room counts in its `user:unread` (API keys have none). */
+async function noteActive(context: HttpApiContext, room: string, identity: Identity, reads: readonly ReadPosition[]): Promise<void> {
+  if (identity.apiKey || !reads.some((read) => read.sub === identity.sub)) return;
+  await context.store.noteUserRoom(identity.sub, room).catch((error: unknown) => context.onError(error));
+}
+
+/** One message's answer: 201 when appended, 200 for a duplicate or a noop, its error otherwise. */
+function sendSingle(response: ServerResponse, ack: PublishAck): void {
   const result = ack.results[0]!;
   if ('error' in result) throw new ApiError(result.error);
-  send(response, result.duplicate ? 200 : 201, { id: result.id, seq: result.seq, epoch: ack.epoch, ...(result.duplicate ? { duplicate: true } : {}) });
+  const { duplicate, noop } = result;
+  send(response, duplicate || noop ? 200 : 201, { id: result.id, seq: result.seq, epoch: ack.epoch, ...(duplicate ? { duplicate: true } : {}), ...(noop ? { noop: true } : {}) });
+}
+
+/** The `Idempotency-Key` header, when given: it becomes the message's id. */
+function idempotencyKey(request: IncomingMessage): string | undefined {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !MESSAGE_ID_PATTERN.test(key)) refuse(ErrorKind.BadRequest, 'Idempotency-Key must be 1–128 characters of A–Z a–z 0–9 _ . : -');
+  return key as string;
+}
+
+function decodeSeq(raw: string): number {
+  const seq = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(seq) || seq < 1) refuse(ErrorKind.BadRequest, 'seq must be an integer ≥ 1');
+  return seq;
 }
 
 async function history(url: URL, response: ServerResponse, context: HttpApiContext, room: string, identity: Identity): Promise<void> {
@@ -178,8 +251,8 @@ async function history(url: URL, response: ServerResponse, context: HttpApiConte
   charge(context.requestsByIdentity, identity.sub, 1, 'too many reads from this caller');
   const { sinceId: _unused, messages, ...page } =
     since !== undefined || (before === undefined && last === undefined)
-      ? await context.store.read(room, since ?? 0, limit)
-      : await context.store.readBefore(room, before ?? Number.MAX_SAFE_INTEGER, limit);
+      ? await context.store.read(room, since ?? 0, limit, identity.sub)
+      : await context.store.readBefore(room, before ?? Number.MAX_SAFE_INTEGER, limit, identity.sub);
   // Bodies as the JSON values the POST takes: parsing costs at most a page (maxPageBytes).
   send(response, 200, { ...page, messages: messages.map(apiMessage) });
 }

@@ -14,6 +14,8 @@ export type {
   AppendInput,
   AppendOutcome,
   LogRetention,
+  ReadState,
+  RefusalKind,
   RoomLogStore,
   RoomLogStoreOptions,
 } from './store/room-log-store.js';
@@ -23,4 +25,22 @@ export type { BodySchemaMap } from './body-schemas.js';
 export type { WebhookEndpoint } from './webhooks.js';
 // What an app backend needs lives in @partyline/server; re-exported so imports from the relay keep working.
 export { createServerClient, PartylineApiError, signAccessToken, signWebhook, verifyWebhook } from '@partyline/server';
-export type { ApiBody, ApiMessage, ApiPage, ApiPresence, ApiPresenceMember, Appended, MessageAppendedEvent, PresenceEvent, ServerClient, ServerClientOptions, SignTokenInput, WebhookCheck } from '@partyline/server';
+export type {
+  Annotated,
+  ApiBody,
+  ApiMessage,
+  ApiPage,
+  ApiPresence,
+  ApiPresenceMember,
+  Appended,
+  MessageAppendedEvent,
+  MessageDeletedEvent,
+  MessageUpdatedEvent,
+  PartylineWebhookEvent,
+  PresenceEvent,
+  ReactionEvent,
+  ServerClient,
+  ServerClientOptions,
+  SignTokenInput,
+  WebhookCheck,
+} from '@partyline/server';

@@ -5,7 +5,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
-import { ErrorKind, ServerEvent, wireError, type WireError } from '@partyline/protocol';
+import { ErrorKind, ServerEvent, wireError, type ReadPosition, type WireError } from '@partyline/protocol';
 import { secretBytes, secretKey } from '@partyline/server';
 import { authenticateHandshake, connectError } from './auth.js';
 import { RelayConnection, type RelayServer } from './connection.js';
@@ -19,6 +19,7 @@ import { memoryTally, redisTally, UserRateLimiter } from './user-rate-limit.js';
 import { RoomCreationLimit } from './room-creation-limit.js';
 import { instrumentStore } from './store/instrumented-store.js';
 import { PACKET_OVERHEAD_BYTES, RELAY_DEFAULTS, type RelayLimits, type RelayOptions } from './options.js';
+import { announceReads, isReadsRoom, withoutReadsRoomChannels } from './read-receipts.js';
 import { RoomBroadcaster } from './room-broadcaster.js';
 import { followRoomFeed } from './room-feed.js';
 import { createSafeParser } from './safe-parser.js';
@@ -237,7 +238,7 @@ export function createRelay(options: RelayOptions): Relay {
     if (cluster) {
       // Sharded pub/sub: a room's broadcasts go through the one node that owns its channel's slot,
       // instead of every node of the cluster.
-      io.adapter(createShardedAdapter(pub, adapterSub, { channelPrefix: `${prefix}sio`, subscriptionMode: 'dynamic' }));
+      io.adapter(withoutReadsRoomChannels(createShardedAdapter(pub, adapterSub, { channelPrefix: `${prefix}sio`, subscriptionMode: 'dynamic' })));
     } else {
       const adapterPub = catchUnawaitedFailures(pub, ['publish'], redisErrorLogger(logger, 'adapter-publish'));
       io.adapter(createAdapter(adapterPub, adapterSub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
@@ -349,6 +350,8 @@ export function createRelay(options: RelayOptions): Relay {
     maxBufferedBytes: options.maxBufferedBytes ?? RELAY_DEFAULTS.maxBufferedBytes,
     metrics,
     broadcaster,
+    // Through the adapter (every relay), also with the room feed: a reader's other devices may be anywhere.
+    announceReads: (room: string, reads: readonly ReadPosition[]) => announceReads(server, room, reads),
     connections: new Set<RelayConnection>(),
   };
   const apiKeys = options.apiKeys ?? [];
@@ -443,11 +446,11 @@ function countRooms(io: RelayServer | undefined): number {
   return count;
 }
 
-/** The rooms this relay has members in (every socket also sits in a room named after its id: not those). */
+/** The rooms this relay has members in (every socket also sits in a room named after its id, and some in read-receipt rooms: not those). */
 function* memberRooms(io: RelayServer | undefined): Iterable<string> {
   if (!io) return;
   const { rooms, sids } = io.of('/').adapter;
-  for (const room of rooms.keys()) if (!sids.has(room)) yield room;
+  for (const room of rooms.keys()) if (!sids.has(room) && !isReadsRoom(room)) yield room;
 }
 
 async function serveMetrics(request: IncomingMessage, response: ServerResponse, metrics: RelayMetrics): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { signWebhook } from '@partyline/server';
 import type { Logger } from 'pino';
-import { apiMessage, apiPresenceMember } from './api-json.js';
+import { apiPresenceMember } from './api-json.js';
+import { logEntryEvent, type WebhookEvent } from './webhook-events.js';
 import type { RelayMetrics } from './metrics.js';
 import type { PresenceStore } from './store/presence-store.js';
 import type { RoomLogStore } from './store/room-log-store.js';
@@ -15,11 +16,6 @@ export interface WebhookEndpoint {
   secret: string;
 }
 
-/** An event as queued and dead-lettered: its body without the send-time `timestamp`. */
-interface WebhookEvent {
-  type: string;
-  data: unknown;
-}
 
 export interface WebhookDelivererOptions {
   endpoint: WebhookEndpoint;
@@ -157,7 +153,7 @@ export class WebhookDeliverer {
       let renewedAt = Date.now();
       for (const message of page.messages) {
         const id = `msg_${Buffer.from(`${room}\n${page.epoch}\n${message.seq}`).toString('base64url')}`;
-        const attempted = await this.attempt(run, id, { type: 'message.appended', data: { room, epoch: page.epoch, ...apiMessage(message) } });
+        const attempted = await this.attempt(run, id, logEntryEvent(room, page.epoch, message));
         if (attempted !== 'done') return retryTime(attempted);
         await state.advance(room, { epoch: page.epoch, seq: message.seq });
         if (Date.now() - renewedAt > LEASE_MS / 4) {

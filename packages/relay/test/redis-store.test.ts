@@ -1,4 +1,4 @@
-import { startRedis, type RedisServer } from '@partyline/test-support';
+import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/index.js';
@@ -72,6 +72,69 @@ describe('bounded storage on Redis', () => {
       expect(ttl).toBeGreaterThan(3_500_000);
       expect(ttl).toBeLessThanOrEqual(3_600_000);
     }
+  });
+});
+
+describe('annotation keys on Redis', () => {
+  const say = (id: string) => ({ id, type: 'chat', body: '{}', sender: 'ana' });
+  const react = (id: string, target: string, key: string) => ({ id, type: 'pl:react', body: JSON.stringify({ id: target, key }), sender: 'ana' });
+
+  it('creates no summary keys for a plain room, and gives an annotated room\'s keys the idle expiry of its log', async () => {
+    await flushAll();
+    const store = createRedisStore({ url: redis.url, retention: { maxAgeMs: 3_600_000 }, dedupRetentionMs: 60_000 });
+    await store.append('plain', [say('m1')]);
+    await store.append('annotated', [say('m1'), react('a1', 'm1', '👍')]);
+    const client = new Redis(redis.url);
+    const plainKeys = (await client.keys('pl:{plain}:*')).filter((key) => !key.includes(':dd:')).sort();
+    const ttls = await Promise.all(['meta', 'log', 'sum', 'rx', 'an', 'reads'].map((suffix) => client.pttl(`pl:{annotated}:${suffix}`)));
+    client.disconnect();
+    await store.close();
+    expect(plainKeys).toEqual(['pl:{plain}:log', 'pl:{plain}:meta', 'pl:{plain}:reads']);
+    for (const ttl of ttls) {
+      expect(ttl).toBeGreaterThan(3_500_000);
+      expect(ttl).toBeLessThanOrEqual(3_600_000);
+    }
+  });
+
+  it('trims summary fields, reactors and the annotation index with the log entries', async () => {
+    await flushAll();
+    const store = createRedisStore({ url: redis.url, retention: { maxMessages: 20 } });
+    await store.append('r', Array.from({ length: 10 }, (_, i) => say(`m${i}`)));
+    await store.append('r', Array.from({ length: 10 }, (_, i) => react(`a${i}`, `m${i}`, '👍')));
+    const client = new Redis(redis.url);
+    const sizes = () => Promise.all([client.hlen('pl:{r}:sum'), client.zcard('pl:{r}:rx'), client.zcard('pl:{r}:an')]);
+    expect(await sizes()).toEqual([10, 10, 10]);
+    // Five more entries push m0..m4 out: their summaries and reactors go; the annotations (seq 11..20) stay.
+    await store.append('r', Array.from({ length: 5 }, (_, i) => say(`n${i}`)));
+    expect(await sizes()).toEqual([5, 5, 10]);
+    await store.append('r', Array.from({ length: 10 }, (_, i) => say(`o${i}`)));
+    expect(await sizes()).toEqual([0, 0, 5]);
+    client.disconnect();
+    await store.close();
+  });
+
+  it('publishes annotations on the feed like messages, in the same step', async () => {
+    await flushAll();
+    const subscriber = new Redis(redis.url);
+    const received: string[] = [];
+    subscriber.on('message', (_channel: string, payload: string) => received.push(payload));
+    await subscriber.subscribe('feed');
+    const store = createRedisStore({ url: redis.url, feed: { channel: 'feed', origin: 'relay-a' } });
+    await store.append('r', [say('m1'), react('a1', 'm1', '👍')]);
+    // A noop is not published.
+    await store.append('r', [react('a2', 'm1', '👍')]);
+    await store.append('r', [say('m2')]);
+    await waitFor(() => received.length >= 2, 'two feed messages');
+    subscriber.disconnect();
+    await store.close();
+    const entries = received.map((payload) => (JSON.parse(payload.split('\n')[2]!) as { m: unknown[][] }).m.map((entry) => [entry[0], entry[2]]));
+    expect(entries).toEqual([
+      [
+        [1, 'chat'],
+        [2, 'pl:react'],
+      ],
+      [[3, 'chat']],
+    ]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, ServerEvent } from '@partyline/protocol';
+import { ClientEvent, DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, ServerEvent } from '@partyline/protocol';
 import { systemClock, type Clock } from './clock.js';
 import { Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { createDatabaseHandle } from './database.js';
@@ -15,6 +15,7 @@ import { createScheduler, type TransitionRecord } from './scheduler.js';
 import { socketTransport } from './socket-transport.js';
 import type { TransportFactory } from './transport.js';
 import { createMessageId, observeMessageId } from './message-id.js';
+import { request } from './request.js';
 import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
 import { createTabCoordinator, type TabCoordinator, type TabEnvironment, type TabMessage } from './tab-coordinator.js';
 
@@ -190,6 +191,14 @@ export interface PartylineClient {
    * const { relay, outbox, flush } = await client.inspect();
    */
   inspect(): Promise<ClientInspection>;
+  /**
+   * Unread messages per room this user read or wrote in (that its token may read), from the relay:
+   * rejects with `disconnected` when offline, or the relay's refusal.
+   *
+   * @example
+   * const counts = await client.unread(); // { 'party:abc': 3 }
+   */
+  unread(): Promise<Record<string, number>>;
   /**
    * Disconnects and releases every timer, listener, lock, channel and database handle. Queued
    * messages stay in the outbox for the next session; open `sent` promises reject with `closed`.
@@ -374,6 +383,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     settings,
     scheduler,
     assertOpen,
+    identity,
     async enqueue(type, room, body): Promise<PublishHandle> {
       assertOpen();
       await afterQueuedIds();
@@ -451,6 +461,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     if (event === ServerEvent.Messages) room._messages(payload);
     else if (event === ServerEvent.Signal) room._signal(payload);
     else if (event === ServerEvent.Presence) room._presence(payload);
+    else if (event === ServerEvent.Reads) room._reads(payload);
   });
   connection.on('connect', () => {
     for (const room of rooms.values()) room._connected();
@@ -535,6 +546,15 @@ export function createClient(options: ClientOptions): PartylineClient {
         retentionMs: settings.outboxRetentionMs,
         flush: { ...tabs, failures: flusher.failures, retryAt: flusher.retryAt },
       };
+    },
+
+    async unread() {
+      assertOpen();
+      const { rooms: counts } = await request<{ rooms?: unknown }>(connection.transport, settings.requestTimeoutMs, ClientEvent.Unread, {});
+      if (!counts || typeof counts !== 'object' || Object.values(counts).some((count) => !Number.isSafeInteger(count) || (count as number) < 0)) {
+        throw new PartylineError(PartylineErrorKind.ProtocolViolation, 'bad user:unread answer from relay');
+      }
+      return { ...(counts as Record<string, number>) };
     },
 
     async close() {

@@ -1,5 +1,5 @@
 import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
-import type { LogMessage } from '@partyline/protocol';
+import type { SummarizedMessage } from './message-fold.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
 import type { OutboxEntry, OutboxRecord } from './outbox-store.js';
 
@@ -18,8 +18,8 @@ export interface RoomCursor {
   bytes?: number;
 }
 
-/** A received message as cached locally (body still the raw JSON text). */
-export type StoredMessage = LogMessage & { room: string };
+/** A received message as cached locally (body still the raw JSON text), with its page's summary if it had one. */
+export type StoredMessage = SummarizedMessage & { room: string };
 
 export interface PartylineSchema extends DBSchema {
   /** Records of entries keyed by `[room, first id]`: a room's records are one key range, in publish order (ids are time-ordered). */

@@ -1,4 +1,4 @@
-import type { LogMessage } from '@partyline/protocol';
+import { isAnnotationType, type LogMessage } from '@partyline/protocol';
 import type { IDBPObjectStore } from 'idb';
 import type { PartylineDatabase, PartylineSchema, RoomCursor, StoredMessage } from './database.js';
 import { bytesOf, messageBytes } from './message-bytes.js';
@@ -40,6 +40,11 @@ export interface InboxStore {
   addOlder(room: string, lineage: CacheLineage, messages: readonly LogMessage[], limits: CacheLimits): Promise<void>;
   /** The cached messages with seq in [fromSeq, toSeq], if the cache follows `lineage`; else none. */
   history(room: string, lineage: CacheLineage, fromSeq: number, toSeq: number): Promise<StoredMessage[]>;
+  /**
+   * The cached entries before `before`, newest first back to the `count`-th message (annotations
+   * between messages come along, as in a backward page), in seq order; none if the cache does not follow `lineage`.
+   */
+  lastMessages(room: string, lineage: CacheLineage, before: number, count: number): Promise<StoredMessage[]>;
 }
 
 const follows = (stored: RoomCursor, lineage: CacheLineage) => stored.epoch === lineage.epoch && (stored.branch ?? '') === lineage.branch;
@@ -118,6 +123,22 @@ export function createInboxStore(db: () => Promise<PartylineDatabase>): InboxSto
         await tx.objectStore('cursors').put({ ...stored, bytes: await evict(inbox, room, bytes, stored.lastSeq - limits.inboxLimit + 1, limits.inboxMaxBytes) });
       };
       await Promise.all([work(), tx.done]);
+    },
+
+    async lastMessages(room, lineage, before, count) {
+      const tx = (await db()).transaction(['inbox', 'cursors'], 'readonly');
+      const stored = await tx.objectStore('cursors').get(room);
+      const run: StoredMessage[] = [];
+      if (stored && follows(stored, lineage) && before > 1) {
+        let messages = 0;
+        const range = IDBKeyRange.bound([room, 0], [room, before - 1]);
+        for (let at = await tx.objectStore('inbox').openCursor(range, 'prev'); at && messages < count; at = await at.continue()) {
+          run.push(at.value);
+          if (!isAnnotationType(at.value.type)) messages++;
+        }
+      }
+      await tx.done;
+      return run.reverse();
     },
 
     async history(room, lineage, fromSeq, toSeq) {

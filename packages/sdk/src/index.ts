@@ -16,7 +16,10 @@ export type { OutboxDurability, OutboxEntry } from './outbox-store.js';
 export { exponentialBackoff, retryDelayFor } from './retry-policy.js';
 export type { BackoffOptions, RetryDelay } from './retry-policy.js';
 export { Room } from './room.js';
-export { isValidRoomName } from '@partyline/protocol';
+export { foldMessages, MessageFold } from './message-fold.js';
+export type { FoldedMessage, PageSummaries, SummarizedMessage } from './message-fold.js';
+export { AnnotationType, isAnnotationType, isReactionKey, isValidRoomName } from '@partyline/protocol';
+export type { MessageSummary, ReadPosition } from '@partyline/protocol';
 export { checkBody } from './body-schema.js';
 export type { SchemaOutput, StandardIssue, StandardResult, StandardSchemaV1 } from './body-schema.js';
 export { RoomPresence } from './room-presence.js';
@@ -34,6 +37,9 @@ export type {
   HistoryWindow,
   InvalidMessage,
   OlderMessages,
+  ReadContext,
+  ReadStateSnapshot,
+  UpdateContext,
   SignalContext,
   StatusContext,
 } from './room.js';

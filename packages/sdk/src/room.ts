@@ -1,6 +1,11 @@
 import {
+  AnnotationType,
   DEFAULT_LIMITS,
+  isAnnotationType,
+  isReactionKey,
+  isReservedType,
   isValidRoomName,
+  MESSAGE_ID_PATTERN,
   MessageTypeSchema,
   RoomMessagesEventSchema,
   RoomPageSchema,
@@ -8,6 +13,7 @@ import {
   utf8ByteLength,
   validate,
   type LogMessage,
+  type ReadPosition,
   type RoomPage,
 } from '@partyline/protocol';
 import { ASYNC_SCHEMA_ISSUES, checkBody, type StandardIssue, type StandardSchemaV1 } from './body-schema.js';
@@ -25,6 +31,8 @@ import type { OutboxStore } from './outbox-store.js';
 import type { Scheduler } from './scheduler.js';
 import type { CacheLineage, InboxStore } from './inbox-store.js';
 import { bytesOf } from './message-bytes.js';
+import { MessageFold, summaryPage, type FoldedMessage, type SummarizedMessage } from './message-fold.js';
+import { ReadState } from './read-state.js';
 import { initialRoomSyncState, roomSyncTransition, type RoomSyncRequest, type RoomSyncCommand, type RoomSyncConfig, type RoomSyncEvent, type RoomSyncState, type ViewMark } from './room-sync-machine.js';
 import { liveEntries, type ViewPosition } from './view-position.js';
 
@@ -104,6 +112,26 @@ export interface RoomErrorContext {
   error: PartylineError;
 }
 
+/** A held message's folded state changed (an edit, delete or reaction reached the view). */
+export interface UpdateContext {
+  room: string;
+  id: string;
+  message: FoldedMessage;
+}
+
+/** A member's read position moved forwards (receipts; own other tabs and devices too). */
+export interface ReadContext {
+  room: string;
+  sub: string;
+  seq: number;
+}
+
+/** Where this member stands in the room: the last seq it read, and how many messages after it it has not. */
+export interface ReadStateSnapshot {
+  readSeq: number;
+  unread: number;
+}
+
 /** Events of a {@link Room}, each with one context object. */
 export interface RoomEvents {
   message: RoomMessage;
@@ -117,6 +145,10 @@ export interface RoomEvents {
   invalid: InvalidMessage;
   /** The relay let this tab into the room (again): an earlier `error` of its join is resolved. */
   joined: { room: string };
+  /** A message of the view was edited, deleted or reacted to (see `room.message(id)`). */
+  update: UpdateContext;
+  /** A member's read position moved (receipts, when the token grants them; always this member's own other tabs). */
+  read: ReadContext;
 }
 
 /** An outbox entry as the app sees it. */
@@ -208,6 +240,8 @@ export interface RoomHost {
   };
   readonly scheduler: Scheduler;
   assertOpen(): void;
+  /** The `sub` this client acts for, when known (the join ack's `caller` wins). */
+  identity(): string | undefined;
   enqueue(type: string, room: string, body: string): Promise<PublishHandle>;
   /** A message reached this tab through the log: if it is one of ours (same id and sender), it is sent. */
   delivered(room: string, id: string, sender: string, seq: number): void;
@@ -267,6 +301,14 @@ export class Room {
   #older: Promise<unknown> = Promise.resolve();
   /** Waiting for the view to get its place in the log. */
   readonly #placed: (() => void)[] = [];
+  /** The view's messages as their annotations left them: the newest FOLDED_MESSAGES of them. */
+  readonly #fold = new MessageFold({ maxMessages: FOLDED_MESSAGES });
+  /** This member's read position and unread count. */
+  #read = new ReadState();
+  /** Members' read positions (sub → seq), the furthest RECEIPTS of them. */
+  readonly #receipts = new Map<string, number>();
+  /** The token's `sub`, from the join ack. */
+  #caller: string | undefined;
 
   /** @internal use `client.room(name)` */
   constructor(name: string, host: RoomHost, options: RoomOptions = {}) {
@@ -276,9 +318,9 @@ export class Room {
     this.#slot = `room:${name}`;
     const from = options.from ?? 'beginning';
     if (typeof from === 'object' && 'last' in from) {
-      if (!Number.isSafeInteger(from.last) || from.last < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'from: a history window needs { last: integer ≥ 1 }', { retryable: false });
+      if (!Number.isSafeInteger(from.last) || from.last < 1) throw badRequest('from: a history window needs { last: integer ≥ 1 }');
     } else if (typeof from === 'object' && (typeof from.epoch !== 'string' || !Number.isSafeInteger(from.seq) || from.seq < 0)) {
-      throw new PartylineError(PartylineErrorKind.BadRequest, 'from: an app position needs { epoch: string, seq: integer ≥ 0, id? }', { retryable: false });
+      throw badRequest('from: an app position needs { epoch: string, seq: integer ≥ 0, id? }');
     }
     this.#from = from;
     this.#schema = options.schema;
@@ -330,9 +372,96 @@ export class Room {
    * sent.then(({ seq }) => console.log(id, 'is #', seq), (error) => console.warn(error.kind));
    */
   async publish(type: string, body: unknown): Promise<PublishHandle> {
+    this.#assertUsable();
+    if (isReservedType(type)) throw badRequest(`type ${JSON.stringify(type)}: the pl: prefix is reserved (use edit, delete, react, unreact, markRead)`);
+    return this.#host.enqueue(type, this.name, encodeBody(type, body, this.#host.settings.maxBodyBytes));
+  }
+
+  /**
+   * Replaces the body of one of your messages (a moderator's: anyone's), through the outbox like a
+   * publish — also for a message still pending. `sent` rejects with `not_found` (no such message in
+   * the log), `message_deleted` or `forbidden`.
+   *
+   * @example
+   * const { sent } = await room.edit(id, { text: 'I bring the big cake' });
+   */
+  async edit(id: string, body: unknown): Promise<PublishHandle> {
+    return this.#annotate(AnnotationType.Edit, id, { body: encodeJson(body, this.#host.settings.maxBodyBytes, 'body') });
+  }
+
+  /** Deletes one of your messages (a moderator's: anyone's): its body and reactions go, its place stays. */
+  async delete(id: string): Promise<PublishHandle> {
+    return this.#annotate(AnnotationType.Delete, id, {});
+  }
+
+  /**
+   * Adds your reaction `key` (1–64 bytes, e.g. an emoji) to a message; reacting twice changes
+   * nothing (`sent` still resolves).
+   *
+   * @example
+   * await room.react(message.id, '🎉');
+   */
+  async react(id: string, key: string): Promise<PublishHandle> {
+    return this.#annotate(AnnotationType.React, id, { key: reactionKey(key) });
+  }
+
+  /** Takes your reaction `key` back (none held: changes nothing). */
+  async unreact(id: string, key: string): Promise<PublishHandle> {
+    return this.#annotate(AnnotationType.Unreact, id, { key: reactionKey(key) });
+  }
+
+  /**
+   * The view's message with this id as its edits, deletes and reactions left it (the view keeps the
+   * newest 10 000 messages folded; older ones answer undefined).
+   */
+  message(id: string): FoldedMessage | undefined {
+    return (this.#caller !== undefined && this.#fold.byId(id, this.#caller)) || this.#fold.byId(id);
+  }
+
+  /** The view's messages (not the annotations), folded, in seq order (the newest 10 000). */
+  messages(): FoldedMessage[] {
+    return this.#fold.messages();
+  }
+
+  /**
+   * Marks the room read up to `seq` (default: the newest message handed to this view), through the
+   * outbox; never moves back. Other tabs and devices of the same user see it as a `read` event.
+   *
+   * @example
+   * room.on('message', () => document.hasFocus() && room.markRead());
+   */
+  async markRead(seq?: number): Promise<void> {
+    this.#assertUsable();
+    if (seq !== undefined && (!Number.isSafeInteger(seq) || seq < 0)) throw badRequest('markRead: seq must be an integer ≥ 0');
+    const newest = this.#handed?.view.lastSeq ?? 0;
+    // Not past what this view was handed: the relay would cap it at its head anyway.
+    const target = Math.min(seq ?? newest, newest);
+    if (!this.#read.moveTo(target)) return;
+    await this.#host.enqueue(AnnotationType.Read, this.name, JSON.stringify({ seq: target }));
+  }
+
+  /** This member's read position in the room and how many messages after it it has not read. */
+  readState(): ReadStateSnapshot {
+    return { readSeq: this.#read.readSeq, unread: this.#read.unread };
+  }
+
+  /** Members' read positions, furthest first (when the token grants `receipts`; else only this member's own). */
+  receipts(): ReadPosition[] {
+    return [...this.#receipts].map(([sub, seq]) => ({ sub, seq })).sort((a, b) => b.seq - a.seq || (a.sub < b.sub ? -1 : 1));
+  }
+
+  #assertUsable(): void {
     this.#host.assertOpen();
     if (this.#closed) throw new PartylineError(PartylineErrorKind.Closed, `left room ${this.name}`);
-    return this.#host.enqueue(type, this.name, encodeBody(type, body, this.#host.settings.maxBodyBytes));
+  }
+
+  /** Queues an annotation of message `id`: naming its sender and seq when the view holds it (else the relay takes it as the sender's own). */
+  async #annotate(type: string, id: string, fields: object): Promise<PublishHandle> {
+    this.#assertUsable();
+    if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) throw badRequest(`${type}: invalid message id ${JSON.stringify(id)}`);
+    const target = this.message(id);
+    const body = encodeJson({ id, ...(target ? { from: target.sender, seq: target.seq } : {}), ...fields }, this.#host.settings.maxBodyBytes, 'body');
+    return this.#host.enqueue(type, this.name, body);
   }
 
   /**
@@ -375,6 +504,7 @@ export class Room {
       }
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
+      for (const message of cached) this.#take(message);
       const checked = cached.map((message) => this.#toApp(message));
       // The view so far is the cache's (an app-owned view has none: its events' list stays).
       if (!this.#appOwned) this.#invalid = checked.filter(isInvalid);
@@ -397,7 +527,7 @@ export class Room {
    */
   loadOlder(limit = 50): Promise<OlderMessages> {
     this.#host.assertOpen();
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new PartylineError(PartylineErrorKind.BadRequest, 'loadOlder: limit must be an integer ≥ 1', { retryable: false });
+    if (!Number.isSafeInteger(limit) || limit < 1) throw badRequest('loadOlder: limit must be an integer ≥ 1');
     // One at a time: each continues where the one before it ended.
     const run = this.#older.then(() => this.#loadOlder(limit));
     this.#older = run.catch(() => {});
@@ -412,16 +542,19 @@ export class Room {
     const { view, start, generation } = mark;
     const lineage = { epoch: view.epoch!, branch: view.branch };
     const wanted = Math.min(limit, this.#host.settings.pageSize, start - 1);
-    let older: LogMessage[] = [];
+    let older: SummarizedMessage[] = [];
     let hasMore = false;
     if (!this.#appOwned) {
-      const cached = await this.#host.inbox.history(this.name, lineage, start - wanted, start - 1).catch(() => []);
-      // Only a run that ends right before the view and has no hole serves as is.
-      if (cached.length === wanted && cached.at(-1)?.seq === start - 1) older = cached;
-      hasMore = start - wanted > 1;
+      const cached = await this.#host.inbox.lastMessages(this.name, lineage, start, wanted).catch(() => []);
+      // Only a run without a hole that ends right before the view, with `wanted` messages or from seq 1, serves as is.
+      const first = cached[0]?.seq ?? start;
+      if (first < start && cached.every((message, at) => message.seq === first + at) && cached.at(-1)?.seq === start - 1 && (first === 1 || countMessages(cached) === wanted)) {
+        older = cached;
+        hasMore = first > 1;
+      }
     }
     if (older.length === 0) {
-      const page = this.#page(await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), wanted);
+      const page = this.#page(await request(this.#host.connection.transport, this.#host.settings.requestTimeoutMs, 'room:read', { room: this.name, before: start, limit: wanted }), wanted, true);
       // Another log than the view's: a positioned read finds out what changed and says so with a reset.
       if (page.epoch !== view.epoch) {
         this.#dispatch({ type: 'check' });
@@ -438,6 +571,7 @@ export class Room {
       if (this.#handed?.generation !== generation) return { messages: [], hasMore: false };
       const first = older[0];
       if (first) this.#dispatch({ type: 'older', generation, from: start, start: first.seq });
+      for (const message of older) this.#take(message);
       // Let the caller's continuation run before this room hands out the next event.
       await nextMacrotask();
       const checked = older.map((message) => this.#toApp(message));
@@ -516,6 +650,15 @@ export class Room {
     this.#events.emit('signal', { room: this.name, sender, type, body: parseJson(body) });
   }
 
+  /** @internal read positions that moved (checked by hand: the client bundle leaves these paths schema-free) */
+  _reads(raw: unknown): void {
+    const reads = (raw as { reads?: unknown }).reads;
+    if (!Array.isArray(reads)) return;
+    for (const read of reads as { sub?: unknown; seq?: unknown }[]) {
+      if (read && typeof read.sub === 'string' && Number.isSafeInteger(read.seq) && (read.seq as number) >= 0) this.#receipt(read.sub, read.seq as number);
+    }
+  }
+
   /** @internal presence changes from the relay */
   _presence(raw: unknown): void {
     this.presence._event(raw);
@@ -568,12 +711,13 @@ export class Room {
       } catch (error) {
         this.#host.cacheFailed(error); // no cache: the view starts from the log
       }
-      mark = {
-        view: stored ? cursorView(stored) : { epoch: undefined, lastSeq: 0, lastId: undefined, branch: '' },
-        // A window over a cache: the view starts at its newest `last` messages.
-        start: stored && typeof from === 'object' && 'last' in from ? Math.max(1, stored.lastSeq - from.last + 1) : 1,
-        generation: 0,
-      };
+      let start = 1;
+      // A window over a cache: the view starts at its newest `last` messages (annotations between them come along).
+      if (stored && typeof from === 'object' && 'last' in from) {
+        const window = await this.#host.inbox.lastMessages(this.name, { epoch: stored.epoch, branch: stored.branch ?? '' }, stored.lastSeq + 1, from.last).catch(() => []);
+        start = window[0]?.seq ?? Math.max(1, stored.lastSeq - from.last + 1);
+      }
+      mark = { view: stored ? cursorView(stored) : { epoch: undefined, lastSeq: 0, lastId: undefined, branch: '' }, start, generation: 0 };
     }
     this.#handed = mark;
     this.#dispatch({ type: 'opened', view: mark.view, start: mark.start });
@@ -611,7 +755,13 @@ export class Room {
           // Decided on deliveries the app was not handed: its view may be all in the log still.
           if (this.#withheld) return;
           this.#handed = command.mark;
-          if (command.reset.reason !== 'trimmed') this.#invalid = [];
+          if (command.reset.reason !== 'trimmed') {
+            // Another log: its seqs are not the old one's.
+            this.#invalid = [];
+            this.#fold.clear();
+            this.#read = new ReadState();
+            this.#receipts.clear();
+          }
           this.#events.emit('reset', { room: this.name, ...command.reset });
         });
       case 'restart_cache':
@@ -627,25 +777,67 @@ export class Room {
     try {
       const transport = this.#host.connection.transport;
       if (!transport) throw new PartylineError(PartylineErrorKind.Disconnected, 'not connected');
-      page = this.#page(await transport.request(event, payload, this.#host.settings.requestTimeoutMs), payload.limit ?? payload.last ?? 0);
+      page = this.#page(await transport.request(event, payload, this.#host.settings.requestTimeoutMs), payload.limit ?? payload.last ?? 0, payload.last !== undefined);
     } catch (error) {
       return this.#dispatch({ type: 'refused', ticket, error: toPartylineError(error) });
     }
-    if (event === 'room:join') this.#events.emit('joined', { room: this.name });
+    if (event === 'room:join') {
+      this.#joined(page);
+      this.#events.emit('joined', { room: this.name });
+    }
     this.#dispatch({ type: 'answer', ticket, page });
   }
 
   /**
-   * The relay's answer as a page of this room, of at most `limit` messages and `maxPageBytes`. Anything
-   * else breaks the protocol: none of it is cached or handed to the app (a relay could fill both).
+   * The relay's answer as a page of this room, of at most `limit` entries (a `backward` page: `limit`
+   * messages, with the annotations between them) and `maxPageBytes`. Anything else breaks the
+   * protocol: none of it is cached or handed to the app (a relay could fill both). Each message
+   * carries its summary from the page, as of the page's head (the fold and the cache keep it).
    */
-  #page(ack: unknown, limit: number): RoomPage {
+  #page(ack: unknown, limit: number, backward = false): RoomPage {
     const page = validate(RoomPageSchema, checkAck(ack));
     if (!page.ok) throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${page.error.message}`);
-    const { room, messages } = page.value;
+    const { room, messages, summaries, headSeq } = page.value;
     const bytes = bytesOf(messages);
-    if (room === this.name && messages.length <= limit && bytes <= this.#host.settings.maxPageBytes) return page.value;
-    throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${messages.length} messages, ${bytes} bytes for ${room}, asked for ${limit}`);
+    const counted = backward ? countMessages(messages) : messages.length;
+    if (room !== this.name || counted > limit || bytes > this.#host.settings.maxPageBytes) {
+      throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${counted} messages, ${bytes} bytes for ${room}, asked for ${limit}`);
+    }
+    if (summaries) {
+      for (const message of messages as SummarizedMessage[]) {
+        const summary = summaries[message.seq];
+        if (summary) Object.assign(message, { summary, summaryAt: headSeq });
+      }
+    }
+    return page.value;
+  }
+
+  /** A join's answer: who this member is, where it read up to, and the members' read positions. */
+  #joined(page: RoomPage): void {
+    if (page.caller !== undefined) this.#caller = this.#fold.caller = page.caller;
+    if (page.read) this.#read.joined(page.read, page.headSeq);
+    for (const position of page.reads ?? []) this.#receipt(position.sub, position.seq);
+  }
+
+  /** A member's read position moved: kept (this member's own moves its read state), told to the app. */
+  #receipt(sub: string, seq: number): void {
+    if (sub === this.#caller) this.#read.moveTo(seq);
+    if ((this.#receipts.get(sub) ?? -1) >= seq) return;
+    this.#receipts.set(sub, seq);
+    if (this.#receipts.size > RECEIPTS) {
+      // The furthest ones are kept: the one furthest behind goes.
+      const [behind] = [...this.#receipts].reduce((low, entry) => (entry[1] < low[1] ? entry : low));
+      this.#receipts.delete(behind);
+    }
+    this.#events.emit('read', { room: this.name, sub, seq });
+  }
+
+  /** Folds one entry of the view in and counts it for the read state; answers the held message it changed, if any. */
+  #take(entry: SummarizedMessage): FoldedMessage | undefined {
+    const held = isAnnotationType(entry.type) || this.#fold.bySeq(entry.seq) !== undefined;
+    const changed = this.#fold.apply(entry, summaryPage(entry));
+    if (!isReservedType(entry.type)) this.#read.message(entry.seq, entry.sender === (this.#caller ?? this.#host.identity()));
+    return held ? changed : undefined;
   }
 
   /** Creates the profile's cursor at the head only if none exists, and tells the machine which one is stored. */
@@ -682,11 +874,13 @@ export class Room {
     this.#handed = mark;
     for (const message of messages) {
       this.#host.delivered(this.name, message.id, message.sender, message.seq);
+      const changed = this.#take(message);
       const app = this.#toApp(message);
       if (isInvalid(app)) {
         this.#invalid.push(app);
         this.#events.emit('invalid', app);
       } else this.#events.emit('message', app);
+      if (changed) this.#events.emit('update', { room: this.name, id: changed.id, message: changed });
     }
   }
 
@@ -698,7 +892,7 @@ export class Room {
     if (!checked.issues) return { ...app, body: checked.value };
     if (checked.issues === ASYNC_SCHEMA_ISSUES && !this.#asyncSchemaReported) {
       this.#asyncSchemaReported = true;
-      this.#events.emit('error', { room: this.name, error: new PartylineError(PartylineErrorKind.BadRequest, ASYNC_SCHEMA_ISSUES[0]!.message, { retryable: false }) });
+      this.#events.emit('error', { room: this.name, error: badRequest(ASYNC_SCHEMA_ISSUES[0]!.message) });
     }
     return { ...app, issues: checked.issues };
   }
@@ -712,6 +906,27 @@ export class Room {
       this.#host.cacheFailed(error);
     }
   }
+}
+
+/** How many messages of the view a room keeps folded (`message(id)`, `messages()`): the newest ones. */
+const FOLDED_MESSAGES = 10_000;
+/** How many members' read positions a room keeps (the furthest). */
+const RECEIPTS = 1000;
+
+/** A refused call: nothing was queued or sent (never retryable). */
+function badRequest(message: string): PartylineError {
+  return new PartylineError(PartylineErrorKind.BadRequest, message);
+}
+
+function countMessages(entries: readonly LogMessage[]): number {
+  let count = 0;
+  for (const entry of entries) if (!isAnnotationType(entry.type)) count++;
+  return count;
+}
+
+function reactionKey(key: string): string {
+  if (!isReactionKey(key)) throw badRequest('a reaction key is 1–64 UTF-8 bytes without control characters');
+  return key;
 }
 
 function isInvalid(message: RoomMessage | InvalidMessage): message is InvalidMessage {
@@ -740,7 +955,7 @@ function nextMacrotask(): Promise<void> {
 
 function encodeBody(type: string, body: unknown, maxBodyBytes: number): string {
   const checked = validate(MessageTypeSchema, type);
-  if (!checked.ok) throw new PartylineError(PartylineErrorKind.BadRequest, `invalid message type ${JSON.stringify(type)}`, { retryable: false });
+  if (!checked.ok) throw badRequest(`invalid message type ${JSON.stringify(type)}`);
   return encodeJson(body, maxBodyBytes, 'body');
 }
 

@@ -91,6 +91,8 @@ describe('in Chromium, two relays over Redis', () => {
 
     const before = await pl(sender, (p) => p.publishMany(3, 'before'));
     await waitForCount(member, 3, 'the first three at the member');
+    // Its own view (and so its cache) has them too: acks settle before the log's delivery comes back.
+    await waitForCount(sender, 3, 'the first three in the sender’s view');
 
     await cutOff(senderProfile, proxyA, [sender]);
     const offline1 = await pl(sender, (p) => p.publishMany(5, 'offline-1'));

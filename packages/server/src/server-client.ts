@@ -29,9 +29,17 @@ export interface Appended {
 }
 
 /**
+ * An edit or delete as the relay took it: the annotation's `id` and `seq` (201), a `duplicate` of the
+ * first answer to the same idempotency key, or `noop` (a delete of a deleted message: `seq` is the message's).
+ */
+export interface Annotated extends Appended {
+  noop?: true;
+}
+
+/**
  * A small typed client of the relay's HTTP API for app backends (no IndexedDB, no socket): publish
- * with an idempotency key (retrying is safe: the same key is appended once), read history windows,
- * read presence. Verify webhooks with `verifyWebhook`.
+ * with an idempotency key (retrying is safe: the same key is appended once), edit and delete
+ * messages, read history windows, read presence. Verify webhooks with `verifyWebhook`.
  *
  * @example
  * const partyline = createServerClient({ url: process.env.RELAY_URL!, credential: process.env.PARTYLINE_API_KEY! });
@@ -59,6 +67,22 @@ export function createServerClient({ url, credential, timeoutMs = 10_000 }: Serv
     /** Appends up to 100 messages, each with its own id (its idempotency key). */
     publishBatch(name: string, messages: { id: string; type: string; body: unknown }[]): Promise<PublishAck> {
       return call('POST', `${room(name)}/messages`, { messages });
+    },
+    /**
+     * Replaces the body of the message at `seq` (`body`: any JSON). Only its sender may, or a
+     * credential with `moderate` (server API keys). Fails with `not_found` (404), `message_deleted` (410), `forbidden` (403).
+     * @example await partyline.editMessage('party:abc', 42, { text: 'fixed typo' }, { idempotencyKey: `edit-${editId}` });
+     */
+    editMessage(name: string, seq: number, body: unknown, { idempotencyKey }: { idempotencyKey?: string } = {}): Promise<Annotated> {
+      return call('PATCH', `${room(name)}/messages/${seq}`, { body }, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+    },
+    /**
+     * Deletes the message at `seq` (its body and reactions are cleared for everyone). Only its sender
+     * may, or a credential with `moderate` (server API keys). Deleting a deleted message answers `noop`.
+     * @example await partyline.deleteMessage('party:abc', 42, { idempotencyKey: `delete-${reportId}` });
+     */
+    deleteMessage(name: string, seq: number, { idempotencyKey }: { idempotencyKey?: string } = {}): Promise<Annotated> {
+      return call('DELETE', `${room(name)}/messages/${seq}`, undefined, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
     },
     /** A page of the log: after `since`, before `before`, or the newest `last`; each `body` the JSON value published (`bodyText` if it was not JSON). */
     history(name: string, window: { since?: number; before?: number; last?: number; limit?: number } = {}): Promise<ApiPage> {

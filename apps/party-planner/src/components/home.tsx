@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { newPartyId, recentParties, saveName, savedName } from '../party/identity.js';
+import { PartiesClient } from '../party/parties-client.js';
 
 export interface PartyDraft {
   title: string;
@@ -12,7 +13,8 @@ export function Home({ onCreate, onOpen }: { onCreate: (id: string, draft: Party
   const [name, setName] = useState(savedName);
   const [date, setDate] = useState('');
   const [venue, setVenue] = useState('');
-  const recent = recentParties();
+  const [recent] = useState(recentParties);
+  const ids = recent.map((party) => party.id);
 
   const create = (event: FormEvent) => {
     event.preventDefault();
@@ -53,13 +55,23 @@ export function Home({ onCreate, onOpen }: { onCreate: (id: string, draft: Party
       {recent.length > 0 && (
         <nav className="card recent" aria-labelledby="recent-title">
           <h2 id="recent-title">Your parties</h2>
-          <ul>
-            {recent.map((party) => (
-              <li key={party.id}>
-                <a href={`/p/${party.id}`} onClick={(event) => { event.preventDefault(); onOpen(party.id); }}>{party.title}</a>
-              </li>
-            ))}
-          </ul>
+          <PartiesClient parties={ids}>
+            {(unread) => (
+              <ul>
+                {recent.map((party) => {
+                  const count = unread[party.id] ?? 0;
+                  return (
+                    <li key={party.id}>
+                      <a href={`/p/${party.id}`} onClick={(event) => { event.preventDefault(); onOpen(party.id); }}>
+                        {party.title}
+                        {count > 0 && <span className="unread-badge" data-testid="unread-badge" aria-label={`${count} unread`}>{count}</span>}
+                      </a>
+                    </li>
+                  );
+                })}
+              </ul>
+            )}
+          </PartiesClient>
         </nav>
       )}
     </main>

@@ -89,6 +89,7 @@ function PartyScreen({ party, me, draft, created, onHome }: PartyScreenProps) {
       {room.problem && <div className="banner error" role="alert">{room.problem}</div>}
       {room.resetNotice && <div className="banner warn" role="status">{room.resetNotice}</div>}
       {room.elsewhereNotice && <div className="banner warn" role="status">{room.elsewhereNotice}</div>}
+      {room.changeNotice && <div className="banner warn" role="status">{room.changeNotice}</div>}
 
       <header className="party-head">
         <button type="button" className="ghost small back" onClick={onHome}>← Parties</button>

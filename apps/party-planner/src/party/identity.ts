@@ -137,6 +137,7 @@ function subjectOf(token: string): string | undefined {
 }
 
 const tokenKey = (party: string) => `partyline:token:${party}`;
+const LIST_TOKEN_KEY = 'partyline:token:list';
 
 /**
  * A token for `party` from the app server. The answer names this browser (the server's cookie
@@ -194,5 +195,29 @@ export function tokenSource(party: string, user: string, onOtherUser: (user: str
       throw new Error(`token: this browser is now ${fresh.user}, not ${user}`);
     }
     return fresh.token;
+  };
+}
+
+/**
+ * A token source for the list of parties: a token that only reads `parties` (for their unread
+ * counts), from the app server — or the last one while it is still good and for the same parties.
+ * It never changes who this browser is: an answer for another user is refused.
+ */
+export function listTokenSource(parties: readonly string[], user: string): () => Promise<string> {
+  const key = [...parties].sort().join(',');
+  return async () => {
+    const cached = JSON.parse(localStorage.getItem(LIST_TOKEN_KEY) ?? 'null') as (Partial<TokenAnswer> & { parties?: string }) | null;
+    if (cached?.user === user && cached.parties === key && typeof cached.token === 'string' && (cached.expiresAt ?? 0) - Date.now() > 5 * 60_000) return cached.token;
+    const response = await fetch('/api/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      credentials: 'same-origin',
+      body: JSON.stringify({ parties }),
+    });
+    if (!response.ok) throw new TokenRequestError(response.status, `token: HTTP ${response.status}`);
+    const answer = (await response.json()) as Partial<TokenAnswer>;
+    if (typeof answer.token !== 'string' || answer.user !== user) throw new Error('token: no read token for this browser');
+    localStorage.setItem(LIST_TOKEN_KEY, JSON.stringify({ token: answer.token, user, expiresAt: answer.expiresAt ?? 0, parties: key }));
+    return answer.token;
   };
 }

@@ -1,3 +1,4 @@
+import type { ViewMessage } from '@partyline/react';
 import type { ResetContext, RoomMessage } from '@partyline/sdk';
 import { describe, expect, it } from 'vitest';
 import { deriveParty } from '../state/party-state.js';
@@ -5,15 +6,17 @@ import { PartyView } from './party-view.js';
 
 const ROOM = 'party:abcdef';
 
-/** A room log: seq 1..n in the order given. */
-function logOf(specs: { sender: string; type: string; body: unknown }[], firstSeq = 1, prefix = 'm'): RoomMessage[] {
-  return specs.map((spec, index) => ({ room: ROOM, id: `${prefix}${firstSeq + index}`, ...spec, seq: firstSeq + index, ts: 1_000 + index }));
+/** A room log of messages (as the bindings hand them: not edited, deleted or reacted to): seq 1..n in the order given. */
+function logOf(specs: { sender: string; type: string; body: unknown }[], firstSeq = 1, prefix = 'm'): ViewMessage[] {
+  return specs.map((spec, index) => ({ room: ROOM, id: `${prefix}${firstSeq + index}`, ...spec, seq: firstSeq + index, ts: 1_000 + index, edited: false, deleted: false, reactions: {} }));
 }
 
 const chat = (sender: string, text: string) => ({ sender, type: 'chat', body: { text } });
-const texts = (view: PartyView) => view.folded.state.chat.map((line) => line.text);
+/** An item to bring, named `label` (its id too). */
+const item = (sender: string, label: string) => ({ sender, type: 'item:add', body: { itemId: label, label } });
+const labels = (view: PartyView) => view.folded.state.items.map((entry) => entry.label);
 
-function partyLog(): RoomMessage[] {
+function partyLog(): ViewMessage[] {
   return logOf([
     { sender: 'ana', type: 'party:create', body: { title: "Sam's 30th", name: 'Ana', venue: 'Rooftop' } },
     { sender: 'bo', type: 'member:join', body: { name: 'Bo' } },
@@ -26,9 +29,9 @@ function partyLog(): RoomMessage[] {
   ]);
 }
 
-/** Hands the view a ready `useMessages` snapshot: like the bindings, a new array each time, holding the same message objects. */
-function show(view: PartyView, messages: readonly RoomMessage[], reset?: ResetContext) {
-  return view.follow({ messages: messages.slice(), ready: true, reset });
+/** Hands the view a ready `useMessages` snapshot: like the bindings, new arrays each time, holding the same message objects. */
+function show(view: PartyView, messages: readonly ViewMessage[], reset?: ResetContext, annotations: readonly RoomMessage[] = []) {
+  return view.follow({ messages: messages.slice(), annotations: annotations.slice(), ready: true, reset });
 }
 
 describe('PartyView', () => {
@@ -52,7 +55,7 @@ describe('PartyView', () => {
     const log = partyLog();
     const view = new PartyView(ROOM);
     const early: ResetContext = { room: ROOM, reason: 'epoch_changed', epoch: 'e2', previousEpoch: 'e1' };
-    view.follow({ messages: [], ready: false, reset: early });
+    view.follow({ messages: [], annotations: [], ready: false, reset: early });
     expect(view.folded.lastSeq).toBe(0);
     expect(view.raw.opened).toBe(false);
     show(view, log.slice(0, 3), early);
@@ -62,36 +65,61 @@ describe('PartyView', () => {
   });
 
   it('records a repeated message as a duplicate and does not fold it twice', () => {
-    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three')]);
+    const log = logOf([item('ana', 'one'), item('bo', 'two'), item('ana', 'three')]);
     const view = new PartyView(ROOM);
     show(view, log.slice(0, 2));
     show(view, [...log.slice(0, 2), log[1]!, log[2]!]); // the SDK handed seq 2 again
     expect(view.raw.events).toEqual([2, 3]);
     expect(view.raw.anomalies).toEqual([{ kind: 'duplicate', source: 'event', seq: 2, expected: 3 }]);
-    expect(texts(view)).toEqual(['one', 'two', 'three']);
+    expect(labels(view)).toEqual(['one', 'two', 'three']);
+    expect(view.folded.state.ignored).toBe(0);
   });
 
   it('records an array that does not continue the one folded (without a reset) as duplicates, never skipping it unseen', () => {
-    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three')]);
+    const log = logOf([item('ana', 'one'), item('bo', 'two'), item('ana', 'three')]);
     const view = new PartyView(ROOM);
     show(view, log.slice(0, 2));
-    show(view, log.map((message) => ({ ...message }))); // other objects: not the run folded so far
+    show(view, log.map((message) => ({ ...message, id: `other-${message.id}` }))); // other messages at the same seqs: not the run folded so far
     expect(view.raw.events).toEqual([1, 2, 3]);
     expect(view.raw.anomalies).toEqual([
       { kind: 'duplicate', source: 'event', seq: 1, expected: 3 },
       { kind: 'duplicate', source: 'event', seq: 2, expected: 3 },
     ]);
-    expect(texts(view)).toEqual(['one', 'two', 'three']);
+    expect(labels(view)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('takes a message the SDK\'s fold changed (a new object, same id and seq) as the same message: not folded again', () => {
+    const log = logOf([item('ana', 'one'), chat('bo', 'two')]);
+    const view = new PartyView(ROOM);
+    const before = show(view, log);
+    const edited: ViewMessage = { ...log[1]!, body: { text: 'two, edited' }, edited: true, deleted: false };
+    expect(show(view, [log[0]!, edited])).toBe(before); // nothing new for the party's state
+    const reacted: ViewMessage = { ...log[0]!, deleted: false, body: log[0]!.body, reactions: { '🎉': { count: 1, mine: false } } };
+    expect(show(view, [reacted, edited])).toBe(before);
+    expect(view.raw).toMatchObject({ history: [1, 2], events: [], anomalies: [] });
+  });
+
+  it('records annotations in the run, in seq order with the messages (no gap), without folding them', () => {
+    const log = logOf([chat('ana', 'one')]);
+    const annotation = (seq: number, type: string, target: string): RoomMessage => ({ room: ROOM, id: `a${seq}`, seq, type, body: { id: target }, sender: 'bo', ts: 0 });
+    const annotations = [annotation(2, 'pl:react', 'm1'), annotation(3, 'pl:edit', 'm1'), annotation(5, 'pl:delete', 'm4')];
+    const view = new PartyView(ROOM);
+    show(view, [log[0]!], undefined, annotations.slice(0, 1));
+    show(view, [log[0]!, ...logOf([chat('ana', 'three')], 4)], undefined, annotations);
+    expect(view.raw).toMatchObject({ history: [1, 2], events: [3, 4, 5], anomalies: [] });
+    expect(view.folded.lastSeq).toBe(5);
+    expect(view.folded.state.ignored).toBe(0); // annotations are not the party's messages
+    expect(view.folded.senders.get('a3')).toBe('bo'); // an own annotation in the view is not applied again from the outbox
   });
 
   it('records a gap and folds what came, in order', () => {
-    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three'), chat('bo', 'four')]);
+    const log = logOf([item('ana', 'one'), item('bo', 'two'), item('ana', 'three'), item('bo', 'four')]);
     const view = new PartyView(ROOM);
     show(view, log.slice(0, 1));
     show(view, [log[0]!, log[2]!]);
     show(view, [log[0]!, log[2]!, log[3]!]);
     expect(view.raw.anomalies).toEqual([{ kind: 'gap', source: 'event', seq: 3, expected: 2 }]);
-    expect(texts(view)).toEqual(['one', 'three', 'four']);
+    expect(labels(view)).toEqual(['one', 'three', 'four']);
     // A history that does not start at seq 1 is a gap too (a missing prefix).
     const late = new PartyView(ROOM);
     show(late, log.slice(1));
@@ -125,7 +153,7 @@ describe('PartyView', () => {
   });
 
   it('continues after the hole on trimmed, also when the messages around it come in the reset\'s snapshot', () => {
-    const log = logOf([chat('ana', 'one'), chat('bo', 'two'), chat('ana', 'three'), chat('bo', 'four'), chat('ana', 'five')]);
+    const log = logOf([item('ana', 'one'), item('bo', 'two'), item('ana', 'three'), item('bo', 'four'), item('ana', 'five')]);
     const trimmed: ResetContext = { room: ROOM, reason: 'trimmed', epoch: 'e1', fromSeq: 3, toSeq: 4 };
     const view = new PartyView(ROOM);
     show(view, log.slice(0, 1));
@@ -133,7 +161,7 @@ describe('PartyView', () => {
     show(view, [log[0]!, log[1]!, log[4]!], trimmed); // two before the hole, five after it
     expect(view.raw.anomalies).toEqual([]);
     expect(view.raw.resets).toEqual([{ reason: 'trimmed', epoch: 'e1', fromSeq: 3, toSeq: 4, afterEvents: 0 }]);
-    expect(texts(view)).toEqual(['one', 'two', 'five']);
+    expect(labels(view)).toEqual(['one', 'two', 'five']);
   });
 
   it('keeps title, early items and votes of a party past 500 messages (a reload folds the whole cached log)', () => {
@@ -144,14 +172,14 @@ describe('PartyView', () => {
     expect(state.title).toBe("Sam's 30th");
     expect(state.items.map((item) => [item.label, item.claimedBy])).toEqual([['Cake', 'bo']]);
     expect(state.polls.venue.votes).toEqual(new Map([['ana', 'v2']]));
-    expect(state.chat).toHaveLength(651);
+    expect(view.folded.senders.size).toBe(658);
     expect(view.raw.history).toEqual(log.map((_, index) => index + 1));
   });
 
   it('answers the same fold object until something changes (a stable snapshot for React)', () => {
     const log = partyLog();
     const view = new PartyView(ROOM);
-    const snapshot = { messages: log.slice(0, 2), ready: true, reset: undefined };
+    const snapshot = { messages: log.slice(0, 2), annotations: [], ready: true, reset: undefined };
     const before = view.follow(snapshot);
     expect(view.follow(snapshot)).toBe(before); // the same snapshot again (a re-render)
     expect(show(view, log.slice(0, 2))).toBe(before); // the same messages (only own pending ones changed)
@@ -182,7 +210,7 @@ describe('PartyView', () => {
             return seq;
           },
         },
-      }) as RoomMessage;
+      }) as ViewMessage;
     });
     const view = new PartyView(ROOM);
     show(view, counted.slice(0, 100));

@@ -1,11 +1,15 @@
-import type { MessagesView } from '@partyline/react';
-import type { ResetContext, RoomMessage } from '@partyline/sdk';
+import type { MessagesView, ViewMessage } from '@partyline/react';
+import type { ResetContext, Room, RoomMessage } from '@partyline/sdk';
 import { emptyPartyState, reduceParty, type PartyState } from '../state/party-state.js';
 
 /**
  * This tab's view of a party room, folded exactly as the SDK hands it through `useMessages`: a
- * `messages` array that only grows at its end (the first ready one is what `history()` answered),
- * started over by an `epoch_changed`/`diverged` reset. The fold is resumable: each snapshot folds
+ * `messages` array (and an `annotations` array: edits, deletions, reactions) that only grow at their
+ * end (the first ready ones are what `history()` answered), started over by an `epoch_changed`/`diverged`
+ * reset. A message the SDK's fold changed (edited, deleted, reacted to) is a new object in its place:
+ * the same message (id and seq), not folded again — the party's own state (checklist, votes) does not
+ * take edits; the chat reads the SDK's folded messages directly (see `state/chat-lines.ts`). Annotations
+ * are only recorded here (their seqs belong to the gap-free run). The fold is resumable: each snapshot folds
  * only what was added since the last one (how far it got is kept with the array's last message), into the
  * state the earlier ones left — never the whole log again, at a cost that does not grow with the log
  * (see `PartyState`). The SDK promises one gap-free, duplicate-free run in seq order, so folding is a
@@ -43,9 +47,9 @@ export interface RawView {
   room: string;
   /** Whether the view is ready (`history()` has answered). */
   opened: boolean;
-  /** Seqs of the view the room opened with (what `history()` answered), in order. */
+  /** Seqs of the view the room opened with (what `history()` answered: messages and annotations), in order. */
   history: number[];
-  /** Seqs of the messages added after it, in arrival order (after a reset: the log again). */
+  /** Seqs of the entries added after it, in arrival order (after a reset: the log again). */
   events: number[];
   resets: ViewReset[];
   anomalies: ViewAnomaly[];
@@ -55,7 +59,7 @@ export interface RawView {
 export interface FoldedLog {
   /** The party as the log says, without own queued messages. */
   readonly state: PartyState;
-  /** Message id → sender, for every message in the view (a queued copy of one is not applied again). */
+  /** Entry id → sender, for every message and annotation in the view (a queued copy of one is not applied again). */
   readonly senders: ReadonlyMap<string, string>;
   /** The last seq the view holds (0 = none). */
   readonly lastSeq: number;
@@ -64,16 +68,20 @@ export interface FoldedLog {
 export const EMPTY_FOLD: FoldedLog = { state: emptyPartyState(), senders: new Map(), lastSeq: 0 };
 
 /** What `PartyView.follow` reads of a `useMessages` snapshot. */
-export type MessagesSnapshot = Pick<MessagesView, 'messages' | 'ready' | 'reset'>;
+export type MessagesSnapshot = Pick<MessagesView, 'messages' | 'annotations' | 'ready' | 'reset'>;
 
 export class PartyView {
   readonly raw: RawView;
   #state: PartyState = emptyPartyState();
   #senders = new Map<string, string>();
   #lastSeq = 0;
-  /** How many messages of the current run are folded, and the last of them (the array that holds it there continues the run). */
+  /** How many messages of the current run are folded, and the last of them (the array that holds it, or a new state of it, there continues the run). */
   #count = 0;
-  #last: RoomMessage | undefined;
+  #last: ViewMessage | undefined;
+  #lastSeqOfRun = 0;
+  /** The same for annotations (entries never replaced). */
+  #annotationCount = 0;
+  #lastAnnotation: RoomMessage | undefined;
   /** The last reset seen (snapshots hand the latest one until another comes). */
   #reset: ResetContext | undefined;
   /** After a `trimmed` reset: the last seq of the hole, passed by the next message after it. */
@@ -94,30 +102,43 @@ export class PartyView {
    * `diverged` start the fold over), then the messages added since the last snapshot. Snapshots must
    * come in order; the same one again changes nothing. Answers the fold.
    */
-  follow({ messages, ready, reset }: MessagesSnapshot): FoldedLog {
+  follow({ messages, annotations, ready, reset }: MessagesSnapshot): FoldedLog {
     if (!ready) return this.#snapshot;
     const opening = !this.raw.opened;
     this.raw.opened = true;
     let changed = opening;
     let from = this.#count;
+    let fromAnnotation = this.#annotationCount;
     if (reset !== this.#reset) {
       this.#reset = reset;
       if (reset && this.#restart(reset)) {
         changed = true;
-        from = 0;
+        from = fromAnnotation = 0;
       }
     }
     // Not a continuation of the run folded so far (never expected without a reset): fold it all again,
-    // so the repeats are recorded as duplicates rather than skipped unseen.
-    if (from > 0 && messages[from - 1] !== this.#last) from = 0;
+    // so the repeats are recorded as duplicates rather than skipped unseen. (A message the SDK's fold
+    // changed is another object for the same id and seq: that continues the run.)
+    const tail = messages[from - 1];
+    if (from > 0 && tail !== this.#last && (tail?.id !== this.#last?.id || tail?.seq !== this.#lastSeqOfRun)) from = 0;
+    if (fromAnnotation > 0 && annotations[fromAnnotation - 1] !== this.#lastAnnotation) fromAnnotation = 0;
     const seqs = opening ? this.raw.history : this.raw.events;
-    for (let index = from; index < messages.length; index += 1) {
-      const message = messages[index]!;
-      seqs.push(message.seq);
-      if (this.#fold(message, opening ? 'history' : 'event')) changed = true;
+    // The new messages and annotations, merged in seq order (each array is in seq order).
+    let next = from;
+    let nextAnnotation = fromAnnotation;
+    if (from === 0) this.#lastSeqOfRun = 0;
+    while (next < messages.length || nextAnnotation < annotations.length) {
+      const isMessage = nextAnnotation >= annotations.length || (next < messages.length && messages[next]!.seq < annotations[nextAnnotation]!.seq);
+      const entry = isMessage ? messages[next++]! : annotations[nextAnnotation++]!;
+      const { seq } = entry;
+      seqs.push(seq);
+      if (isMessage) this.#lastSeqOfRun = seq;
+      if (this.#fold(entry, opening ? 'history' : 'event', isMessage)) changed = true;
     }
+    this.#last = messages.at(-1); // (or a new state of the same last message)
     this.#count = messages.length;
-    this.#last = messages.at(-1);
+    this.#annotationCount = annotations.length;
+    this.#lastAnnotation = annotations.at(-1);
     if (changed) this.#snapshot = { state: this.#state, senders: this.#senders, lastSeq: this.#lastSeq };
     return this.#snapshot;
   }
@@ -145,9 +166,9 @@ export class PartyView {
     return true;
   }
 
-  /** Folds one message if it belongs in the view; answers whether it did. */
-  #fold(message: RoomMessage, source: ViewAnomaly['source']): boolean {
-    const { seq } = message;
+  /** Folds one entry (a message into the party's state; an annotation only takes its place) if it belongs in the view; answers whether it did. */
+  #fold(entry: ViewMessage | RoomMessage, source: ViewAnomaly['source'], isMessage: boolean): boolean {
+    const { seq } = entry;
     if (this.#hole !== undefined && seq > this.#hole) {
       this.#lastSeq = Math.max(this.#lastSeq, this.#hole);
       this.#hole = undefined;
@@ -160,16 +181,18 @@ export class PartyView {
     }
     // After a gap: the missing messages cannot be waited for here (the SDK owns that), so fold in order.
     if (seq > expected) this.raw.anomalies.push({ kind: 'gap', source, seq, expected });
-    this.#state = reduceParty(this.#state, message);
-    this.#senders.set(message.id, message.sender);
+    if (isMessage) this.#state = reduceParty(this.#state, entry);
+    this.#senders.set(entry.id, entry.sender);
     this.#lastSeq = seq;
     return true;
   }
 }
 
-/** Where tests find every view of this page: `window.__partyline.views[room]`. */
+/** Where tests find every view of this page: `window.__partyline.views[room]`, and its SDK room: `rooms[room]`. */
 export interface PartylineDebug {
   views: Record<string, RawView>;
+  /** The SDK room behind each view: tests compare its fold (`message(id)`, `messages()`) with the log. */
+  rooms: Record<string, Room>;
 }
 
 declare global {
@@ -178,10 +201,11 @@ declare global {
   }
 }
 
-/** Publishes a view's raw record on `window.__partyline` (a newer view of the same room replaces it). */
-export function exposeView(view: PartyView): void {
+/** Publishes a view's raw record and its room on `window.__partyline` (a newer view of the same room replaces it). */
+export function exposeView(view: PartyView, room: Room): void {
   if (typeof window === 'undefined') return;
-  // A null-prototype record: room names are keys, never inherited properties.
-  const debug = (window.__partyline ??= { views: Object.create(null) as Record<string, RawView> });
+  // Null-prototype records: room names are keys, never inherited properties.
+  const debug = (window.__partyline ??= { views: Object.create(null) as Record<string, RawView>, rooms: Object.create(null) as Record<string, Room> });
   debug.views[view.raw.room] = view.raw;
+  debug.rooms[view.raw.room] = room;
 }

@@ -6,8 +6,8 @@
  * reveals the {@link CHAT_PAGE} lines before it; back at the end it follows again.
  *
  * Pure functions over the chat lines (any objects with a stable `id`), so the component only wires
- * them to scroll events. With the party's keyed chat (`PartyState.chat`) every step costs the lines
- * it puts on screen, never the length of the chat: a held line is found by its id in O(1).
+ * them to scroll events. With the party's keyed chat (`ChatLog`, see `chat-lines.ts`) every step costs
+ * the lines it puts on screen, never the length of the chat: a held line is found by its id in O(1).
  */
 
 /** Chat lines: an array, or a list that finds a line's index by its id (`KeyedList`). */

@@ -28,7 +28,7 @@ describe('deriveParty', () => {
     expect(state.host).toBe('ana');
   });
 
-  it('keeps chat in log order with names from member:join (a later join renames)', () => {
+  it('knows chat senders as members, with names from member:join (a later join renames); chat lines are the SDK\'s (chat-lines.ts)', () => {
     const state = deriveParty(
       logOf([
         msg('ana', 'member:join', { name: 'Ana' }),
@@ -38,10 +38,6 @@ describe('deriveParty', () => {
         msg('bo', 'member:join', { name: 'Bobby' }),
       ]),
     );
-    expect(state.chat.map((line) => [line.sender, line.text, line.seq])).toEqual([
-      ['bo', 'hi', 3],
-      ['ana', 'hello', 4],
-    ]);
     expect(state.members).toEqual(new Map([['ana', 'Ana'], ['bo', 'Bobby']]));
     expect([...state.members.keys()]).toEqual(['ana', 'bo']); // order of first appearance, a rename keeps it
   });
@@ -111,7 +107,7 @@ describe('deriveParty', () => {
         msg('x', 'party:create', { name: 'no title' }),
       ]),
     );
-    expect(state.chat.toArray()).toEqual([]);
+    expect(state.members.size).toBe(0); // (no valid chat line made its sender a member)
     expect(state.items.toArray()).toEqual([]);
     expect(state.ignored).toBe(8);
     expect(state.lastSeq).toBe(8);
@@ -124,10 +120,7 @@ describe('deriveParty', () => {
     const log = logOf([msg('ana', 'chat', { text: 'first' }), add]);
     const state = deriveParty(log, [add, claim, line]);
     expect(state.items.map((item) => [item.label, item.claimedBy])).toEqual([['Chips', 'me']]);
-    expect(state.chat.map((l) => [l.text, l.seq])).toEqual([
-      ['first', 1],
-      ['on my way', undefined],
-    ]);
+    expect(state.members.has('me')).toBe(true); // the queued line's sender
     expect(state.items.at(0)?.changedBy).toEqual(new Map([['me', claim.id]])); // my latest change to it: the queued claim
   });
 
@@ -217,8 +210,7 @@ describe('deriveParty', () => {
     ]);
     expect(date.votes.has('valueOf')).toBe(false);
     expect(leadingOption(date)?.optionId).toBe('constructor');
-    expect(state.chat.map((line) => [line.sender, line.text])).toEqual([['__proto__', 'hello from __proto__']]);
-    expect(state.chat.get(state.chat.at(0)!.id)?.text).toBe('hello from __proto__');
+    expect(state.members.get('__proto__')).toBe('Proto'); // a member like any other (it joined by that name)
     expect(state.ignored).toBe(1); // the vote for an option that does not exist
     // Nothing leaked onto Object.prototype.
     expect(({} as Record<string, unknown>).Proto).toBeUndefined();

@@ -39,14 +39,6 @@ export interface PartyEvent {
   ts?: number | undefined;
 }
 
-export interface ChatLine {
-  id: string;
-  seq: number | undefined;
-  sender: string;
-  text: string;
-  ts: number | undefined;
-}
-
 export interface ChecklistItem {
   itemId: string;
   label: string;
@@ -82,17 +74,17 @@ export interface Poll {
  * plain objects: ids come from other people's messages, and `__proto__`, `constructor` or
  * `toString` must be ids like any other.
  *
- * Folding one more message costs O(1) in the length of the log (chat lines, items, options and
- * their changes live in persistent lists, see `persistent-list.ts`); a join or a vote copies a map
- * of the party's members or of one poll's voters, which is no more than showing them costs.
+ * Folding one more message costs O(1) in the length of the log (items, options and their changes
+ * live in persistent lists, see `persistent-list.ts`); a join or a vote copies a map of the party's
+ * members or of one poll's voters, which is no more than showing them costs. Chat lines are not
+ * folded here: they are the SDK's folded messages (edits, deletions, reactions), see `chat-lines.ts`;
+ * a chat message only makes its sender a member.
  */
 export interface PartyState {
   title: string | undefined;
   host: string | undefined;
   /** sender (token subject) → display name, in order of their first appearance. */
   members: ReadonlyMap<string, string>;
-  /** Chat lines in log order, found by message id. */
-  chat: KeyedList<ChatLine>;
   /** Checklist items in the order added, found by item id. */
   items: KeyedList<ChecklistItem>;
   polls: { readonly [kind in PollKind]: Poll };
@@ -114,7 +106,6 @@ export function emptyPartyState(): PartyState {
     title: undefined,
     host: undefined,
     members: new Map(),
-    chat: KeyedList.empty((line) => line.id),
     items: KeyedList.empty((item) => item.itemId),
     polls: { date: emptyPoll('date'), venue: emptyPoll('venue') },
     lastSeq: 0,
@@ -130,6 +121,11 @@ function text(value: unknown, max: number): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim();
   return trimmed.length > 0 && trimmed.length <= max ? trimmed : undefined;
+}
+
+/** The text of a chat message body, if it is one: 1–{@link MAX_TEXT} characters, trimmed. */
+export function chatText(body: unknown): string | undefined {
+  return text(record(body)?.text, MAX_TEXT);
 }
 
 function pollKind(value: unknown): PollKind | undefined {
@@ -209,11 +205,8 @@ export function reduceParty(state: PartyState, event: PartyEvent): PartyState {
     }
     case PartyMessageType.Join:
       return addMember(next, sender, text(body.name, MAX_LABEL));
-    case PartyMessageType.Chat: {
-      const line = text(body.text, MAX_TEXT);
-      if (!line) return { ...next, ignored: next.ignored + 1 };
-      return { ...addMember(next, sender, undefined), chat: next.chat.push({ id, seq: event.seq, sender, text: line, ts: event.ts }) };
-    }
+    case PartyMessageType.Chat:
+      return chatText(body) === undefined ? { ...next, ignored: next.ignored + 1 } : addMember(next, sender, undefined);
     case PartyMessageType.ItemAdd: {
       const itemId = text(body.itemId, 64);
       const label = text(body.label, MAX_LABEL);
@@ -279,7 +272,7 @@ export function applyPending(state: PartyState, pending: readonly PartyEvent[], 
   if (pending.length === 0) return state;
   // A branch: what the queue adds stays with it, so the log's state keeps growing in O(1) per message.
   const branch = (poll: Poll): Poll => ({ ...poll, options: poll.options.branch(), labels: poll.labels.branch() });
-  let next: PartyState = { ...state, chat: state.chat.branch(), items: state.items.branch(), polls: { date: branch(state.polls.date), venue: branch(state.polls.venue) } };
+  let next: PartyState = { ...state, items: state.items.branch(), polls: { date: branch(state.polls.date), venue: branch(state.polls.venue) } };
   for (const event of pending) {
     if (!isLogged(event.id)) next = reduceParty(next, { ...event, seq: undefined });
   }

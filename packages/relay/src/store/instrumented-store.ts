@@ -33,16 +33,20 @@ export function instrumentStore(store: RoomLogStore, metrics: RelayMetrics): Roo
       if (duplicates > 0) metrics.dedupHits.inc(duplicates);
       return result;
     },
-    async read(room, since, limit) {
-      const page = await timed(seconds.read, store.read(room, since, limit));
+    async read(room, since, limit, caller) {
+      const page = await timed(seconds.read, store.read(room, since, limit, caller));
       metrics.catchUpMessages.inc(page.messages.length);
       return page;
     },
-    async readBefore(room, before, limit) {
-      const page = await timed(seconds.readBefore, store.readBefore(room, before, limit));
+    async readBefore(room, before, limit, caller) {
+      const page = await timed(seconds.readBefore, store.readBefore(room, before, limit, caller));
       metrics.catchUpMessages.inc(page.messages.length);
       return page;
     },
+    readState: (room, sub) => store.readState(room, sub),
+    receipts: (room, limit) => store.receipts(room, limit),
+    noteUserRoom: (sub, room) => store.noteUserRoom(sub, room),
+    userRooms: (sub) => store.userRooms(sub),
     async ping() {
       await timed(seconds.ping, store.ping());
     },

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, type LogMessage } from '@partyline/protocol';
+import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, type LogMessage, type MessageSummary, type ReadPosition } from '@partyline/protocol';
 import { Cluster, ReplyError } from 'ioredis';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
-import { APPEND_SCRIPT, READ_BEFORE_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import { APPEND_SCRIPT, READ_BEFORE_SCRIPT, READ_SCRIPT, READ_STATE_SCRIPT } from './redis-scripts.js';
 import {
   StoreUnavailableError,
+  USER_ROOMS_MAX,
+  USER_ROOMS_RETENTION_MS,
+  refusal,
+  type RefusalKind,
   type AppendBatchResult,
   type AppendInput,
   type AppendOutcome,
@@ -52,10 +56,21 @@ const REDIRECTION = /^(MOVED|ASK) /;
 
 interface ScriptCommands {
   plAppend(...args: (string | number)[]): Promise<unknown[]>;
-  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string, string]>;
-  plReadBefore(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string]>;
+  plRead(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string, string, RawSummaries]>;
+  plReadBefore(...args: (string | number)[]): Promise<[string, number, number, RawEntry[], string, RawSummaries]>;
+  plReadState(...args: (string | number)[]): Promise<[number, number]>;
 }
 type RawEntry = [string, string[]];
+/** Flat (seq, summary JSON, keys the caller holds) triples; see page_summaries in redis-scripts.ts. */
+type RawSummaries = (string | string[])[];
+/** A summary as the scripts keep it (see redis-scripts.ts). */
+interface StoredSummary {
+  b?: string;
+  e?: number;
+  d?: 1;
+  r?: Record<string, number>;
+}
+
 
 /**
  * Room log on Redis: a stream per room, a sequence in the room's meta hash and dedup hashes,
@@ -77,9 +92,10 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   const ackReplicasTimeoutMs = options.ackReplicasTimeoutMs ?? 1000;
   client.on('error', (error: Error) => options.onError?.(error));
   // Fixed key counts (see DEDUP_KEYS): a leading count argument would route every script by slot("2").
-  client.defineCommand('plAppend', { lua: APPEND_SCRIPT, numberOfKeys: 2 + DEDUP_KEYS });
-  client.defineCommand('plRead', { lua: READ_SCRIPT, numberOfKeys: 2 });
-  client.defineCommand('plReadBefore', { lua: READ_BEFORE_SCRIPT, numberOfKeys: 2 });
+  client.defineCommand('plAppend', { lua: APPEND_SCRIPT, numberOfKeys: 6 + DEDUP_KEYS });
+  client.defineCommand('plRead', { lua: READ_SCRIPT, numberOfKeys: 4 });
+  client.defineCommand('plReadBefore', { lua: READ_BEFORE_SCRIPT, numberOfKeys: 4 });
+  client.defineCommand('plReadState', { lua: READ_STATE_SCRIPT, numberOfKeys: 3 });
   const maxPageBytes = options.maxPageBytes ?? DEFAULT_LIMITS.maxPageBytes;
   const scripts = client as unknown as ScriptCommands;
   const commandTimeoutMs = options.commandTimeoutMs ?? 5000;
@@ -90,6 +106,8 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   });
 
   const key = (room: string, suffix: string) => `${prefix}{${room}}:${suffix}`;
+  /** Cross-slot on purpose: one key per user, whatever rooms they are in. */
+  const userRoomsKey = (sub: string) => `${prefix}{u:${sub}}:rooms`;
   // A room's epoch is created by whichever call first finds none; a random per-store nonce plus a
   // counter names it uniquely without a random UUID on every call.
   const epochNonce = randomBytes(9).toString('base64url');
@@ -135,13 +153,13 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   return {
     kind: 'redis',
 
-    async append(room: string, messages: readonly AppendInput[], { create = true } = {}): Promise<AppendBatchResult> {
+    async append(room: string, messages: readonly AppendInput[], { create = true, moderate = false } = {}): Promise<AppendBatchResult> {
       const at = now();
       const { keys, writeExpiresAt } = dedupKeys(room, at);
       const sender = messages[0]?.sender ?? '';
-      const args: (string | number)[] = [key(room, 'meta'), key(room, 'log'), ...keys];
+      const args: (string | number)[] = [key(room, 'meta'), key(room, 'log'), key(room, 'sum'), key(room, 'rx'), key(room, 'an'), key(room, 'reads'), ...keys];
       args.push(at, epochCandidate(), writeExpiresAt, maxMessages, maxAgeMs > 0 ? at - maxAgeMs : 0, sender, messages.length, idleExpiryMs);
-      args.push(feedChannel, feedOrigin, room, maxBytes, create ? '1' : '0');
+      args.push(feedChannel, feedOrigin, room, maxBytes, create ? '1' : '0', moderate ? '1' : '0');
       for (const message of messages) {
         if (message.sender !== sender) throw new Error('one append batch has one sender');
         args.push(message.id, message.type, message.body);
@@ -150,33 +168,96 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
       // No such room, and this append was not to create it.
       if (reply[0] === '') return { epoch: '', outcomes: [] };
       const outcomes: AppendOutcome[] = messages.map((message, i) => {
-        const status = reply[2 + i * 2] as number;
-        const seq = reply[3 + i * 2] as number;
-        if (status === 0) {
-          return { status: 'appended', message: { seq, id: message.id, type: message.type, body: message.body, sender, ts: at } };
+        const status = reply[3 + i * 2] as number;
+        const value = reply[4 + i * 2] as number | string;
+        switch (status) {
+          case 0:
+            return { status: 'appended', message: { seq: value as number, id: message.id, type: message.type, body: message.body, sender, ts: at } };
+          case 1:
+            return { status: 'duplicate', id: message.id, seq: value as number };
+          case 2:
+            return { status: 'conflict', id: message.id, seq: value as number };
+          case 3:
+            return { status: 'noop', id: message.id, seq: value as number };
+          case 4:
+            return { status: 'duplicate', id: message.id, seq: value as number, noop: true };
+          default:
+            return refusal(message.id, value as RefusalKind, targetIdOf(message.body));
         }
-        return { status: status === 1 ? 'duplicate' : 'conflict', id: message.id, seq };
       });
       const previousId = reply[1] as string;
-      return { epoch: reply[0] as string, outcomes, ...(previousId ? { previousId } : {}) };
+      const readSeq = reply[2] as number;
+      const reads: ReadPosition[] = readSeq > 0 ? [{ sub: sender, seq: readSeq }] : [];
+      return { epoch: reply[0] as string, outcomes, ...(previousId ? { previousId } : {}), ...(reads.length > 0 ? { reads } : {}) };
     },
 
-    async read(room: string, since: number, limit: number): Promise<StoredPage> {
-      const [epoch, firstSeq, headSeq, entries, sinceId, headId] = await call(() =>
-        scripts.plRead(key(room, 'meta'), key(room, 'log'), since, limit, maxPageBytes),
+    async read(room: string, since: number, limit: number, caller?: string): Promise<StoredPage> {
+      const [epoch, firstSeq, headSeq, entries, sinceId, headId, summaries] = await call(() =>
+        scripts.plRead(key(room, 'meta'), key(room, 'log'), key(room, 'sum'), key(room, 'rx'), since, limit, maxPageBytes, caller ?? ''),
       );
       const messages = entries.map(toLogMessage);
       const lastSeq = messages.at(-1)?.seq ?? since;
-      return { room, epoch, firstSeq, headSeq, messages, hasMore: lastSeq < headSeq, ...(sinceId ? { sinceId } : {}), ...(headId ? { headId } : {}) };
+      return {
+        room,
+        epoch,
+        firstSeq,
+        headSeq,
+        messages,
+        hasMore: lastSeq < headSeq,
+        ...(sinceId ? { sinceId } : {}),
+        ...(headId ? { headId } : {}),
+        ...toSummaries(summaries),
+      };
     },
 
-    async readBefore(room: string, before: number, limit: number): Promise<StoredPage> {
-      const [epoch, firstSeq, headSeq, entries, headId] = await call(() =>
-        scripts.plReadBefore(key(room, 'meta'), key(room, 'log'), Math.min(before, Number.MAX_SAFE_INTEGER), limit, maxPageBytes),
+    async readBefore(room: string, before: number, limit: number, caller?: string): Promise<StoredPage> {
+      const [epoch, firstSeq, headSeq, entries, headId, summaries] = await call(() =>
+        scripts.plReadBefore(key(room, 'meta'), key(room, 'log'), key(room, 'sum'), key(room, 'rx'), Math.min(before, Number.MAX_SAFE_INTEGER), limit, maxPageBytes, caller ?? ''),
       );
       const messages = entries.map(toLogMessage).reverse();
       const oldest = messages[0]?.seq ?? Math.min(before, headSeq + 1);
-      return { room, epoch, firstSeq, headSeq, messages, hasMore: (messages.at(-1)?.seq ?? headSeq) < headSeq, hasOlder: oldest > firstSeq, ...(headId ? { headId } : {}) };
+      return {
+        room,
+        epoch,
+        firstSeq,
+        headSeq,
+        messages,
+        hasMore: (messages.at(-1)?.seq ?? headSeq) < headSeq,
+        hasOlder: oldest > firstSeq,
+        ...(headId ? { headId } : {}),
+        ...toSummaries(summaries),
+      };
+    },
+
+    async readState(room: string, sub: string) {
+      const [seq, unread] = await call(() => scripts.plReadState(key(room, 'meta'), key(room, 'an'), key(room, 'reads'), sub));
+      return { seq, unread };
+    },
+
+    async receipts(room: string, limit: number) {
+      if (limit <= 0) return [];
+      const flat = await call(() => client.zrevrange(key(room, 'reads'), 0, limit - 1, 'WITHSCORES'));
+      const positions: ReadPosition[] = [];
+      for (let i = 0; i < flat.length; i += 2) positions.push({ sub: flat[i]!, seq: Number(flat[i + 1]) });
+      return positions;
+    },
+
+    async noteUserRoom(sub: string, room: string) {
+      const at = now();
+      const userKey = userRoomsKey(sub);
+      await call(() =>
+        client
+          .multi()
+          .zadd(userKey, at, room)
+          .zremrangebyscore(userKey, '-inf', `(${at - USER_ROOMS_RETENTION_MS}`)
+          .zremrangebyrank(userKey, 0, -USER_ROOMS_MAX - 1)
+          .pexpire(userKey, USER_ROOMS_RETENTION_MS)
+          .exec(),
+      );
+    },
+
+    async userRooms(sub: string) {
+      return call(() => client.zrevrangebyscore(userRoomsKey(sub), '+inf', now() - USER_ROOMS_RETENTION_MS, 'LIMIT', 0, USER_ROOMS_MAX));
     },
 
     async ping() {
@@ -200,4 +281,27 @@ function toLogMessage([entryId, fields]: RawEntry): LogMessage {
     sender: value.s ?? '',
     ts: Number(value.ts),
   };
+}
+
+/** The id an annotation names (its body was validated before the append). */
+function targetIdOf(body: string): string {
+  return (JSON.parse(body) as { id: string }).id;
+}
+
+/** The scripts' summaries as the wire has them, `mine` on the caller's reactions. */
+function toSummaries(raw: RawSummaries): Pick<StoredPage, 'summaries'> {
+  if (raw.length === 0) return {};
+  const summaries: Record<string, MessageSummary> = {};
+  for (let i = 0; i < raw.length; i += 3) {
+    const stored = JSON.parse(raw[i + 1] as string) as StoredSummary;
+    const mine = new Set(raw[i + 2] as string[]);
+    const summary: MessageSummary = {};
+    if (stored.b !== undefined) summary.body = stored.b;
+    if (stored.e !== undefined) summary.editedAt = stored.e;
+    if (stored.d) summary.deleted = true;
+    // fromEntries: a key such as `__proto__` stays an own property.
+    if (stored.r) summary.reactions = Object.fromEntries(Object.entries(stored.r).map(([reaction, count]) => [reaction, { count, ...(mine.has(reaction) ? { mine: true as const } : {}) }]));
+    summaries[raw[i] as string] = summary;
+  }
+  return { summaries };
 }

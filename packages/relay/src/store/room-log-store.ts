@@ -1,4 +1,4 @@
-import { utf8ByteLength, type LogMessage, type RoomPage } from '@partyline/protocol';
+import { MAX_REACTION_KEYS, utf8ByteLength, type LogMessage, type ReadPosition, type RoomPage } from '@partyline/protocol';
 
 /** A message on its way into a room log; the store assigns `seq` and `ts`. */
 export interface AppendInput {
@@ -8,22 +8,44 @@ export interface AppendInput {
   sender: string;
 }
 
+/** Why the store refused an annotation (the relay answers the publish with this error kind). */
+export type RefusalKind = 'not_found' | 'message_deleted' | 'forbidden' | 'bad_request';
+
+/** The refusal of an annotation of message `target`, the same from every store. */
+export function refusal(id: string, kind: RefusalKind, target: string): Extract<AppendOutcome, { status: 'refused' }> {
+  const messages: Record<RefusalKind, string> = {
+    not_found: `the room's log holds no message ${target} (never sent, or trimmed)`,
+    message_deleted: `message ${target} was deleted`,
+    forbidden: `only the sender of message ${target} (or a moderator) may change it`,
+    bad_request: `message ${target} holds the most reaction keys already (${MAX_REACTION_KEYS})`,
+  };
+  return { status: 'refused', id, kind, message: messages[kind] };
+}
+
 /**
- * What became of one appended message:
+ * What became of one appended message or annotation:
  * - `appended`: new, here is its log entry (broadcast it);
- * - `duplicate`: the id was seen before with the same content; `seq` is the first result;
- * - `conflict`: the id was seen before with a different type or body; `seq` is the first message's.
+ * - `duplicate`: the id was seen before with the same content; `seq` is the first result (`noop`
+ *   when that first result was a noop: `seq` is then the target's);
+ * - `conflict`: the id was seen before with a different type or body; `seq` is the first message's;
+ * - `noop`: an annotation that changes nothing (react held, unreact not held, delete of a deleted
+ *   message): not appended, `seq` is the target's, remembered for dedup like an append;
+ * - `refused`: an annotation the rules refuse (not appended, not remembered).
  */
 export type AppendOutcome =
   | { status: 'appended'; message: LogMessage }
-  | { status: 'duplicate'; id: string; seq: number }
-  | { status: 'conflict'; id: string; seq: number };
+  | { status: 'duplicate'; id: string; seq: number; noop?: true }
+  | { status: 'conflict'; id: string; seq: number }
+  | { status: 'noop'; id: string; seq: number }
+  | { status: 'refused'; id: string; kind: RefusalKind; message: string };
 
 export interface AppendBatchResult {
   epoch: string;
   outcomes: AppendOutcome[];
   /** Id of the head message before this batch, when the log still holds it (a link for live members). */
   previousId?: string;
+  /** Read positions this batch moved (a plain message moves its sender's to its seq). */
+  reads?: ReadPosition[];
 }
 
 /** A page as the store reads it: the wire page plus the id of message `since`, when retained. */
@@ -58,6 +80,20 @@ export interface AppendOptions {
    * atomic step: the caller decides whether this sender may create it, then appends again. @default true
    */
   create?: boolean;
+  /** The sender may edit and delete others' messages (the `moderate` grant). @default false */
+  moderate?: boolean;
+}
+
+/** `userRooms` keeps this many of a user's newest rooms… */
+export const USER_ROOMS_MAX = 1000;
+/** …each for this long after the user was last active there. */
+export const USER_ROOMS_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** A member's read position in a room and how many messages (not annotations) follow it. */
+export interface ReadState {
+  /** The last seq the member read; 0 when none. */
+  seq: number;
+  unread: number;
 }
 
 export interface RoomLogStoreOptions {
@@ -79,19 +115,35 @@ export interface RoomLogStoreOptions {
  */
 export interface RoomLogStore {
   readonly kind: 'memory' | 'redis';
-  /** Appends a batch to one room, deduplicating by message id; the first append to a room creates it (see `AppendOptions`). */
+  /**
+   * Appends a batch to one room, deduplicating by message id; the first append to a room creates it
+   * (see `AppendOptions`). In the same step: annotations (pl:edit, pl:delete, pl:react, pl:unreact,
+   * bodies validated by the caller) are ruled against their target and change its summary, or
+   * answer `noop`/`refused`; `pl:read` moves the sender's read position (at most to the head) and
+   * answers `noop` with the position, never appended; each appended message moves its sender's.
+   */
   append(room: string, messages: readonly AppendInput[], options?: AppendOptions): Promise<AppendBatchResult>;
   /**
-   * Up to `limit` messages with seq > `since`, with the room's epoch and bounds, and the id at `since`.
+   * Up to `limit` entries with seq > `since`, with the room's epoch and bounds, and the id at `since`,
+   * and the summaries of the page's annotated messages as of its `headSeq` (`mine` for `caller`).
    * Never creates a room: one never appended to (or expired while idle) answers epoch ''.
    */
-  read(room: string, since: number, limit: number): Promise<StoredPage>;
+  read(room: string, since: number, limit: number, caller?: string): Promise<StoredPage>;
   /**
-   * Up to `limit` of the newest messages with seq < `before` (any `before` past the head: the newest
-   * of all), in ascending order, with `hasOlder` when the log holds messages before them. Its cost
-   * does not depend on the log's length.
+   * The entries with seq < `before` (any `before` past the head: the newest of all) from the
+   * `limit`-th newest message (annotations do not count) on, contiguous and in ascending order,
+   * byte-bounded from the newest end, with `hasOlder` when the log holds entries before them, and
+   * summaries as in `read`. Its cost does not depend on the log's length.
    */
-  readBefore(room: string, before: number, limit: number): Promise<StoredPage>;
+  readBefore(room: string, before: number, limit: number, caller?: string): Promise<StoredPage>;
+  /** The member's read position in the room (seq 0 when none) and the messages after it. */
+  readState(room: string, sub: string): Promise<ReadState>;
+  /** The furthest read positions of the room's members, furthest first, at most `limit`. */
+  receipts(room: string, limit: number): Promise<ReadPosition[]>;
+  /** Remembers that the user is active in the room (marked it read or posted), for `userRooms`. */
+  noteUserRoom(sub: string, room: string): Promise<void>;
+  /** The rooms the user was last active in, newest first (at most 1000, each for 30 days). */
+  userRooms(sub: string): Promise<string[]>;
   /** Resolves when the store is reachable, rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppendInput, RoomLogStore, RoomLogStoreOptions } from '../../src/index.js';
+import { describeAnnotationStore } from './annotation-store-contract.js';
 
 /** Builds a fresh, empty store; `restart` simulates losing the store's data (new process, flushed Redis). */
 export interface StoreFactory {
@@ -250,4 +251,5 @@ export function describeRoomLogStore(name: string, factory: () => Promise<StoreF
       expect((await store.append('r', [message('a')])).outcomes[0]).toMatchObject({ status: 'appended', message: { seq: 2 } });
     });
   });
+  describeAnnotationStore(name, factory);
 }

@@ -22,14 +22,17 @@ export const logMessage = (seq: number, id = `m${seq}`): LogMessage => ({ seq, i
  * Room `r` with its relay faked at the transport: each request waits in `asked` until the test answers
  * it, so an answer can land exactly where the test wants. No cache unless `inbox` is given.
  */
-export function fakeRelayRoom(scheduler: Scheduler, options: RoomOptions & { inbox?: InboxStore; pageSize?: number } = {}): { room: Room; asked: Asked[] } {
+export function fakeRelayRoom(
+  scheduler: Scheduler,
+  options: RoomOptions & { inbox?: InboxStore; pageSize?: number; enqueue?: RoomHost['enqueue']; user?: string } = {},
+): { room: Room; asked: Asked[] } {
   const asked: Asked[] = [];
   const transport: Transport = {
     request: (event, payload) => new Promise((answer) => asked.push({ event, payload: payload as Record<string, unknown>, answer })),
     send() {},
     close() {},
   };
-  const { inbox = {} as InboxStore, pageSize = 100, ...roomOptions } = options;
+  const { inbox = {} as InboxStore, pageSize = 100, enqueue = () => Promise.reject(new Error('not in this test')), user, ...roomOptions } = options;
   const host: RoomHost = {
     connection: { transport, tokenRefused() {}, on: () => () => {} } as unknown as Connection,
     outbox: {} as OutboxStore,
@@ -37,7 +40,8 @@ export function fakeRelayRoom(scheduler: Scheduler, options: RoomOptions & { inb
     settings: { pageSize, maxPageBytes: CLIENT_DEFAULTS.maxPageBytes, inboxLimit: Infinity, inboxMaxBytes: CLIENT_DEFAULTS.inboxMaxBytes, requestTimeoutMs: 10_000, maxBodyBytes: 100_000, gapFillDelayMs: 100 },
     scheduler,
     assertOpen() {},
-    enqueue: () => Promise.reject(new Error('not in this test')),
+    identity: () => user,
+    enqueue,
     delivered() {},
     cacheFailed() {},
     forget() {},
