@@ -1,4 +1,4 @@
-import { MESSAGE_ID_PATTERN } from './names.js';
+import { MESSAGE_ID_PATTERN } from './name-patterns.js';
 import { utf8ByteLength } from './utf8.js';
 
 /**

@@ -1,7 +1,9 @@
 export type { Ack, AckCallback } from './ack.js';
-export { ErrorKind, ErrorKindSchema, RETRYABLE_KINDS, WireErrorSchema, wireError } from './errors.js';
+export { ErrorKind, RETRYABLE_KINDS } from './error-kinds.js';
+export { ErrorKindSchema, WireErrorSchema, wireError } from './errors.js';
 export type { WireError } from './errors.js';
-export { ClientEvent, HandshakeAuthSchema, RoomMessagesEventSchema, RoomReadsEventSchema, RoomSignalEventSchema, ServerEvent } from './events.js';
+export { ClientEvent, ServerEvent } from './event-names.js';
+export { HandshakeAuthSchema, RoomMessagesEventSchema, RoomReadsEventSchema, RoomSignalEventSchema } from './events.js';
 export type {
   ClientToServerEvents,
   HandshakeAuth,
@@ -19,15 +21,8 @@ export type { RoomGrant, TokenClaims } from './grants.js';
 export { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS } from './limits.js';
 export { LogLinkSchema, LogMessageSchema, MessageSummarySchema, OutgoingMessageSchema, ReadPositionSchema, RoomPageSchema } from './message.js';
 export type { LogLink, LogMessage, OutgoingMessage, RoomPage } from './message.js';
-export {
-  isValidRoomName,
-  MESSAGE_ID_PATTERN,
-  MessageIdSchema,
-  MessageTypeSchema,
-  ROOM_NAME_PATTERN,
-  RoomNameSchema,
-  SeqSchema,
-} from './names.js';
+export { isValidRoomName, MESSAGE_ID_PATTERN, MESSAGE_TYPE_PATTERN, ROOM_NAME_PATTERN } from './name-patterns.js';
+export { MessageIdSchema, MessageTypeSchema, RoomNameSchema, SeqSchema } from './names.js';
 export {
   JoinRequestSchema,
   LeaveRequestSchema,

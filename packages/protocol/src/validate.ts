@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import { ErrorKind, wireError, type WireError } from './errors.js';
+import { ErrorKind } from './error-kinds.js';
+import { wireError, type WireError } from './errors.js';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; error: WireError };
 

@@ -1,7 +1,8 @@
-import { ClientEvent, PublishResultSchema, utf8ByteLength, validate, type PublishResult } from '@partyline/protocol';
+import { ClientEvent, utf8ByteLength, type PublishResult } from '@partyline/protocol';
 import { isTokenRefusal } from './connection-machine.js';
 import { PartylineError, PartylineErrorKind } from './errors.js';
 import type { OutboxEntry } from './outbox-store.js';
+import { checkPublishResult } from './wire-checks.js';
 
 /**
  * The flusher's decisions, sans IO: what to read, which room to lead, which batch to send, what
@@ -337,7 +338,7 @@ function acked(state: FlushMachineState, phase: Sending, results: unknown, confi
   const byId = new Map<string, PublishResult>();
   if (Array.isArray(results)) {
     for (const raw of results) {
-      const result = validate(PublishResultSchema, raw);
+      const result = checkPublishResult(raw);
       if (result.ok) byId.set(result.value.id, result.value);
     }
   }

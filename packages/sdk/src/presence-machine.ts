@@ -1,6 +1,7 @@
-import { PresenceSnapshotSchema, validate, type PresenceMember, type RoomPresenceEvent } from '@partyline/protocol';
+import type { PresenceMember, RoomPresenceEvent } from '@partyline/protocol';
 import { PartylineError, PartylineErrorKind } from './errors.js';
 import { isEmptyDiff, PresenceView, type PresenceDiff } from './presence-view.js';
+import { checkPresenceSnapshot } from './wire-checks.js';
 
 /**
  * A room's presence decisions, sans IO: this tab's own entry (what the app asked for, and whether
@@ -241,8 +242,8 @@ function fetched(state: PresenceMachineState, held: readonly RoomPresenceEvent[]
     if (!answer.error.retryable) return next({ ...state, listDue: false }, [{ type: 'fail', error: answer.error }]);
     return backoff(state, [], answer.error, config);
   }
-  const snapshot = validate(PresenceSnapshotSchema, answer.value);
-  if (!snapshot.ok) return backoff(state, [], new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error.message}`, { retryable: true }), config);
+  const snapshot = checkPresenceSnapshot(answer.value);
+  if (!snapshot.ok) return backoff(state, [], new PartylineError(PartylineErrorKind.Internal, `malformed member list from relay: ${snapshot.error}`, { retryable: true }), config);
   const commands: PresenceCommand[] = [];
   emit(state.view, state.view.reset(snapshot.value), commands);
   // The list may have been read before changes that arrived meanwhile: they continue it (or are in it already).

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, RoomPresenceEventSchema, validate, type PresenceMember } from '@partyline/protocol';
+import { DEFAULT_LIMITS, type PresenceMember } from '@partyline/protocol';
 import { isTokenRefusal } from './connection-machine.js';
 import type { Connection } from './connection.js';
 import { PartylineError, PartylineErrorKind, toPartylineError } from './errors.js';
@@ -7,6 +7,7 @@ import { encodeJson, parseJson } from './json-text.js';
 import { initialPresenceState, presenceTransition, type PresenceCommand, type PresenceEvent, type PresenceMachineConfig, type PresenceMachineState } from './presence-machine.js';
 import { request } from './request.js';
 import type { Scheduler } from './scheduler.js';
+import { checkRoomPresenceEvent } from './wire-checks.js';
 
 /** A member of a room's presence: one identity (`sub`), however many tabs and devices it is in with. */
 export interface RoomMember<Data = unknown> {
@@ -128,7 +129,7 @@ export class RoomPresence {
 
   /** @internal live changes from the relay (an undecodable event is dropped: a gap asks for the list) */
   _event(raw: unknown): void {
-    const event = validate(RoomPresenceEventSchema, raw);
+    const event = checkRoomPresenceEvent(raw);
     if (event.ok) this.#dispatch({ type: 'presence', event: event.value });
   }
 

@@ -6,12 +6,7 @@ import {
   isReservedType,
   isValidRoomName,
   MESSAGE_ID_PATTERN,
-  MessageTypeSchema,
-  RoomMessagesEventSchema,
-  RoomPageSchema,
-  RoomSignalEventSchema,
   utf8ByteLength,
-  validate,
   type LogMessage,
   type ReadPosition,
   type RoomPage,
@@ -35,6 +30,7 @@ import { MessageFold, summaryPage, type FoldedMessage, type SummarizedMessage } 
 import { ReadState } from './read-state.js';
 import { initialRoomSyncState, roomSyncTransition, type RoomSyncRequest, type RoomSyncCommand, type RoomSyncConfig, type RoomSyncEvent, type RoomSyncState, type ViewMark } from './room-sync-machine.js';
 import { liveEntries, type ViewPosition } from './view-position.js';
+import { checkRoomMessagesEvent, checkRoomPage, checkRoomSignalEvent, isMessageType } from './wire-checks.js';
 
 /** A message of a room's log as the app receives it. */
 export interface RoomMessage<Body = unknown> {
@@ -632,7 +628,7 @@ export class Room {
 
   /** @internal live messages from the relay (validated; an undecodable event is dropped — the log fills any gap) */
   _messages(raw: unknown): void {
-    const event = validate(RoomMessagesEventSchema, raw);
+    const event = checkRoomMessagesEvent(raw);
     if (!event.ok) return;
     const { messages } = event.value;
     // More than a page (ours, or a default relay's) is not held: the log is read instead, in bounded pages.
@@ -644,7 +640,7 @@ export class Room {
 
   /** @internal */
   _signal(raw: unknown): void {
-    const event = validate(RoomSignalEventSchema, raw);
+    const event = checkRoomSignalEvent(raw);
     if (!event.ok) return;
     const { sender, type, body } = event.value;
     this.#events.emit('signal', { room: this.name, sender, type, body: parseJson(body) });
@@ -795,8 +791,8 @@ export class Room {
    * carries its summary from the page, as of the page's head (the fold and the cache keep it).
    */
   #page(ack: unknown, limit: number, backward = false): RoomPage {
-    const page = validate(RoomPageSchema, checkAck(ack));
-    if (!page.ok) throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${page.error.message}`);
+    const page = checkRoomPage(checkAck(ack));
+    if (!page.ok) throw new PartylineError(PartylineErrorKind.ProtocolViolation, `bad page from relay: ${page.error}`);
     const { room, messages, summaries, headSeq } = page.value;
     const bytes = bytesOf(messages);
     const counted = backward ? countMessages(messages) : messages.length;
@@ -954,8 +950,7 @@ function nextMacrotask(): Promise<void> {
 
 
 function encodeBody(type: string, body: unknown, maxBodyBytes: number): string {
-  const checked = validate(MessageTypeSchema, type);
-  if (!checked.ok) throw badRequest(`invalid message type ${JSON.stringify(type)}`);
+  if (!isMessageType(type)) throw badRequest(`invalid message type ${JSON.stringify(type)}`);
   return encodeJson(body, maxBodyBytes, 'body');
 }
 
