@@ -32,6 +32,13 @@ interface Held {
   message: FoldedMessage;
   /** Annotations at or before this seq are already in `message` (its summary's `at`, or its own seq). */
   at: number;
+  /**
+   * Per reaction key, who is known to hold it: the summary's answer for this member (`summaryMine`) and,
+   * per sender, what their latest annotation after `at` left (a react logged means they did not hold it
+   * before; an unreact, that they did). `mine` is derived from these for whoever the caller is — it may
+   * be learnt only after cached messages were folded (a join ack names it).
+   */
+  holders: Map<string, { summaryMine: boolean; by: Map<string, boolean> }>;
 }
 
 /**
@@ -47,12 +54,31 @@ export class MessageFold {
   /** `sender|id` → seq: how an annotation without `seq` finds its target. */
   readonly #bySenderId = new Map<string, number>();
   /** Whose reactions are `mine` (the token's sub, from the join ack). */
-  caller: string | undefined;
+  #caller: string | undefined;
   readonly #maxMessages: number;
 
   constructor(options: { caller?: string | undefined; maxMessages?: number } = {}) {
-    this.caller = options.caller;
+    this.#caller = options.caller;
     this.#maxMessages = options.maxMessages ?? Infinity;
+  }
+
+  get caller(): string | undefined {
+    return this.#caller;
+  }
+
+  /** Sets whose reactions are `mine`; answers the held messages whose `mine` changed with it (new values). */
+  setCaller(caller: string): FoldedMessage[] {
+    if (caller === this.#caller) return [];
+    this.#caller = caller;
+    const changed: FoldedMessage[] = [];
+    for (const held of this.#held.values()) {
+      const reactions = withMine(held, caller);
+      if (Object.keys(reactions).some((key) => reactions[key]!.mine !== held.message.reactions[key]!.mine)) {
+        held.message = { ...held.message, reactions };
+        changed.push(held.message);
+      }
+    }
+    return changed;
   }
 
   /** The folded message with this id from `sender`, or from anyone (the newest of that id: ids are each sender's own). */
@@ -98,7 +124,9 @@ export class MessageFold {
     // Held already (a page overlapping the view): only a later summary knows more.
     if (held && held.message.id === entry.id && held.at >= at) return undefined;
     const message = fromSummary(entry, summary);
-    this.#held.set(entry.seq, { message, at });
+    const holders: Held['holders'] = new Map();
+    for (const [key, { mine }] of Object.entries(summary?.reactions ?? {})) holders.set(key, { summaryMine: mine === true, by: new Map() });
+    this.#held.set(entry.seq, { message, at, holders });
     this.#bySenderId.set(`${entry.sender}|${entry.id}`, entry.seq);
     this.#bound();
     return message;
@@ -113,7 +141,7 @@ export class MessageFold {
     if (!held || held.message.id !== annotation.id || held.message.sender !== sender) return undefined;
     // Already in its summary, or a message deleted (the relay refuses changes to it).
     if (entry.seq <= held.at || held.message.deleted) return undefined;
-    held.message = change(held.message, entry.type, annotation, entry, this.caller);
+    held.message = change(held, entry.type, annotation, entry, this.#caller);
     held.at = entry.seq;
     return held.message;
   }
@@ -173,19 +201,43 @@ interface AnnotationBody {
   key?: string;
 }
 
-/** A new value of `message` with one annotation applied (values handed out are never mutated). */
-function change(message: FoldedMessage, type: string, annotation: AnnotationBody, entry: LogMessage, caller: string | undefined): FoldedMessage {
+/** A new value of the held message with one annotation applied (values handed out are never mutated). */
+function change(held: Held, type: string, annotation: AnnotationBody, entry: LogMessage, caller: string | undefined): FoldedMessage {
+  const { message } = held;
   if (type === AnnotationType.Edit) return typeof annotation.body === 'string' ? { ...message, body: parseJson(annotation.body), edited: true, editedAt: entry.ts } : message;
-  if (type === AnnotationType.Delete) return { ...message, body: null, deleted: true, reactions: {} };
+  if (type === AnnotationType.Delete) {
+    held.holders.clear();
+    return { ...message, body: null, deleted: true, reactions: {} };
+  }
   const { key } = annotation;
   if (typeof key !== 'string') return message;
-  const reactions = { ...message.reactions };
-  const was = (Object.hasOwn(reactions, key) && reactions[key]) || { count: 0, mine: false };
   const react = type === AnnotationType.React;
-  const count = was.count + (react ? 1 : -1);
+  let holders = held.holders.get(key);
+  if (!holders) held.holders.set(key, (holders = { summaryMine: false, by: new Map() }));
+  holders.by.set(entry.sender, react);
+  const was = Object.hasOwn(message.reactions, key) ? message.reactions[key]!.count : 0;
+  const count = was + (react ? 1 : -1);
+  if (count <= 0) held.holders.delete(key);
+  const reactions = { ...message.reactions };
   if (count <= 0) delete reactions[key];
-  else setReaction(reactions, key, { count, mine: entry.sender === caller ? react : was.mine });
+  else setReaction(reactions, key, { count, mine: holds(holders, caller) });
   return { ...message, reactions };
+}
+
+/** Whether `caller` holds a reaction: its latest annotation after the summary decides, else the summary. */
+function holds(holders: { summaryMine: boolean; by: Map<string, boolean> }, caller: string | undefined): boolean {
+  if (caller === undefined) return false;
+  return holders.by.get(caller) ?? holders.summaryMine;
+}
+
+/** The held message's reactions with `mine` for `caller`. */
+function withMine(held: Held, caller: string): FoldedMessage['reactions'] {
+  const reactions: FoldedMessage['reactions'] = {};
+  for (const key of Object.keys(held.message.reactions)) {
+    const holders = held.holders.get(key);
+    setReaction(reactions, key, { count: held.message.reactions[key]!.count, mine: holders ? holds(holders, caller) : false });
+  }
+  return reactions;
 }
 
 /** Sets an own property: a key such as `__proto__` is a reaction like any other. */

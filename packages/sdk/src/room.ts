@@ -810,7 +810,11 @@ export class Room {
 
   /** A join's answer: who this member is, where it read up to, and the members' read positions. */
   #joined(page: RoomPage): void {
-    if (page.caller !== undefined) this.#caller = this.#fold.caller = page.caller;
+    if (page.caller !== undefined) {
+      this.#caller = page.caller;
+      // Messages folded before (from the cache, at open) learn which reactions are this member's.
+      for (const message of this.#fold.setCaller(page.caller)) this.#events.emit('update', { room: this.name, id: message.id, message });
+    }
     if (page.read) this.#read.joined(page.read, page.headSeq);
     for (const position of page.reads ?? []) this.#receipt(position.sub, position.seq);
   }

@@ -161,4 +161,25 @@ describe('MessageFold', () => {
     const [summarized] = foldMessages([message(1, 'm1', 'ann')], { page: { at: 5, summaries: { '1': JSON.parse('{"reactions":{"__proto__":{"count":3}}}') } } });
     expect(Object.entries(summarized!.reactions)).toEqual([['__proto__', { count: 3, mine: false }]]);
   });
+
+  it('derives `mine` for a caller learnt after folding (cached messages folded before the join ack names it)', () => {
+    const fold = new MessageFold();
+    fold.apply(message(1, 'm1', 'bob'));
+    fold.apply(annotation(2, 'ann', 'pl:react', { id: 'm1', from: 'bob', seq: 1, key: '🎉' }));
+    fold.apply(annotation(3, 'cy', 'pl:react', { id: 'm1', from: 'bob', seq: 1, key: '👍' }));
+    expect(fold.bySeq(1)?.reactions).toEqual({ '🎉': { count: 1, mine: false }, '👍': { count: 1, mine: false } });
+    const changed = fold.setCaller('ann');
+    expect(changed.map((m) => m.seq)).toEqual([1]);
+    expect(fold.bySeq(1)?.reactions).toEqual({ '🎉': { count: 1, mine: true }, '👍': { count: 1, mine: false } });
+    expect(fold.setCaller('ann')).toEqual([]);
+  });
+
+  it('keeps the summary’s `mine` until the caller’s own later annotation changes it', () => {
+    const fold = new MessageFold({ caller: 'ann' });
+    fold.apply(message(1, 'm1', 'bob'), { at: 5, summaries: { 1: { reactions: { '🎉': { count: 2, mine: true }, '👍': { count: 1 } } } } });
+    expect(fold.bySeq(1)?.reactions).toEqual({ '🎉': { count: 2, mine: true }, '👍': { count: 1, mine: false } });
+    fold.apply(annotation(6, 'ann', 'pl:unreact', { id: 'm1', from: 'bob', seq: 1, key: '🎉' }));
+    fold.apply(annotation(7, 'ann', 'pl:react', { id: 'm1', from: 'bob', seq: 1, key: '👍' }));
+    expect(fold.bySeq(1)?.reactions).toEqual({ '🎉': { count: 1, mine: false }, '👍': { count: 2, mine: true } });
+  });
 });
