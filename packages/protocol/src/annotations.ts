@@ -53,8 +53,22 @@ export function isAnnotationType(type: string): boolean {
  */
 export function isReactionKey(key: unknown): key is string {
   // eslint-disable-next-line no-control-regex
-  return typeof key === 'string' && key.length > 0 && utf8ByteLength(key) <= MAX_REACTION_KEY_BYTES && !/[\u0000-\u001f\u007f|]/.test(key);
+  return typeof key === 'string' && key.length > 0 && utf8ByteLength(key) <= MAX_REACTION_KEY_BYTES && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029|]/.test(key) && isWellFormed(key);
 }
+
+/** Text without lone surrogates: what every JSON decoder (Redis's Lua cjson too) reads back the same. */
+function isWellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
+/** The fields each reserved type's body may have: nothing else (so nothing the relays store unread). */
+const FIELDS: Record<string, readonly string[]> = {
+  [AnnotationType.Edit]: ['id', 'from', 'seq', 'body'],
+  [AnnotationType.Delete]: ['id', 'from', 'seq'],
+  [AnnotationType.React]: ['id', 'from', 'seq', 'key'],
+  [AnnotationType.Unreact]: ['id', 'from', 'seq', 'key'],
+  [AnnotationType.Read]: ['seq'],
+};
 
 /**
  * Parses the body of a reserved-type entry; a string says what is wrong (the relay answers
@@ -69,26 +83,29 @@ export function parseAnnotation(type: string, body: string): Annotation | string
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${type}: the body is not an object`;
   const fields = value as Record<string, unknown>;
+  const allowed = FIELDS[type];
+  if (!allowed) return `type ${type}: the pl: prefix is reserved`;
+  const extra = Object.keys(fields).find((name) => !allowed.includes(name));
+  if (extra !== undefined) return `${type}: unknown field ${JSON.stringify(extra)} (allowed: ${allowed.join(', ')})`;
   if (type === AnnotationType.Read) {
     return isSeq(fields['seq']) ? { type, seq: fields['seq'] } : `${type}: seq must be an integer ≥ 0`;
   }
-  if (!isAnnotationType(type)) return `type ${type}: the pl: prefix is reserved`;
   const target = parseTarget(fields);
   if (typeof target === 'string') return `${type}: ${target}`;
   switch (type) {
     case AnnotationType.Edit:
-      return typeof fields['body'] === 'string' ? { type, target, body: fields['body'] } : `${type}: body must be a string (the new body as text)`;
+      return typeof fields['body'] === 'string' && isWellFormed(fields['body']) ? { type, target, body: fields['body'] } : `${type}: body must be a string (the new body as text) without lone surrogates`;
     case AnnotationType.Delete:
       return { type, target };
     default:
-      return isReactionKey(fields['key']) ? { type: type as 'pl:react' | 'pl:unreact', target, key: fields['key'] } : `${type}: key must be 1–${MAX_REACTION_KEY_BYTES} bytes without control characters or |`;
+      return isReactionKey(fields['key']) ? { type: type as 'pl:react' | 'pl:unreact', target, key: fields['key'] } : `${type}: key must be 1–${MAX_REACTION_KEY_BYTES} bytes without control characters, line separators, | or lone surrogates`;
   }
 }
 
 function parseTarget(fields: Record<string, unknown>): AnnotationTarget | string {
   const { id, from, seq } = fields;
   if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) return 'id must be a message id';
-  if (from !== undefined && (typeof from !== 'string' || from.length === 0 || from.length > 256)) return 'from must be a sender (1–256 characters)';
+  if (from !== undefined && (typeof from !== 'string' || from.length === 0 || from.length > 256 || !isWellFormed(from))) return 'from must be a sender (1–256 characters)';
   if (seq !== undefined && (!isSeq(seq) || seq === 0)) return 'seq must be an integer ≥ 1';
   return { id, ...(from !== undefined ? { from: from as string } : {}), ...(seq !== undefined ? { seq: seq as number } : {}) };
 }

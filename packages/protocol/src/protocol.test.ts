@@ -93,6 +93,7 @@ describe('annotations', () => {
   it('parses each reserved type and names what is wrong otherwise', () => {
     expect(parseAnnotation('pl:edit', '{"id":"m1","body":"{\\"text\\":\\"hi\\"}"}')).toEqual({ type: 'pl:edit', target: { id: 'm1' }, body: '{"text":"hi"}' });
     expect(parseAnnotation('pl:delete', '{"id":"m1","from":"ana","seq":4}')).toEqual({ type: 'pl:delete', target: { id: 'm1', from: 'ana', seq: 4 } });
+    expect(parseAnnotation('pl:react', '{"id":"m1","key":"\\ud83c\\udf89"}')).toEqual({ type: 'pl:react', target: { id: 'm1' }, key: '🎉' });
     expect(parseAnnotation('pl:react', '{"id":"m1","key":"🎉"}')).toEqual({ type: 'pl:react', target: { id: 'm1' }, key: '🎉' });
     expect(parseAnnotation('pl:read', '{"seq":12}')).toEqual({ type: 'pl:read', seq: 12 });
     for (const [type, body] of [
@@ -104,6 +105,12 @@ describe('annotations', () => {
       ['pl:react', '{"id":"m1","key":""}'],
       ['pl:react', '{"id":"m1","key":"a\\nb"}'],
       ['pl:react', '{"id":"m1","key":"a|b"}'],
+      ['pl:react', '{"id":"m1","key":"\\ud83d"}'],
+      ['pl:react', '{"id":"m1","key":"a\\u2028"}'],
+      ['pl:react', '{"id":"m1","key":"a\\u0085"}'],
+      ['pl:edit', '{"id":"m1","body":"\\udfff"}'],
+      ['pl:edit', '{"id":"m1","body":"x","note":[[[[1]]]]}'],
+      ['pl:read', '{"seq":1,"x":1}'],
       ['pl:read', '{"seq":-1}'],
       ['pl:pin', '{"id":"m1"}'],
       ['pl:edit', 'not json'],

@@ -1,7 +1,8 @@
 import {
+  AnnotationType,
+  Capability,
   ClientEvent,
   ErrorKind,
-  Capability,
   isAllowed,
   isValidRoomName,
   JoinRequestSchema,
@@ -352,7 +353,9 @@ export class RelayConnection {
     const bytes = Array.isArray(rawMessages) ? batchBytes(rawMessages) : 0;
     if (bytes > limits.maxBatchBytes) return fail(ErrorKind.PayloadTooLarge, `batch of ${bytes} bytes exceeds ${limits.maxBatchBytes}`);
     if (isValidRoomName(rawRoom) && Array.isArray(rawMessages)) {
-      const refused = this.admit(rawRoom, Capability.Publish, Math.max(1, rawMessages.length)) ?? this.admitUser(rawMessages.length, bytes);
+      // Read marks alone ask only `read`: a viewer who may not post still has a read position.
+      const readMarks = rawMessages.length > 0 && rawMessages.every((message) => (message as { type?: unknown } | null)?.type === AnnotationType.Read);
+      const refused = this.admit(rawRoom, readMarks ? Capability.Read : Capability.Publish, Math.max(1, rawMessages.length)) ?? this.admitUser(rawMessages.length, bytes);
       if (refused) return refused;
     }
     const request = validate(PublishRequestSchema, payload);

@@ -71,6 +71,49 @@ describe.each(setups)('annotations (%s)', (_name, setup) => {
     await env?.stop();
   });
 
+  it('refuses an annotation no store could read back (a lone surrogate) alone, and the room goes on', async () => {
+    const room = 'party:surrogate';
+    expect(await send(ana, room, { id: 's1', type: 'chat', body: '"hi"' })).toEqual({ id: 's1', seq: 1 });
+    const batch = [
+      { id: 's2', type: 'chat', body: '"before"' },
+      react('s3', { id: 's1', seq: 1 }, '👍'.slice(0, 1)),
+      edit('s4', { id: 's1', seq: 1 }, '\udfff'),
+    ];
+    const { results } = expectOk(await request<{ results: Result[] }>(ana, 'room:publish', { room, messages: batch }));
+    expect(results[0]).toEqual({ id: 's2', seq: 2 });
+    expect(results.slice(1).map((result) => ('error' in result ? result.error.kind : result))).toEqual([ErrorKind.BadRequest, ErrorKind.BadRequest]);
+    expect(await send(bob, room, { id: 's5', type: 'chat', body: '"after"' })).toEqual({ id: 's5', seq: 3 });
+  });
+
+  it('weighs summaries into the page bound: messages edited to big bodies never make a page past it', async () => {
+    const room = 'party:big-edits';
+    const big = JSON.stringify('x'.repeat(60_000));
+    // 30 edits of 60 KB, 10 per member (each user's byte rate is 1 MiB/s): 1.8 MB of summaries.
+    for (let i = 1; i <= 30; i++) {
+      const [socket, sub] = ([[ana, 'ana'], [bob, 'bob'], [watcher, 'wat']] as const)[i % 3]!;
+      expect(await send(socket, room, { id: `b${i}`, type: 'chat', body: '"small"' })).toMatchObject({ seq: i * 2 - 1 });
+      expect(await send(socket, room, edit(`e${i}`, { id: `b${i}`, from: sub, seq: i * 2 - 1 }, big))).toMatchObject({ seq: i * 2 });
+    }
+    for (const page of [
+      expectOk(await request<JoinAck>(bob, 'room:read', { room, since: 0, limit: 500 })),
+      expectOk(await request<JoinAck>(bob, 'room:read', { room, before: 1_000, limit: 500 })),
+    ]) {
+      expect(page.messages.length).toBeGreaterThan(0);
+      expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThan(1024 * 1024 + 64 * 1024);
+    }
+  });
+
+  it('lets a viewer without publish mark read (read marks ask only read)', async () => {
+    const room = 'party:viewer-reads';
+    expect(await send(ana, room, { id: 'v1', type: 'chat', body: '"hi"' })).toEqual({ id: 'v1', seq: 1 });
+    const viewer = await connectClient(env.relays[1]!.url, await signAccessToken({ sub: 'viewer', grants: [{ room: 'party:*', can: ['read', 'receipts'] }] }, TEST_SECRET));
+    sockets.push(viewer);
+    expect(await send(viewer, room, { id: 'r1', type: 'pl:read', body: '{"seq":1}' })).toEqual({ id: 'r1', seq: 1, noop: true });
+    const refused = await request(viewer, 'room:publish', { room, messages: [{ id: 'v2', type: 'chat', body: '"no"' }] });
+    expect(!refused.ok && refused.error.kind).toBe(ErrorKind.Forbidden);
+    expect(expectOk(await request<JoinAck>(viewer, 'room:join', { room })).read).toEqual({ seq: 1, unread: 0 });
+  });
+
   it('lets only the sender edit and delete its message, or a moderator; others are forbidden; members get each annotation live', async () => {
     const room = 'party:rules';
     expectOk(await request(watcher, 'room:join', { room }));

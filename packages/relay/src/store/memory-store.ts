@@ -32,6 +32,14 @@ interface HeldSummary {
   reactions: Map<string, Set<string>>;
 }
 
+/** What a summary adds to a page (as JSON, with its key and a `mine` flag per reaction). */
+function summaryBytes(summary: HeldSummary | undefined): number {
+  if (!summary) return 0;
+  let bytes = 64 + (summary.body !== undefined ? utf8ByteLength(JSON.stringify(summary.body)) : 0);
+  for (const key of summary.reactions.keys()) bytes += utf8ByteLength(key) + 40;
+  return bytes;
+}
+
 interface MemoryRoom {
   epoch: string;
   /** Last append, for idle eviction. */
@@ -69,12 +77,15 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
   const idleMs = maxAgeMs !== undefined ? Math.max(maxAgeMs, dedupRetentionMs) : undefined;
   const now = options.now ?? Date.now;
   const maxPageBytes = options.maxPageBytes ?? DEFAULT_LIMITS.maxPageBytes;
-  /** The longest run of `candidates` (taken in order) within the page's byte bound; at least one. */
-  const withinBytes = (candidates: LogMessage[]): LogMessage[] => {
+  /**
+   * The longest run of `candidates` (taken in order) within the page's byte bound, each message
+   * weighed with its summary (an edited body travels in it); at least one.
+   */
+  const withinBytes = (room: MemoryRoom, candidates: LogMessage[]): LogMessage[] => {
     let bytes = 0;
     let count = 0;
     for (const message of candidates) {
-      bytes += utf8ByteLength(JSON.stringify([message.id, message.type, message.body, message.sender])) + 64;
+      bytes += utf8ByteLength(JSON.stringify([message.id, message.type, message.body, message.sender])) + 64 + summaryBytes(room.summaries.get(message.seq));
       if (bytes > maxPageBytes && count > 0) break;
       count++;
     }
@@ -290,7 +301,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       if (!room) return { room: name, epoch: '', firstSeq: 1, headSeq: 0, messages: [], hasMore: false };
       const firstSeq = room.log[0]?.seq ?? room.headSeq + 1;
       const start = Math.max(0, since + 1 - firstSeq);
-      const messages = withinBytes(room.log.slice(start, start + limit));
+      const messages = withinBytes(room, room.log.slice(start, start + limit));
       const lastSeq = messages.at(-1)?.seq ?? since;
       const sinceId = since >= firstSeq ? room.log[since - firstSeq]?.id : undefined;
       const newest = room.log.at(-1);
@@ -316,7 +327,7 @@ export function createMemoryStore(options: RoomLogStoreOptions = {}): RoomLogSto
       // Back to the limit-th message (annotations between them come along, uncounted).
       let start = end;
       for (let counted = 0; start > 0 && counted < limit; ) if (!isReservedType(room.log[--start]!.type)) counted++;
-      const messages = withinBytes(room.log.slice(start, end).reverse()).reverse();
+      const messages = withinBytes(room, room.log.slice(start, end).reverse()).reverse();
       const oldest = messages[0]?.seq ?? Math.min(before, room.headSeq + 1);
       const newest = room.log.at(-1);
       return {

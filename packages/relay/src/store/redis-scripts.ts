@@ -130,7 +130,10 @@ end
 -- Rules one annotation and changes the summary: 0 (append it) or 3 (noop) with the target's seq,
 -- or 5 with the refusal's kind.
 local function annotate(typ, body)
-  local a = cjson.decode(body)
+  -- Checked by the caller; still never an error here: a failed step would leave this batch's
+  -- earlier entries in the stream without the meta hash knowing them.
+  local decoded, a = pcall(cjson.decode, body)
+  if not decoded or type(a) ~= 'table' then return 5, 'bad_request' end
   local target, from = target_of(a)
   if not target then return 5, 'not_found' end
   local field_name = string.format('%d', target)
@@ -200,9 +203,14 @@ for i = 0, n - 1 do
     end
   elseif typ == 'pl:read' then
     if read_at == nil then read_at = tonumber(redis.call('ZSCORE', reads, sender)) or 0 end
-    local wanted = math.min(cjson.decode(body)['seq'], seq)
-    if wanted > read_at then read_at, read_moved = wanted, true end
-    status, value = 3, read_at
+    local decoded, mark = pcall(cjson.decode, body)
+    if decoded and type(mark) == 'table' and type(mark['seq']) == 'number' then
+      local wanted = math.min(mark['seq'], seq)
+      if wanted > read_at then read_at, read_moved = wanted, true end
+      status, value = 3, read_at
+    else
+      status, value = 5, 'bad_request'
+    end
   elseif reserved then
     status, value = annotate(typ, body)
     if status == 3 then
@@ -319,6 +327,16 @@ local function wire_bytes(entry)
   local f = entry[2]
   return #cjson.encode({ field(f, 'i') or '', field(f, 't') or '', field(f, 'b') or '', field(f, 's') or '' }) + 64
 end
+-- An entry's weight in a page with its summary (an edited body travels in it; 448 covers the key,
+-- the wrapping and a mine flag on each of up to 32 reaction keys).
+local function page_bytes(entry, sum, annotated)
+  local bytes = wire_bytes(entry)
+  if annotated and string.sub(field(entry[2], 't') or '', 1, 3) ~= 'pl:' then
+    local raw = redis.call('HGET', sum, string.match(entry[1], '^(%d+)'))
+    if raw then bytes = bytes + #raw + 448 end
+  end
+  return bytes
+end
 local function bounds(meta, log)
   local state = redis.call('HMGET', meta, 'seq', 'ann')
   local head = tonumber(state[1])
@@ -375,7 +393,7 @@ while not full and #entries < limit and since < head do
   local chunk = redis.call('XRANGE', log, next_id, '+', 'COUNT', math.min(limit - #entries, 50))
   if #chunk == 0 then break end
   for _, entry in ipairs(chunk) do
-    bytes = bytes + wire_bytes(entry)
+    bytes = bytes + page_bytes(entry, sum, annotated)
     if bytes > max_bytes and #entries > 0 then full = true break end
     entries[#entries + 1] = entry
   end
@@ -411,7 +429,7 @@ while not full and counted < limit do
   local chunk = redis.call('XREVRANGE', log, next_id, '-', 'COUNT', math.min(limit - counted, 50))
   if #chunk == 0 then break end
   for _, entry in ipairs(chunk) do
-    bytes = bytes + wire_bytes(entry)
+    bytes = bytes + page_bytes(entry, sum, annotated)
     if bytes > max_bytes and #entries > 0 then full = true break end
     entries[#entries + 1] = entry
     if string.sub(field(entry[2], 't') or '', 1, 3) ~= 'pl:' then
