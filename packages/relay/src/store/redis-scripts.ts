@@ -6,10 +6,11 @@
  * - `pl:{R}:meta`      hash: `epoch` (random id of this log's lifetime), `seq` (last sequence),
  *                      `head` (id of message `seq`), `bytes` (what the retained messages weigh:
  *                      bytes of id, type, body and sender; for a log older than this field, only
- *                      those from seq `bytes_from` on)
+ *                      those from seq `bytes_from` on), `ann` ('1' once the room holds an
+ *                      annotation: only then do appends and reads touch the summary keys, so
+ *                      plain rooms pay nothing for them), `repeat_at` (time of the last resend
+ *                      answered without another write)
  * - `pl:{R}:log`       stream: entry id `<seq>-0`, fields i (id), t (type), b (body), s (sender), ts
- *                      `ann` ('1' once the room holds an annotation: only then do appends and
- *                      reads touch the summary keys, so plain rooms pay nothing for them)
  * - `pl:{R}:dd:<n>`    hash: `<message id>|<sender>` → seq, for dedup; one per time bucket n, expiring
  *                      after the dedup retention, so a record costs one hash field instead of one key.
  *                      Keyed by sender too: one member can never claim (or answer for) another's id.
@@ -181,7 +182,7 @@ local function annotate(typ, body)
 end
 
 local out = { epoch, previous, 0 }
-local added, noops = 0, 0
+local added, noops, repeats = 0, 0, 0
 local head_id = previous
 local fresh = {}
 -- The sender's read position: loaded on first need, written once at the end when it moved.
@@ -192,6 +193,7 @@ for i = 0, n - 1 do
   local reserved = string.sub(typ, 1, 3) == 'pl:'
   local status, value = 0, nil
   if first then
+    repeats = repeats + 1
     if string.sub(first, 1, 1) == 'n' then
       local target, digest = string.match(first, '^n(%d+):(%x+)$')
       status, value = 4, tonumber(target)
@@ -246,6 +248,12 @@ if read_moved then
   out[3] = read_at
 end
 if noops > 0 then redis.call('PEXPIREAT', write_bucket, ARGV[3]) end
+if repeats > 0 and added == 0 and noops == 0 and not read_moved then
+  -- A resend answered from the record of an earlier append, perhaps another connection's that a
+  -- replica has not confirmed yet (its WAIT timed out). This write puts the answer behind it in the
+  -- replication stream, so the WAIT after this script confirms the earlier append too.
+  redis.call('HSET', meta, 'repeat_at', now)
+end
 if added > 0 then
   if idle > 0 then
     redis.call('PEXPIRE', meta, idle)
