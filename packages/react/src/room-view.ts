@@ -12,6 +12,7 @@ import {
   type StandardSchemaV1,
   type StatusContext,
 } from '@partyline/sdk';
+import { followWhileListened } from './use-store.js';
 
 /** One reaction key on a message: how many members hold it, and whether this user is one of them. */
 export interface Reaction {
@@ -99,8 +100,7 @@ export function viewOf(room: Room, schema?: StandardSchemaV1): RoomView {
 /** Follows `room` while anyone subscribes: its view (history, messages, resets) and its own outbox entries. */
 function createRoomView(room: Room, schema: StandardSchemaV1 | undefined): RoomView {
   let snapshot: MessagesView = { messages: [], invalid: [], annotations: [], pending: [], ready: false, reset: undefined };
-  const listeners = new Set<() => void>();
-  let stop: (() => void) | undefined;
+  const followers = followWhileListened(attach);
   let messages: ViewMessage[] = [];
   let invalid: InvalidMessage[] = [];
   let annotations: RoomMessage[] = [];
@@ -118,7 +118,7 @@ function createRoomView(room: Room, schema: StandardSchemaV1 | undefined): RoomV
   let scheduled = false;
   let pendingKey = '';
 
-  function attach(): void {
+  function attach(): () => void {
     early = [];
     const stops = [
       room.on('message', (message) => (early ? early.push(message) : append(message))),
@@ -136,7 +136,7 @@ function createRoomView(room: Room, schema: StandardSchemaV1 | undefined): RoomV
         void read();
       }),
     ];
-    stop = () => {
+    const stop = () => {
       for (const each of stops) each();
     };
     // history() answers the view so far, and the events continue it. The messages that came before
@@ -155,6 +155,7 @@ function createRoomView(room: Room, schema: StandardSchemaV1 | undefined): RoomV
       schedule();
     }, () => {});
     void read();
+    return stop;
   }
 
   /** Adds the next entry of the view: an annotation, or a message as the fold has it now — or as invalid (the room's schema or this view's said so). */
@@ -255,23 +256,11 @@ function createRoomView(room: Room, schema: StandardSchemaV1 | undefined): RoomV
     };
     pendingKey = key;
     messagesChanged = false;
-    listeners.forEach((listener) => listener());
+    followers.notify();
   }
 
   return {
-    subscribe(listener) {
-      listeners.add(listener);
-      if (!stop) attach();
-      return () => {
-        listeners.delete(listener);
-        // Not at once: a StrictMode unmount + remount subscribes again in the same task.
-        queueMicrotask(() => {
-          if (listeners.size > 0 || !stop) return;
-          stop();
-          stop = undefined;
-        });
-      };
-    },
+    subscribe: followers.subscribe,
     get: () => snapshot,
   };
 }

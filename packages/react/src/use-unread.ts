@@ -1,7 +1,7 @@
 import type { PartylineClient, Room } from '@partyline/sdk';
 import { useClient } from './provider.js';
 import { heldRooms, watchHeldRooms } from './use-room.js';
-import { useStore } from './use-store.js';
+import { followWhileListened, useStore } from './use-store.js';
 
 /** Unread messages per room name. */
 export type UnreadCounts = Readonly<Record<string, number>>;
@@ -29,8 +29,7 @@ function unreadOf(client: PartylineClient): UnreadStore {
   let store = stores.get(client);
   if (store) return store;
   let snapshot = NONE;
-  const listeners = new Set<() => void>();
-  let stop: (() => void) | undefined;
+  const followers = followWhileListened(attach);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let asking = false;
   let askAgain = false;
@@ -43,9 +42,9 @@ function unreadOf(client: PartylineClient): UnreadStore {
       askAgain = false;
       if (client.state !== 'online') break; // reconnecting asks again
       const counts = await client.unread().catch(() => snapshot);
-      if (!stop || sameCounts(counts, snapshot)) continue;
+      if (!followers.attached || sameCounts(counts, snapshot)) continue;
       snapshot = Object.freeze({ ...counts });
-      listeners.forEach((listener) => listener());
+      followers.notify();
     } while (askAgain);
     asking = false;
   }
@@ -83,19 +82,7 @@ function unreadOf(client: PartylineClient): UnreadStore {
   }
 
   store = {
-    subscribe(listener) {
-      listeners.add(listener);
-      stop ??= attach();
-      return () => {
-        listeners.delete(listener);
-        // Not at once: a StrictMode unmount + remount subscribes again in the same task.
-        queueMicrotask(() => {
-          if (listeners.size > 0 || !stop) return;
-          stop();
-          stop = undefined;
-        });
-      };
-    },
+    subscribe: followers.subscribe,
     get: () => snapshot,
   };
   stores.set(client, store);

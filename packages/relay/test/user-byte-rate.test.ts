@@ -140,6 +140,7 @@ describe('bytes per user over HTTP and across relays sharing Redis', () => {
     // about two batches of ~1 MB through, then the relays say rate_limited (429 over HTTP).
     let refusal: { kind: string; retryAfterMs?: number | undefined; status?: number } | undefined;
     let accepted = 0;
+    const started = performance.now();
     await waitFor(async () => {
       for (let n = 0; !refusal && n < 12; n++) {
         const tag = `ana-${Date.now()}-${n}`;
@@ -157,8 +158,11 @@ describe('bytes per user over HTTP and across relays sharing Redis', () => {
     }, 'ana to be refused for her bytes');
     expect(refusal).toMatchObject({ kind: ErrorKind.RateLimited, retryAfterMs: expect.any(Number) });
     if (refusal?.status !== undefined) expect(refusal.status).toBe(429);
-    // Each relay admits up to what it knows of the other's count: at most a batch or two past 2 MiB.
-    expect(accepted).toBeLessThanOrEqual(4);
+    // Each relay admits up to what it knows of the other's count: a batch or two past the burst and
+    // what the rate refilled meanwhile (1 MiB/s: one batch a second; a loaded machine takes longer).
+    // Two relays counting apart would admit twice that.
+    const seconds = (performance.now() - started) / 1000;
+    expect(accepted).toBeLessThanOrEqual(3 + Math.ceil(seconds));
     expect((await publish(bobOnB, 'blob:1', bigBatch(`bob-${Date.now()}`))).ok).toBe(true);
   });
 
