@@ -10,7 +10,7 @@
  */
 import { isAnnotationType, parseAnnotation, type LogMessage, type MessageSummary } from '@partyline/protocol';
 import { foldMessages, type FoldedMessage } from '@partyline/sdk';
-import { noopIds, type LogEntry, type MemberHistory, type QueuedAnnotation, type RoomLog } from './checker.js';
+import { exampleNoter, noopIds, type LogEntry, type MemberHistory, type QueuedAnnotation, type RoomLog } from './checker.js';
 
 /** What a member's app shows after quiescence: its folded messages and its read state. */
 export interface FoldedLook {
@@ -92,12 +92,7 @@ export function checkAnnotations({ histories, logs, looks, relayLooks }: Annotat
     relayLookFailures: 0,
     examples: [],
   };
-  const counts = new Map<string, number>();
-  const note = (kind: string, text: string) => {
-    const n = counts.get(kind) ?? 0;
-    counts.set(kind, n + 1);
-    if (n < 5 && result.examples.length < 40) result.examples.push(`${kind}: ${text}`);
-  };
+  const note = exampleNoter(result.examples);
   const rooms = new Map(logs.map((log) => [log.room, roomTruth(log)]));
   const truthOf = (room: string) => rooms.get(room) ?? roomTruth({ room, epoch: '', firstSeq: 1, headSeq: 0, messages: [] });
 

@@ -167,12 +167,7 @@ export function checkHistories(histories: MemberHistory[], logs: RoomLog[], opti
     resetsUnexplained: 0,
     examples: [],
   };
-  const counts = new Map<string, number>();
-  const note = (kind: string, text: string) => {
-    const n = counts.get(kind) ?? 0;
-    counts.set(kind, n + 1);
-    if (n < 5 && result.examples.length < 40) result.examples.push(`${kind}: ${text}`);
-  };
+  const note = exampleNoter(result.examples);
   const logByRoom = new Map(logs.map((log) => [log.room, log]));
 
   for (const log of logs) {
@@ -487,4 +482,14 @@ export function viewPosition(history: MemberHistory): number | undefined {
     }
   }
   return pos;
+}
+
+/** Keeps a few examples of each kind of finding (5 per kind, 40 in all), for the report. */
+export function exampleNoter(examples: string[]): (kind: string, text: string) => void {
+  const counts = new Map<string, number>();
+  return (kind, text) => {
+    const n = counts.get(kind) ?? 0;
+    counts.set(kind, n + 1);
+    if (n < 5 && examples.length < 40) examples.push(`${kind}: ${text}`);
+  };
 }

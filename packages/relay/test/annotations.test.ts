@@ -8,10 +8,10 @@
  */
 import { ErrorKind, type JoinAck, type LogMessage, type WireError } from '@partyline/protocol';
 import { signAccessToken } from '@partyline/server';
-import { startRedis, waitFor, type RedisServer } from '@partyline/test-support';
+import { waitFor } from '@partyline/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BodySchemas, type BodySchemaMap } from '../src/index.js';
-import { collectMessages, connectClient, expectOk, request, startRelay, TEST_SECRET, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
+import { collectMessages, connectClient, expectOk, MEMORY_OR_TWO_REDIS_RELAYS, request, startRelay, TEST_SECRET, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
 
 type Result = { id: string; seq: number; duplicate?: boolean; noop?: boolean } | { id: string; error: WireError };
 
@@ -24,32 +24,9 @@ async function send(socket: ClientSocket, room: string, message: { id: string; t
   return expectOk(await request<{ results: Result[] }>(socket, 'room:publish', { room, messages: [message] })).results[0]!;
 }
 
-const setups: [string, () => Promise<{ relays: RunningRelay[]; stop(): Promise<void> }>][] = [
-  [
-    'memory store',
-    async () => {
-      const relay = await startRelay();
-      return { relays: [relay, relay], stop: () => relay.relay.close() };
-    },
-  ],
-  [
-    'two relays over Redis',
-    async () => {
-      const redis: RedisServer = await startRedis();
-      const relays = [await startRelay({ redisUrl: redis.url }), await startRelay({ redisUrl: redis.url })];
-      return {
-        relays,
-        async stop() {
-          for (const { relay } of relays) await relay.close();
-          await redis.stop();
-        },
-      };
-    },
-  ],
-];
 
-describe.each(setups)('annotations (%s)', (_name, setup) => {
-  let env: Awaited<ReturnType<(typeof setups)[number][1]>>;
+describe.each(MEMORY_OR_TWO_REDIS_RELAYS)('annotations (%s)', (_name, setup) => {
+  let env: Awaited<ReturnType<(typeof MEMORY_OR_TWO_REDIS_RELAYS)[number][1]>>;
   const sockets: ClientSocket[] = [];
   let ana: ClientSocket;
   let bob: ClientSocket;

@@ -7,10 +7,10 @@
  */
 import { ErrorKind, type JoinAck, type RoomReadsEvent, type UnreadAck, type WireError } from '@partyline/protocol';
 import { signAccessToken } from '@partyline/server';
-import { startRedis, startRedisCluster, waitFor, type RedisCluster, type RedisServer } from '@partyline/test-support';
+import { startRedisCluster, waitFor, type RedisCluster } from '@partyline/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, expectOk, publish, request, startRelay, TEST_SECRET, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
+import { connectClient, expectOk, MEMORY_OR_TWO_REDIS_RELAYS, publish, request, startRelay, TEST_SECRET, tokenFor, type ClientSocket, type RunningRelay } from './support/harness.js';
 
 type Result = { id: string; seq: number; duplicate?: boolean; noop?: boolean } | { id: string; error: WireError };
 
@@ -19,30 +19,6 @@ afterAll(() => {
   for (const socket of sockets) socket.close();
 });
 
-/** Relays to test on: one on the memory store (twice, as both "relays"), or two over one real Redis. */
-const setups: [string, () => Promise<{ relays: RunningRelay[]; stop(): Promise<void> }>][] = [
-  [
-    'memory store',
-    async () => {
-      const relay = await startRelay();
-      return { relays: [relay, relay], stop: () => relay.relay.close() };
-    },
-  ],
-  [
-    'two relays over Redis',
-    async () => {
-      const redis: RedisServer = await startRedis();
-      const relays = [await startRelay({ redisUrl: redis.url }), await startRelay({ redisUrl: redis.url })];
-      return {
-        relays,
-        async stop() {
-          for (const { relay } of relays) await relay.close();
-          await redis.stop();
-        },
-      };
-    },
-  ],
-];
 
 /** A member without `receipts` (and without `moderate`). */
 const viewerToken = (sub: string) => signAccessToken({ sub, grants: [{ room: 'party:*', can: ['read', 'publish', 'signal'] }] }, TEST_SECRET);
@@ -57,7 +33,7 @@ function collectReads(socket: ClientSocket): RoomReadsEvent[] {
   return received;
 }
 
-describe.each(setups)('read state (%s)', (_name, setup) => {
+describe.each(MEMORY_OR_TWO_REDIS_RELAYS)('read state (%s)', (_name, setup) => {
   let relays: RunningRelay[];
   let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
@@ -119,7 +95,7 @@ const crossRelaySetups: [string, () => Promise<{ relays: RunningRelay[]; channel
   [
     'Redis',
     async () => {
-      const { relays, stop } = await setups[1]![1]();
+      const { relays, stop } = await MEMORY_OR_TWO_REDIS_RELAYS[1]![1]();
       return { relays, channels: async () => [], stop };
     },
   ],

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { createRelay, type Relay, type RelayOptions } from '../../src/index.js';
 import { signAccessToken } from '@partyline/server';
+import { startRedis } from '@partyline/test-support';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret!';
 
@@ -90,3 +91,28 @@ export function expectOk<T extends object>(ack: Ack<T>): { ok: true } & T {
   if (!ack.ok) throw new Error(`expected ok, got ${ack.error.kind}: ${ack.error.message}`);
   return ack;
 }
+
+/** Where a test runs: one relay on the memory store (as both "relays"), or two relays over one real Redis. */
+export const MEMORY_OR_TWO_REDIS_RELAYS: [string, () => Promise<{ relays: RunningRelay[]; stop(): Promise<void> }>][] = [
+  [
+    'memory store',
+    async () => {
+      const relay = await startRelay();
+      return { relays: [relay, relay], stop: () => relay.relay.close() };
+    },
+  ],
+  [
+    'two relays over Redis',
+    async () => {
+      const redis = await startRedis();
+      const relays = [await startRelay({ redisUrl: redis.url }), await startRelay({ redisUrl: redis.url })];
+      return {
+        relays,
+        async stop() {
+          for (const { relay } of relays) await relay.close();
+          await redis.stop();
+        },
+      };
+    },
+  ],
+];
