@@ -139,3 +139,36 @@ describe('annotation keys on Redis', () => {
 });
 
 describePresenceStore('redis', async () => createRedisPresenceStore({ url: redis.url, keyPrefix: `p${Date.now()}:` }));
+
+describe('acking only what a replica confirmed (ackReplicas)', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('runs the append before its WAIT even when the server has lost its scripts (a promoted or restarted master)', async () => {
+    const store = createRedisStore({ url: server.url, ackReplicas: 1, ackReplicasTimeoutMs: 20 });
+    const admin = new Redis(server.url);
+    const monitor = await new Redis(server.url).monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const command = args[0]?.toLowerCase() ?? '';
+      if (['evalsha', 'eval', 'wait'].includes(command)) seen.push(command);
+    });
+    try {
+      await admin.script('FLUSH');
+      // No replica: WAIT answers 0 and the append is refused — what matters is the order it ran in.
+      await expect(store.append('noscript', [{ id: 'm1', type: 'chat', body: '"hi"', sender: 'ana' }])).rejects.toThrow(/replicas confirmed/);
+      await waitFor(() => seen.length >= 3 || undefined, 'the commands in the monitor');
+      // ioredis's own NOSCRIPT fallback would send EVAL after the WAIT: evalsha, wait, eval.
+      expect(seen.slice(0, 4)).toEqual(['evalsha', 'wait', 'eval', 'wait']);
+    } finally {
+      monitor.disconnect();
+      admin.disconnect();
+      await store.close();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, type LogMessage, type MessageSummary, type ReadPosition } from '@partyline/protocol';
 import { Cluster, ReplyError } from 'ioredis';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
@@ -48,6 +48,7 @@ const DEDUP_BUCKETS_PER_RETENTION = 7;
  * fixed, so its first argument is a key, which is how a Cluster client routes and auto-pipelines it.
  */
 const DEDUP_KEYS = DEDUP_BUCKETS_PER_RETENTION + 2;
+const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 /** Redis replies that mean "not now" rather than "never": the relay answers them with `unavailable`. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|MISCONF|MOVED|ASK)/;
@@ -136,12 +137,23 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
     }
   }
 
-  /** The script and WAIT in one pipeline, so WAIT runs on the master that ran the script (also on Cluster). */
+  /**
+   * The script and WAIT in one pipeline, so WAIT runs on the master that ran the script (also on
+   * Cluster), right after it. Raw EVALSHA: ioredis answers a NOSCRIPT (a master just promoted or
+   * restarted has no scripts) by sending the script again as EVAL after the rest of the pipeline — the
+   * WAIT would then have counted replicas before the append ran, and acked it unconfirmed.
+   */
   async function appendAndWait(args: (string | number)[]): Promise<unknown[]> {
-    const pipeline = client.pipeline() as unknown as { plAppend(...a: (string | number)[]): unknown; wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][]> };
-    pipeline.plAppend(...args);
-    pipeline.wait(ackReplicas, ackReplicasTimeoutMs);
-    const [[appendError, reply], [waitError, replicas]] = (await pipeline.exec()) as [[Error | null, unknown[]], [Error | null, number]];
+    const numberOfKeys = 6 + DEDUP_KEYS;
+    const run = async (command: 'EVALSHA' | 'EVAL', script: string) => {
+      const pipeline = client.pipeline() as unknown as { call(...a: (string | number)[]): unknown; wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][]> };
+      pipeline.call(command, script, numberOfKeys, ...args);
+      pipeline.wait(ackReplicas, ackReplicasTimeoutMs);
+      return (await pipeline.exec()) as [[Error | null, unknown[]], [Error | null, number]];
+    };
+    let results = await run('EVALSHA', APPEND_SHA);
+    if (results[0][0]?.message.startsWith('NOSCRIPT')) results = await run('EVAL', APPEND_SCRIPT);
+    const [[appendError, reply], [waitError, replicas]] = results;
     if (appendError) throw appendError;
     if (waitError) throw waitError;
     if (replicas < ackReplicas) {
