@@ -39,6 +39,11 @@ interface Adapter {
   join(socket: Socket, room: string): Promise<void>;
   publish(socket: Socket, room: string, id: string, body: string): Promise<boolean>;
   onDeliver(socket: Socket, deliver: (body: string) => void): void;
+  /**
+   * The publisher's own copy arrives in its ack, not as an event (Partyline protocol 3: the SDK puts
+   * its appended messages in its view from the ack). Plain Socket.IO echoes the broadcast to its sender.
+   */
+  ownCopyInAck: boolean;
 }
 
 const adapters: Record<SystemName, Adapter> = {
@@ -55,6 +60,7 @@ const adapters: Record<SystemName, Adapter> = {
         for (const message of event.messages) deliver(message.body);
       });
     },
+    ownCopyInAck: true,
   },
   baseline: {
     async join(socket, room) {
@@ -67,6 +73,7 @@ const adapters: Record<SystemName, Adapter> = {
     onDeliver(socket, deliver) {
       socket.on('message', (message: { body: string }) => deliver(message.body));
     },
+    ownCopyInAck: false,
   },
 };
 
@@ -91,15 +98,16 @@ async function run(plan: WorkerPlan): Promise<void> {
   }
   report.connected = sockets.length;
 
+  const deliver = (body: string) => {
+    if (!measuring) return;
+    report.delivered++;
+    const sentAt = Number(body.slice(5, body.indexOf(',')));
+    histogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
+  };
   if (plan.subscribe) {
     await Promise.all(
       sockets.map(async (socket, i) => {
-        adapter.onDeliver(socket, (body) => {
-          if (!measuring) return;
-          report.delivered++;
-          const sentAt = Number(body.slice(5, body.indexOf(",")));
-          histogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
-        });
+        adapter.onDeliver(socket, deliver);
         await adapter.join(socket, plan.rooms[i % plan.rooms.length]!);
       }),
     );
@@ -111,8 +119,11 @@ async function run(plan: WorkerPlan): Promise<void> {
     const body = `{"t":${intendedAt.toFixed(3)},"p":"${padding}"}`;
     report.published++;
     try {
-      if (await adapter.publish(socket, room, `${process.pid}-${counter++}`, body)) report.acked++;
-      else report.errors++;
+      if (await adapter.publish(socket, room, `${process.pid}-${counter++}`, body)) {
+        report.acked++;
+        // A member that publishes holds its own message once the ack is in (counted like a delivery).
+        if (plan.subscribe && adapter.ownCopyInAck) deliver(body);
+      } else report.errors++;
     } catch {
       report.errors++;
     }

@@ -25,6 +25,8 @@ export interface ChurnFigures {
   changesPerSecond: number;
   /** Changes members were told of (each change reaches every member of its room), per second. */
   changesDeliveredPerSecond: number;
+  /** The `room:presence` events those came in, per second: one frame on a member's socket each. */
+  eventsDeliveredPerSecond: number;
   /** User + system CPU of both relays per change. */
   relayCpuMicrosPerChange: number;
   /** CPU of redis-server per change. */
@@ -91,22 +93,28 @@ export async function presenceChurn(redisServer: RedisServer, scale: ChurnScale)
     // Churn first, then measure: the first pauses are over and every room is in its steady state.
     for (const worker of workers) worker.send('start');
     await new Promise((resolve) => setTimeout(resolve, Math.max(1000, scale.meanPauseMs * 2)));
-    const snapshot = async () => ({
+    // CPU is read inside the scrapes (after them at the start, before them at the end): serving
+    // this measurement's own /metrics and INFO is not counted as presence work.
+    const cpu = () => ({
       at: performance.now(),
       relayCpu: servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0),
       redisCpu: redisServer.pid === undefined ? 0 : cpuMicros(redisServer.pid),
+    });
+    const counts = async () => ({
       calls: await commandCalls(redis),
       changes: (await Promise.all(servers.map(changesMade))).reduce((a, b) => a + b, 0),
     });
     // BENCH_CPU_PROF=<dir>: a CPU profile of each relay over the measured window, as in the other scenarios.
     const profiling = Boolean(process.env.BENCH_CPU_PROF);
     if (profiling) await Promise.all(servers.map((server) => server.request('profile:start')));
-    const before = await snapshot();
+    const beforeCounts = await counts();
+    const before = { ...beforeCounts, ...cpu() };
     for (const worker of workers) worker.send('measure');
     await new Promise((resolve) => setTimeout(resolve, scale.seconds * 1000));
     const reports = workers.map((worker) => next(worker, 'report'));
     for (const worker of workers) worker.send('stop');
-    const after = await snapshot();
+    const afterCpu = cpu();
+    const after = { ...afterCpu, ...(await counts()) };
     if (profiling) await Promise.all(servers.map((server) => server.request('profile:stop')));
     const finished = await Promise.all(reports);
 
@@ -123,14 +131,15 @@ export async function presenceChurn(redisServer: RedisServer, scale: ChurnScale)
       commands += delta;
     }
     const total = finished.reduce(
-      (sum, { report }) => ({ delivered: sum.delivered + report!.changesDelivered, errors: sum.errors + report!.errors }),
-      { delivered: 0, errors: 0 },
+      (sum, { report }) => ({ delivered: sum.delivered + report!.changesDelivered, events: sum.events + report!.eventsDelivered, errors: sum.errors + report!.errors }),
+      { delivered: 0, events: 0, errors: 0 },
     );
     return {
       members: scale.members,
       rooms: rooms.length,
       changesPerSecond: changes / seconds,
       changesDeliveredPerSecond: total.delivered / seconds,
+      eventsDeliveredPerSecond: total.events / seconds,
       relayCpuMicrosPerChange: perChange(after.relayCpu - before.relayCpu),
       redisCpuMicrosPerChange: perChange(after.redisCpu - before.redisCpu),
       redisCommandsPerChange: perChange(commands),

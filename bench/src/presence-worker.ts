@@ -23,12 +23,14 @@ export interface PresenceWorkerReport {
   errors: number;
   /** Changes members were told of (`room:presence`) while measuring: the fan-out. */
   changesDelivered: number;
+  /** The `room:presence` events those came in (a relay sends a busy room's changes together). */
+  eventsDelivered: number;
 }
 
 type Ack = { ok: boolean };
 
 async function run(plan: PresencePlan): Promise<void> {
-  const report: PresenceWorkerReport = { connected: 0, enters: 0, leaves: 0, errors: 0, changesDelivered: 0 };
+  const report: PresenceWorkerReport = { connected: 0, enters: 0, leaves: 0, errors: 0, changesDelivered: 0, eventsDelivered: 0 };
   let measuring = false;
   let running = true;
 
@@ -46,7 +48,9 @@ async function run(plan: PresencePlan): Promise<void> {
   report.connected = sockets.length;
   for (const socket of sockets) {
     socket.on('room:presence', (event: { changes: unknown[] }) => {
-      if (measuring) report.changesDelivered += event.changes.length;
+      if (!measuring) return;
+      report.changesDelivered += event.changes.length;
+      report.eventsDelivered++;
     });
   }
   const roomOf = (i: number) => plan.members[i]!.room;

@@ -1,7 +1,7 @@
 import { signAccessToken } from '@partyline/relay';
 import type { RedisServer } from '@partyline/test-support';
 import { Redis } from 'ioredis';
-import { cpuMicros, rssBytes } from './proc-stats.js';
+import { cpuMicros, rssBytes, watchForeignCpu } from './proc-stats.js';
 import { runWorkers, split } from './run-workers.js';
 import { BENCH_SECRET, FIXED_YOUNG_GENERATION, startServers, type ServerProcess, type SystemName } from './systems.js';
 import type { WorkerPlan } from './load-worker.js';
@@ -19,17 +19,22 @@ export interface Figures {
   /** Live JS heap growth per idle connection (steadier than RSS, which grows in chunks). */
   heapBytesPerConnection?: number;
   errors: number;
+  /** Share of the machine's CPU that processes outside this bench used during the window (0–1): another's load skews the run. */
+  foreignCpuShare?: number;
 }
 
 export interface Scale {
+  /** Measured window of one run. */
   seconds: number;
+  /** Interleaved rounds of (a), (b) and (c): each a run of every contender. */
+  rounds: number;
   fanoutSubscribers: number;
   smallRooms: number;
   idleConnections: number;
 }
 
-export const FULL: Scale = { seconds: 10, fanoutSubscribers: 1000, smallRooms: 2000, idleConnections: 10_000 };
-export const QUICK: Scale = { seconds: 4, fanoutSubscribers: 300, smallRooms: 250, idleConnections: 2000 };
+export const FULL: Scale = { seconds: 10, rounds: 5, fanoutSubscribers: 1000, smallRooms: 2000, idleConnections: 10_000 };
+export const QUICK: Scale = { seconds: 3, rounds: 5, fanoutSubscribers: 300, smallRooms: 250, idleConnections: 2000 };
 
 interface Measure {
   servers: number;
@@ -47,30 +52,52 @@ async function onRedis(redis: RedisServer, command: (client: Redis) => Promise<u
   }
 }
 
-const flush = (redis: RedisServer) => onRedis(redis, (client) => client.flushall());
+/**
+ * Every run starts from the same Redis: empty, and with an AOF rewritten down to that (a run after
+ * many others would otherwise inherit a big AOF, and an automatic rewrite — a fork, a child writing
+ * the file — could fall inside its measured window).
+ */
+const flush = (redis: RedisServer) =>
+  onRedis(redis, async (client) => {
+    await client.flushall();
+    await waitForNoRewrite(client);
+    await client.bgrewriteaof();
+    await waitForNoRewrite(client);
+  });
+
+async function waitForNoRewrite(client: Redis): Promise<void> {
+  const busy = async () => /^aof_rewrite_(in_progress|scheduled):1$/m.test(await client.info('persistence'));
+  while (await busy()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
 
 /** Changes when the bench Redis syncs its AOF (`always`: before each reply, the bench's default). */
 export function setAppendFsync(redis: RedisServer, policy: 'always' | 'everysec'): Promise<void> {
   return onRedis(redis, (client) => client.config('SET', 'appendfsync', policy));
 }
 
-/** Starts the system's servers, runs the load, and turns counters into figures. */
-export async function measure(system: SystemName, redis: RedisServer, { servers: count, plans, seconds }: Measure): Promise<Figures> {
+/** Starts the system's servers, runs the load, and turns counters into figures (`hooks`: also told when the measured window starts and stops). */
+export async function measure(system: SystemName, redis: RedisServer, { servers: count, plans, seconds }: Measure, hooks: { started?(): unknown; stopped?(): unknown } = {}): Promise<Figures> {
   await flush(redis);
   const servers: ServerProcess[] = await startServers(system, count, redis.url);
   try {
     const token = await signAccessToken({ sub: 'bench', rooms: ['*'], ttlSeconds: 3600 }, BENCH_SECRET);
     let cpuBefore = 0;
     let cpuAfter = 0;
+    let foreignCpu = () => 0;
+    let foreignCpuShare = 0;
     // BENCH_CPU_PROF=<dir>: a CPU profile of each server over the measured window (open in Chrome DevTools or speedscope).
     const profiling = Boolean(process.env.BENCH_CPU_PROF);
     const result = await runWorkers(plans(servers.map((s) => s.url), token), seconds, {
       started: async () => {
         if (profiling) await Promise.all(servers.map((s) => s.request('profile:start')));
         cpuBefore = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0);
+        foreignCpu = watchForeignCpu(process.pid);
+        await hooks.started?.();
       },
       stopped: async () => {
         cpuAfter = servers.reduce((sum, s) => sum + cpuMicros(s.pid), 0);
+        foreignCpuShare = foreignCpu();
+        await hooks.stopped?.();
         if (profiling) await Promise.all(servers.map((s) => s.request('profile:stop')));
       },
     });
@@ -84,13 +111,14 @@ export async function measure(system: SystemName, redis: RedisServer, { servers:
       cpuMicrosPerDelivered: result.delivered ? (cpuAfter - cpuBefore) / result.delivered : 0,
       rssMb: servers.reduce((sum, s) => sum + rssBytes(s.pid), 0) / 1024 / 1024,
       errors: result.errors,
+      foreignCpuShare,
     };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
 }
 
-const BODY_BYTES = 100;
+export const BODY_BYTES = 100;
 
 /** (a) one room, many subscribers over two relays, one publisher as fast as acks allow. */
 export function fanout(scale: Scale, ratePerSecond?: number): Measure {

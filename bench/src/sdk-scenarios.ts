@@ -13,6 +13,8 @@ import { build } from 'esbuild';
 import { IDBFactory } from 'fake-indexeddb';
 import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
+import { interleaved } from './interleaved.js';
+import { watchForeignCpu } from './proc-stats.js';
 import { BENCH_SECRET, startServers } from './systems.js';
 
 /** (e) 10,000 messages queued offline in one SDK client (Node), then online: seconds until all are acked. */
@@ -61,21 +63,36 @@ export async function outboxFlush(redis: RedisServer, count: number): Promise<{ 
 
 export interface EnqueueFigures {
   perSecond: number;
+  p50Ms: number;
   p99Ms: number;
+  /** Share of the machine's CPU that processes outside this bench (and its browser) used meanwhile (0–1). */
+  foreignCpuShare: number;
+}
+
+/** (f) at the offered rate: the SDK and IndexedDB alone, one run each per round. */
+export interface EnqueuePairs {
+  sdk: EnqueueFigures[];
+  raw: EnqueueFigures[];
 }
 
 /**
  * (f) IndexedDB enqueue in headless Chromium: one transaction per message (one publish at a time) vs
- * batched (100 in flight share transactions: group commit), each as fast as it goes; and batched at
- * a fixed offered rate (open loop), where p99 is what an app publishing that fast sees, next to the
- * same rate written with IndexedDB alone (the browser's floor). The outbox's default durability
- * (relaxed) throughout, and once more with `outboxDurability: 'strict'`.
+ * batched (100 in flight share transactions: group commit), each as fast as it goes; and at a fixed
+ * offered rate (open loop), where p99 is what an app publishing that fast sees, the SDK next to the
+ * same rate written with IndexedDB alone (the browser's floor) in `rounds` interleaved pairs in the
+ * same page, after one unmeasured run of each (the first run in a page pays for compiling the code
+ * and for the profile's first database files). The outbox's default durability (relaxed)
+ * throughout, and once more with `outboxDurability: 'strict'`.
  *
  * The page runs in a persistent profile on disk, as a user's browser does: a Playwright
  * `browser.newPage()` context keeps IndexedDB in memory, which neither writes files nor can show
  * what durability costs.
  */
-export async function browserEnqueue(count: number, offeredPerSecond: number): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures; atOfferedRate: EnqueueFigures; rawAtOfferedRate: EnqueueFigures; strict: { batched: EnqueueFigures; atOfferedRate: EnqueueFigures } }> {
+export async function browserEnqueue(
+  count: number,
+  offered: { perSecond: number; count: number; rounds: number },
+  progress: (text: string) => void,
+): Promise<{ batched: EnqueueFigures; oneTxPerMessage: EnqueueFigures; atOfferedRate: EnqueuePairs; strict: { batched: EnqueueFigures; atOfferedRate: EnqueueFigures } }> {
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL('../src/browser/enqueue-page.ts', import.meta.url))],
     bundle: true,
@@ -98,20 +115,33 @@ export async function browserEnqueue(count: number, offeredPerSecond: number): P
     await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
     await page.waitForFunction(() => document.title === 'ready');
     type Run = (n: number, x: number, durability?: string) => Promise<{ perSecond: number; latenciesMs: number[] }>;
-    const measure = async (mode: 'run' | 'runAtRate' | 'rawAtRate', x: number, durability?: 'strict'): Promise<EnqueueFigures> => {
+    const measure = async (mode: 'run' | 'runAtRate' | 'rawAtRate', n: number, x: number, durability?: 'strict'): Promise<EnqueueFigures> => {
+      const foreignCpu = watchForeignCpu(process.pid);
       const { perSecond, latenciesMs } = await page.evaluate(
         ([m, n, value, d]) => (window as unknown as { bench: Record<string, Run> }).bench[m]!(n, value, d),
-        [mode, count, x, durability] as const,
+        [mode, n, x, durability] as const,
       );
       latenciesMs.sort((a, b) => a - b);
-      return { perSecond, p99Ms: latenciesMs[Math.floor(latenciesMs.length * 0.99)] ?? 0 };
+      const at = (p: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(latenciesMs.length * p))] ?? 0;
+      return { perSecond, p50Ms: at(0.5), p99Ms: at(0.99), foreignCpuShare: foreignCpu() };
     };
-    const oneTxPerMessage = await measure('run', 1);
-    const batched = await measure('run', 100);
-    const atOfferedRate = await measure('runAtRate', offeredPerSecond);
-    const rawAtOfferedRate = await measure('rawAtRate', offeredPerSecond);
-    const strict = { batched: await measure('run', 100, 'strict'), atOfferedRate: await measure('runAtRate', offeredPerSecond, 'strict') };
-    return { batched, oneTxPerMessage, atOfferedRate, rawAtOfferedRate, strict };
+    progress(`(f) IndexedDB enqueue in headless Chromium: ${count} messages, one transaction each and batched`);
+    const oneTxPerMessage = await measure('run', count, 1);
+    const batched = await measure('run', count, 100);
+    progress(`(f) at ${offered.perSecond} msgs/s offered: one unmeasured run of the SDK and of IndexedDB alone`);
+    await measure('runAtRate', offered.count, offered.perSecond);
+    await measure('rawAtRate', offered.count, offered.perSecond);
+    // Which goes first alternates by round: neither always runs on the other's leftovers (compaction, GC).
+    const atOfferedRate = await interleaved(
+      `(f) ${offered.count} messages at ${offered.perSecond} msgs/s offered`,
+      offered.rounds,
+      (round) => (round % 2 === 0 ? (['sdk', 'raw'] as const) : (['raw', 'sdk'] as const)),
+      (who) => measure(who === 'sdk' ? 'runAtRate' : 'rawAtRate', offered.count, offered.perSecond),
+      progress,
+    );
+    progress('(f) strict durability');
+    const strict = { batched: await measure('run', count, 100, 'strict'), atOfferedRate: await measure('runAtRate', offered.count, offered.perSecond, 'strict') };
+    return { batched, oneTxPerMessage, atOfferedRate, strict };
   } finally {
     await context.close();
     server.close();

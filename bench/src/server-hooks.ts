@@ -2,8 +2,9 @@
  * Preloaded into server processes by the bench (`--import`), never part of the relay:
  * - `gc`: collects garbage, so memory per connection is measured without handshake garbage;
  *   every answer carries the heap in use;
- * - `profile:start` / `profile:stop`: a V8 CPU profile of the measured window only (not startup
- *   or connection setup), written to $BENCH_CPU_PROF when that is set.
+ * - `profile:start` / `profile:stop`: a V8 CPU profile and an allocation profile (every sampled
+ *   allocation, collected or not) of the measured window only (not startup or connection setup),
+ *   written to $BENCH_CPU_PROF when that is set.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -26,11 +27,15 @@ async function handle(message: unknown): Promise<void> {
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
+    // Every sampled allocation, also the garbage collected since: what the collector has to chase.
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
   } else if (message === 'profile:stop' && session) {
     const { profile } = await session.post('Profiler.stop');
-    const name = `${process.env.BENCH_PROFILE_LABEL ?? 'server'}-${process.pid}-${Date.now()}.cpuprofile`;
+    const { profile: allocations } = await session.post('HeapProfiler.stopSampling');
+    const name = `${process.env.BENCH_PROFILE_LABEL ?? 'server'}-${process.pid}-${Date.now()}`;
     mkdirSync(profileDir!, { recursive: true });
-    writeFileSync(join(profileDir!, name), JSON.stringify(profile));
+    writeFileSync(join(profileDir!, `${name}.cpuprofile`), JSON.stringify(profile));
+    writeFileSync(join(profileDir!, `${name}.heapprofile`), JSON.stringify(allocations));
     session.disconnect();
     session = undefined;
   } else {

@@ -57,15 +57,20 @@ async function startProcess(script: string, args: string[], port: number, label:
  */
 export const FIXED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 
+/** Where servers keep shared state: a Redis URL, or the `host:port` nodes of a Redis Cluster (relays only). */
+export type RedisTarget = string | { clusterNodes: string[] };
+
 /** Starts `count` server processes of one system against one Redis (`relayArgs`: more relay flags; `nodeArgs`: V8/Node flags). */
-export async function startServers(system: SystemName, count: number, redisUrl: string, relayArgs: string[] = [], nodeArgs: string[] = []): Promise<ServerProcess[]> {
+export async function startServers(system: SystemName, count: number, redis: RedisTarget, relayArgs: string[] = [], nodeArgs: string[] = []): Promise<ServerProcess[]> {
+  const storeArgs = typeof redis === 'string' ? ['--redis-url', redis] : ['--redis-cluster', redis.clusterNodes.join(',')];
+  if (system === 'baseline' && typeof redis !== 'string') throw new Error('the baseline server takes a Redis URL, not a cluster');
   return Promise.all(
     Array.from({ length: count }, async () => {
       const port = await findFreePort();
-      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), '--redis-url', redisUrl], port, system, nodeArgs);
+      if (system === 'baseline') return startProcess(BASELINE_SERVER, ['--port', String(port), ...storeArgs], port, system, nodeArgs);
       return startProcess(
         RELAY_CLI,
-        ['--port', String(port), '--redis-url', redisUrl, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--user-byte-rate', '0', '--rooms-per-user-hour', '0', '--transports', 'websocket,polling', '--metrics-public', ...relayArgs],
+        ['--port', String(port), ...storeArgs, '--token-secret', BENCH_SECRET, '--rate-limit', '10000000', '--rate-burst', '10000000', '--connect-rate', '1000000', '--connect-rate-per-address', '1000000', '--max-pending-per-address', '1000000', '--user-rate-limit', '0', '--user-byte-rate', '0', '--rooms-per-user-hour', '0', '--transports', 'websocket,polling', '--metrics-public', ...relayArgs],
         port,
         system,
         nodeArgs,

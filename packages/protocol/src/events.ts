@@ -15,7 +15,12 @@ import type {
 } from './requests.js';
 
 /** Ack of `room:publish`: one result per message, in request order. */
-export type PublishAck = { epoch: string; results: PublishResult[] };
+/**
+ * A publish's answer. `ts` (the relay's time of the messages it appended) and `previousId` (the id of
+ * the message before the first of them, absent when it was the room's first): with these, the results
+ * and what it sent, a client holds its appended messages whole (protocol 3: they are not echoed to it).
+ */
+export type PublishAck = { epoch: string; results: PublishResult[]; ts?: number; previousId?: string };
 export type JoinAck = RoomPage;
 export type ReadAck = RoomPage;
 

@@ -54,7 +54,7 @@ export type { HttpBatch, HttpMessage } from './http.js';
 export { utf8ByteLength } from './utf8.js';
 export { validate } from './validate.js';
 export type { Validated } from './validate.js';
-export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './version.js';
+export { NO_ECHO_PROTOCOL_VERSION, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from './version.js';
 export {
   AnnotationType,
   isAnnotationType,

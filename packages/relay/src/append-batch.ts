@@ -41,12 +41,16 @@ export interface AppendBatchOptions {
   countRooms?: boolean;
   /** The sender may edit and delete others' messages (the `moderate` grant). @default false */
   moderate?: boolean;
+  /** The publishing socket, when it takes its appended messages from the ack (protocol 3): the live broadcast leaves it out. */
+  publisher?: string | undefined;
 }
 
 /** A batch's answer, and the read positions it moved (the sender's own, when it posted or marked read). */
 export interface AppendedBatch {
   ack: PublishAck;
   reads: readonly ReadPosition[];
+  /** When it appended anything: what a socket publisher's ack adds, so it holds those messages whole (protocol 3). */
+  appended?: Pick<PublishAck, 'ts' | 'previousId'>;
 }
 
 /** Bytes a batch carries, as the byte limits count them: UTF-8 of ids, types and bodies (a field that is not a string counts 0: validation refuses it). */
@@ -55,10 +59,12 @@ export function batchBytes(messages: readonly unknown[]): number {
   for (const message of messages) {
     if (typeof message !== 'object' || message === null) continue;
     const { id, type, body } = message as Record<string, unknown>;
-    for (const text of [id, type, body]) if (typeof text === 'string') bytes += utf8ByteLength(text);
+    bytes += textBytes(id) + textBytes(type) + textBytes(body);
   }
   return bytes;
 }
+
+const textBytes = (value: unknown): number => (typeof value === 'string' ? utf8ByteLength(value) : 0);
 
 /**
  * The one way messages enter a room log, whoever sends them (socket or HTTP): each body checked (size,
@@ -73,7 +79,7 @@ export async function appendBatch(
   room: string,
   sender: string,
   messages: readonly OutgoingMessage[],
-  { countRooms = true, moderate = false }: AppendBatchOptions = {},
+  { countRooms = true, moderate = false, publisher }: AppendBatchOptions = {},
 ): Promise<AppendedBatch> {
   const { store, limits, metrics, broadcaster } = context;
   const results: PublishResult[] = [];
@@ -118,10 +124,12 @@ export async function appendBatch(
     results[acceptedAt[i]!] = resultOf(outcome);
   }
   // Only new entries are broadcast (annotations too: they are log entries); duplicates were delivered the first time.
-  if (fresh.length > 0) broadcaster.add(room, epoch, fresh, previousId);
-  if (reads.length > 0) context.announceReads?.(room, reads);
+  if (fresh.length > 0) broadcaster.add(room, epoch, fresh, previousId, publisher);
+  // A post moves its sender's read position to it, and every member sees that in the message itself
+  // (the SDK counts it so): only read marks are announced, so a plain publish costs no second broadcast.
+  if (reads.length > 0 && accepted.some((message) => message.type === AnnotationType.Read)) context.announceReads?.(room, reads);
   for (const result of results) if ('error' in result) metrics.errors.inc({ kind: result.error.kind });
-  return { ack: { epoch, results }, reads };
+  return { ack: { epoch, results }, reads, ...(fresh.length > 0 ? { appended: { ts: fresh[0]!.ts, ...(previousId ? { previousId } : {}) } } : {}) };
 }
 
 /**

@@ -16,6 +16,8 @@ export interface ConnectionIdentity {
   grants: RoomGrant[];
   /** Token expiry, epoch milliseconds. */
   expiresAt: number;
+  /** The protocol version the client speaks (1 when it did not say). */
+  protocol: number;
 }
 
 /** Checks a Socket.IO handshake's `auth` field: protocol version, then the token (with `verify`). */
@@ -34,7 +36,7 @@ export async function authenticateHandshake(
   }
   const check = await verify(token);
   if (!check.ok) return check;
-  return { ok: true, identity: { sub: check.claims.sub, grants: check.grants, expiresAt: check.claims.exp * 1000 } };
+  return { ok: true, identity: { sub: check.claims.sub, grants: check.grants, expiresAt: check.claims.exp * 1000, protocol: protocol ?? 1 } };
 }
 
 /** A Socket.IO middleware error: clients see `message` and the typed error in `err.data`. */

@@ -3,6 +3,7 @@ import {
   Capability,
   ClientEvent,
   ErrorKind,
+  NO_ECHO_PROTOCOL_VERSION,
   isAllowed,
   isValidRoomName,
   JoinRequestSchema,
@@ -362,19 +363,19 @@ export class RelayConnection {
     if (!request.ok) return request;
     const { room, messages } = request.value;
 
-    const { sub, grants } = this.socket.data;
-    const { ack, reads } = await appendBatch(this.context, room, sub, messages, { moderate: isAllowed(grants, room, Capability.Moderate) });
+    const { sub, grants, protocol } = this.socket.data;
+    const publisher = protocol >= NO_ECHO_PROTOCOL_VERSION ? this.socket.id : undefined;
+    const { ack, reads, appended } = await appendBatch(this.context, room, sub, messages, { moderate: isAllowed(grants, room, Capability.Moderate), publisher });
     this.context.metrics.publishAckSeconds.observe((performance.now() - startedAt) / 1000);
-    if (reads.some((read) => read.sub === sub)) await this.noteActive(room);
-    return { ok: true, ...ack };
+    if (!this.notedRooms?.has(room) && reads.some((read) => read.sub === sub)) await this.noteActive(room);
+    return { ok: true, ...ack, ...appended };
   }
 
   /** Rooms this connection has noted as the user's (for `user:unread`): once per room, not at every post. */
   private notedRooms: Set<string> | undefined;
 
-  /** Notes the room as the user's before the ack, so a `user:unread` after it counts the room. */
+  /** Notes the room as the user's before the ack, so a `user:unread` after it counts the room (callers skip rooms noted already). */
   private async noteActive(room: string): Promise<void> {
-    if (this.notedRooms?.has(room)) return;
     (this.notedRooms ??= new Set()).add(room);
     await this.context.store.noteUserRoom(this.socket.data.sub, room).catch((error: unknown) => {
       // Noted again at the next post: unread counts are a convenience, the post itself succeeded.

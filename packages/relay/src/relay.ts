@@ -242,7 +242,11 @@ export function createRelay(options: RelayOptions): Relay {
     } else {
       const adapterPub = catchUnawaitedFailures(pub, ['publish'], redisErrorLogger(logger, 'adapter-publish'));
       io.adapter(createAdapter(adapterPub, adapterSub, { key: `${prefix}sio`, parser: createSafeParser(logger) }));
-      feedSubscriber = sub as Redis;
+      // A connection of its own: on the adapter's, every feed message would also go through the
+      // adapter's request handler, and be decoded into a string for it.
+      feedSubscriber = connectRedis(redisTarget, { enableOfflineQueue: true, maxRetriesPerRequest: null }) as Redis;
+      feedSubscriber.on('error', redisErrorLogger(logger, 'feed-sub'));
+      redisClients.push(feedSubscriber);
     }
   }
   // With the room feed, other relays get new messages from it: this relay's broadcasts stay local.

@@ -9,6 +9,8 @@ interface PendingBroadcast {
   messages: LogMessage[];
   /** The message before each appended batch, when known. */
   links: LogLink[];
+  /** The one socket every message came from, when it takes them from its acks (protocol 3): left out. */
+  except: string | undefined;
 }
 
 /**
@@ -33,8 +35,12 @@ export class RoomBroadcaster {
     private readonly hasMembers: (room: string) => boolean = () => true,
   ) {}
 
-  /** Queues fresh messages of a room (in the order the log gave them seqs) and the id of the message before them. */
-  add(room: string, epoch: string, messages: LogMessage[], previousId?: string): void {
+  /**
+   * Queues fresh messages of a room (in the order the log gave them seqs) and the id of the message
+   * before them. `publisher`: the socket that published them and has them from its ack; it is left out
+   * of the event unless the event also carries another publisher's messages (then it drops its own by seq).
+   */
+  add(room: string, epoch: string, messages: LogMessage[], previousId?: string, publisher?: string): void {
     let batch = this.pending.get(room);
     if (batch && batch.epoch !== epoch) {
       // The log was reset between two appends of this turn: the old epoch's messages go first, alone.
@@ -42,9 +48,9 @@ export class RoomBroadcaster {
       batch = undefined;
     }
     if (!batch) {
-      batch = { epoch, messages: [], links: [] };
+      batch = { epoch, messages: [], links: [], except: publisher };
       this.pending.set(room, batch);
-    }
+    } else if (batch.except !== publisher) batch.except = undefined;
     for (const message of messages) batch.messages.push(message);
     const first = messages[0];
     if (previousId !== undefined && first && first.seq > 1) batch.links.push({ seq: first.seq - 1, id: previousId });
@@ -62,12 +68,13 @@ export class RoomBroadcaster {
     for (const [room, batch] of batches) this.emit(room, batch);
   };
 
-  private emit(room: string, { epoch, messages, links }: PendingBroadcast): void {
+  private emit(room: string, { epoch, messages, links, except }: PendingBroadcast): void {
     if (!this.hasMembers(room)) return;
+    const target = except === undefined ? this.io.to(room) : this.io.to(room).except(except);
     // Appends to one room may resolve out of seq order (e.g. across a Redis reconnect); members expect ascending seqs.
     if (!isAscending(messages)) messages.sort((a, b) => a.seq - b.seq);
     if (messages.length <= this.maxMessages) {
-      this.io.to(room).emit(ServerEvent.Messages, links.length > 0 ? { room, epoch, messages, links } : { room, epoch, messages });
+      target.emit(ServerEvent.Messages, links.length > 0 ? { room, epoch, messages, links } : { room, epoch, messages });
       return;
     }
     for (let start = 0; start < messages.length; start += this.maxMessages) {
@@ -78,7 +85,7 @@ export class RoomBroadcaster {
       const chunkLinks = links.filter((link) => link.seq >= from && link.seq < to);
       const before = messages[start - 1];
       if (before && before.seq === from && !chunkLinks.some((link) => link.seq === from)) chunkLinks.push({ seq: from, id: before.id });
-      this.io.to(room).emit(ServerEvent.Messages, chunkLinks.length > 0 ? { room, epoch, messages: chunk, links: chunkLinks } : { room, epoch, messages: chunk });
+      target.emit(ServerEvent.Messages, chunkLinks.length > 0 ? { room, epoch, messages: chunk, links: chunkLinks } : { room, epoch, messages: chunk });
     }
   }
 }

@@ -24,28 +24,34 @@ const isRow = (row: unknown): row is Row =>
   typeof row[4] === 'string' &&
   Number.isFinite(row[5]);
 
-/** The origin and room lines of a feed message, read without touching its JSON. */
-function feedHeader(text: string): { origin: string; room: string; json: number } | undefined {
-  const first = text.indexOf('\n');
-  const second = first < 1 ? -1 : text.indexOf('\n', first + 1);
-  if (second <= first + 1) return undefined;
-  return { origin: text.slice(0, first), room: text.slice(first + 1, second), json: second + 1 };
+const NEWLINE = 0x0a;
+
+/** Where the origin and room lines of a feed message end (`<origin>\n<room>\n<json>`), found without decoding it. */
+function feedHeader(message: Buffer): { originEnd: number; roomEnd: number } | undefined {
+  const originEnd = message.indexOf(NEWLINE);
+  const roomEnd = originEnd < 1 ? -1 : message.indexOf(NEWLINE, originEnd + 1);
+  return roomEnd > originEnd + 1 ? { originEnd, roomEnd } : undefined;
 }
 
 /** Reads one feed message (`<origin>\n<room>\n<json>`); `undefined` for anything that is not one (never throws). */
-export function parseFeedBatch(text: string): FeedBatch | undefined {
-  const header = feedHeader(text);
+export function parseFeedBatch(message: Buffer | string): FeedBatch | undefined {
+  const bytes = typeof message === 'string' ? Buffer.from(message) : message;
+  const header = feedHeader(bytes);
   if (!header) return undefined;
+  return parseFeedJson(bytes.toString('utf8', 0, header.originEnd), bytes.toString('utf8', header.originEnd + 1, header.roomEnd), bytes.toString('utf8', header.roomEnd + 1));
+}
+
+function parseFeedJson(origin: string, room: string, json: string): FeedBatch | undefined {
   let value: { e?: unknown; p?: unknown; m?: unknown };
   try {
-    value = JSON.parse(text.slice(header.json)) as typeof value;
+    value = JSON.parse(json) as typeof value;
   } catch {
     return undefined;
   }
   const { e, p, m } = value ?? {};
   if (typeof e !== 'string' || typeof p !== 'string' || !Array.isArray(m) || m.length === 0 || !m.every(isRow)) return undefined;
   const messages = m.map(([seq, id, type, body, sender, ts]) => ({ seq, id, type, body, sender, ts }));
-  return { origin: header.origin, room: header.room, epoch: e, previousId: p || undefined, messages };
+  return { origin, room, epoch: e, previousId: p || undefined, messages };
 }
 
 /** What following the feed needs from the relay. */
@@ -79,12 +85,17 @@ const RESUME_RETRY_MS = 500;
  */
 export function followRoomFeed(subscriber: Redis, channel: string, origin: string, follower: FeedFollower): () => void {
   const { broadcaster, hasMembers, logger } = follower;
-  subscriber.on('message', (from: string, text: string) => {
-    if (from !== channel) return;
-    const header = feedHeader(text);
-    // Its own appends come back to every relay too, and most rooms have no members on most relays: skipped unparsed.
-    if (header && (header.origin === origin || !hasMembers(header.room))) return;
-    const batch = parseFeedBatch(text);
+  const ownOrigin = Buffer.from(`${origin}\n`);
+  const channelBytes = Buffer.from(channel);
+  // Buffers, not strings: its own appends come back to every relay too, and most rooms have no members
+  // on most relays — those are skipped before a byte of them is decoded.
+  subscriber.on('messageBuffer', (from: Buffer, message: Buffer) => {
+    if (!channelBytes.equals(from)) return;
+    if (message.length > ownOrigin.length && ownOrigin.equals(message.subarray(0, ownOrigin.length))) return;
+    const header = feedHeader(message);
+    const room = header && message.toString('utf8', header.originEnd + 1, header.roomEnd);
+    if (room !== undefined && !hasMembers(room)) return;
+    const batch = header && room !== undefined ? parseFeedJson(message.toString('utf8', 0, header.originEnd), room, message.toString('utf8', header.roomEnd + 1)) : undefined;
     if (!batch) {
       logger.warn({ channel }, 'dropped a malformed room feed message');
       return;

@@ -1,9 +1,10 @@
 /**
  * An app backend keeps many HTTP connections open to the relay (keep-alive pools). Once a request on
  * a connection is authenticated, that connection no longer counts against the per-address cap on
- * connections without an accepted token; connections that never authenticate still do.
+ * connections without an accepted token; connections that never authenticate still do. Answers
+ * carry their length, so a backend's client reads them without chunked framing.
  */
-import { Agent, request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay } from './support/harness.js';
 
@@ -17,18 +18,26 @@ beforeAll(async () => {
 });
 afterAll(() => running?.relay.close());
 
-/** One GET on the agent's one keep-alive connection: its status, and whether the connection was reused. */
-function get(agent: Agent, bearer: string): Promise<{ status: number; reused: boolean }> {
+interface Answer {
+  status: number;
+  reused: boolean;
+  headers: IncomingHttpHeaders;
+}
+
+/** One request on the agent's one keep-alive connection: its status and headers, and whether the connection was reused. */
+function send(agent: Agent, bearer: string, method = 'GET', body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const url = new URL('/v1/rooms/backend/messages?last=1', running.url);
-    const call = request(url, { agent, headers: { authorization: `Bearer ${bearer}` } }, (response: IncomingMessage) => {
+    const url = new URL(method === 'GET' ? '/v1/rooms/backend/messages?last=1' : '/v1/rooms/backend/messages', running.url);
+    const headers = { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const call = request(url, { agent, method, headers }, (response: IncomingMessage) => {
       response.resume();
-      response.once('end', () => resolve({ status: response.statusCode ?? 0, reused: call.reusedSocket }));
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, reused: call.reusedSocket, headers: response.headers }));
     });
     call.once('error', reject);
-    call.end();
+    call.end(body);
   });
 }
+const get = (agent: Agent, bearer: string) => send(agent, bearer);
 
 /** `count` keep-alive connections from 127.0.0.1, opened one after the other, each making one request. */
 async function openConnections(count: number, bearer: string): Promise<{ agents: Agent[]; statuses: (number | string)[] }> {
@@ -52,6 +61,26 @@ describe('HTTP API connections and the pending cap', () => {
       expect(again.filter((answer) => !answer.reused).length).toBe(0);
     } finally {
       for (const agent of agents) agent.destroy();
+    }
+  });
+
+  it('answers with a length, not chunked, and keeps the connection for the next request', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answers = [
+        await send(agent, API_KEY, 'POST', JSON.stringify({ type: 'chat', body: { n: 1 } })),
+        await send(agent, API_KEY),
+        await send(agent, 'not-a-key'),
+      ];
+      expect(answers.map((answer) => answer.status)).toEqual([201, 200, 401]);
+      expect(answers.map((answer) => answer.reused)).toEqual([false, true, true]);
+      for (const { headers } of answers) {
+        expect(Number(headers['content-length'])).toBeGreaterThan(0);
+        expect(headers['transfer-encoding']).toBeUndefined();
+        expect(headers.connection).toBe('keep-alive');
+      }
+    } finally {
+      agent.destroy();
     }
   });
 

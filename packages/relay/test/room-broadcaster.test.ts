@@ -5,8 +5,12 @@ import { RoomBroadcaster } from '../src/room-broadcaster.js';
 
 /** Records what the broadcaster hands to Socket.IO (the unit here is the coalescing, not Socket.IO). */
 function recordingServer() {
-  const sent: { room: string; event: string; payload: { epoch: string; messages: LogMessage[]; links?: LogLink[] } }[] = [];
-  const io = { to: (room: string) => ({ emit: (event: string, payload: never) => sent.push({ room, event, payload }) }) };
+  const sent: { room: string; event: string; payload: { epoch: string; messages: LogMessage[]; links?: LogLink[] }; except?: string }[] = [];
+  const target = (room: string, except?: string) => ({
+    emit: (event: string, payload: never) => sent.push({ room, event, payload, ...(except ? { except } : {}) }),
+    except: (socket: string) => target(room, socket),
+  });
+  const io = { to: (room: string) => target(room) };
   return { io: io as unknown as RelayServer, sent };
 }
 
@@ -25,6 +29,25 @@ describe('RoomBroadcaster', () => {
     expect(sent.map(({ room, event, payload }) => [room, event, payload.epoch, payload.messages.map((m) => m.seq)])).toEqual([
       ['party', 'room:messages', 'e1', [1, 2, 3]],
       ['other', 'room:messages', 'e9', [7]],
+    ]);
+  });
+
+  it('leaves out the one socket that published all of a turn’s messages of a room (its acks carry them), never a socket whose messages share the event with another’s', async () => {
+    const { io, sent } = recordingServer();
+    const broadcaster = new RoomBroadcaster(io, 100);
+    broadcaster.add('party', 'e1', [message(1)], undefined, 'socket-a');
+    broadcaster.add('party', 'e1', [message(2)], 'm1', 'socket-a');
+    broadcaster.add('shared', 'e1', [message(1)], undefined, 'socket-a');
+    broadcaster.add('shared', 'e1', [message(2)], 'm1', 'socket-b');
+    broadcaster.add('echoed', 'e1', [message(1)], undefined, 'socket-a');
+    broadcaster.add('echoed', 'e1', [message(2)], 'm1');
+    broadcaster.add('remote', 'e1', [message(5)], 'm4');
+    await nextTick();
+    expect(sent.map(({ room, except, payload }) => [room, except, payload.messages.map((m) => m.seq)])).toEqual([
+      ['party', 'socket-a', [1, 2]],
+      ['shared', undefined, [1, 2]],
+      ['echoed', undefined, [1, 2]],
+      ['remote', undefined, [5]],
     ]);
   });
 

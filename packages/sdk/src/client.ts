@@ -16,7 +16,8 @@ import { socketTransport } from './socket-transport.js';
 import type { TransportFactory } from './transport.js';
 import { createMessageId, observeMessageId } from './message-id.js';
 import { request } from './request.js';
-import { Room, type MessageStatus, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
+import { QueuedHandle } from './publish-handle.js';
+import { Room, type PublishHandle, type RoomHost, type RoomOptions, type StatusContext } from './room.js';
 import { createTabCoordinator, type TabCoordinator, type TabEnvironment, type TabMessage } from './tab-coordinator.js';
 
 export interface ClientOptions {
@@ -206,16 +207,8 @@ export interface PartylineClient {
   close(): Promise<void>;
 }
 
-interface Tracked {
-  room: string;
-  handle?: HandleState;
-}
-
-interface HandleState {
-  status: MessageStatus;
-  resolve(value: { seq: number }): void;
-  reject(error: PartylineError): void;
-}
+/** A queued message whose status this tab reports: its handle when this tab published it. */
+type Tracked = QueuedHandle | { readonly room: string };
 
 /**
  * Creates a client: connects to the first reachable relay, flushes the outbox, keeps rooms in sync.
@@ -312,6 +305,7 @@ export function createClient(options: ClientOptions): PartylineClient {
             : { type: 'outbox:expired', room, id },
       );
     },
+    onAcked: (room, batch, ack) => rooms.get(room)?._published(batch, ack),
     onError: (error) => events.emit('error', { error }),
   });
 
@@ -320,10 +314,10 @@ export function createClient(options: ClientOptions): PartylineClient {
     const entry = tracked.get(settlement.id);
     if (!entry) return;
     tracked.delete(settlement.id);
-    if (entry.handle) {
-      entry.handle.status = settlement.status;
-      if (settlement.status === 'sent') entry.handle.resolve({ seq: settlement.seq });
-      else entry.handle.reject(settlement.error);
+    if (entry instanceof QueuedHandle) {
+      entry.status = settlement.status;
+      if (settlement.status === 'sent') entry.resolve({ seq: settlement.seq });
+      else entry.reject(settlement.error);
     }
     rooms.get(settlement.room)?._emitStatus({ ...settlement });
   }
@@ -362,11 +356,15 @@ export function createClient(options: ClientOptions): PartylineClient {
    * profile, whose clock may have been ahead (a room's entries are sent in id order). Cheaper than a
    * persisted counter, which would cost a write per publish; an empty outbox has no order to keep.
    */
-  let queuedIdsSeen: Promise<void> | undefined;
-  const afterQueuedIds = () =>
-    (queuedIdsSeen ??= outbox.list().then(
-      (entries) => entries.forEach((entry) => observeMessageId(entry.id)),
-      () => void (queuedIdsSeen = undefined), // the add that follows reports the storage trouble
+  let queuedIdsSeen = false;
+  let seeingQueuedIds: Promise<void> | undefined;
+  const seeQueuedIds = () =>
+    (seeingQueuedIds ??= outbox.list().then(
+      (entries) => {
+        entries.forEach((entry) => observeMessageId(entry.id));
+        queuedIdsSeen = true; // a plain flag from now on: no await per publish
+      },
+      () => void (seeingQueuedIds = undefined), // the add that follows reports the storage trouble
     ));
 
   const assertOpen = () => {
@@ -386,8 +384,10 @@ export function createClient(options: ClientOptions): PartylineClient {
     identity,
     async enqueue(type, room, body): Promise<PublishHandle> {
       assertOpen();
-      await afterQueuedIds();
-      assertOpen(); // closed meanwhile: nothing is queued
+      if (!queuedIdsSeen) {
+        await seeQueuedIds();
+        assertOpen(); // closed meanwhile: nothing is queued
+      }
       const sender = identity();
       const createdAt = now();
       const entry: OutboxEntry = { id: createMessageId(createdAt), room, type, body, createdAt, attempts: 0, ...(sender !== undefined ? { sender } : {}) };
@@ -405,27 +405,17 @@ export function createClient(options: ClientOptions): PartylineClient {
         // this one's channel closes (else it would wait for their next wake-up); settle `sent` as closed
         // like every other open handle.
         coordinator.post({ type: 'outbox:added', room: entry.room, id: entry.id });
-        const sent = Promise.reject(closedQueued());
-        sent.catch(() => {});
-        return { id: entry.id, room: entry.room, status: 'pending', sent };
+        const handle = new QueuedHandle(entry.id, entry.room);
+        handle.reject(closedQueued());
+        return handle;
       }
-      let resolve!: (value: { seq: number }) => void;
-      let reject!: (error: PartylineError) => void;
-      const sent = new Promise<{ seq: number }>((res, rej) => ((resolve = res), (reject = rej)));
-      sent.catch(() => {}); // an app that ignores `sent` must not get unhandled rejections
-      const state: HandleState = { status: 'pending', resolve, reject };
-      tracked.set(entry.id, { room: entry.room, handle: state });
-      rooms.get(entry.room)?._emitStatus({ room: entry.room, id: entry.id, status: 'pending' });
+      const handle = new QueuedHandle(entry.id, entry.room);
+      tracked.set(entry.id, handle);
+      const opened = rooms.get(entry.room);
+      if (opened?._hearsStatus()) opened._emitStatus({ room: entry.room, id: entry.id, status: 'pending' });
       coordinator.post({ type: 'outbox:added', room: entry.room, id: entry.id });
       flusher.wake();
-      return {
-        id: entry.id,
-        room: entry.room,
-        get status() {
-          return state.status;
-        },
-        sent,
-      };
+      return handle;
     },
     delivered(room, id, sender, seq) {
       // Ids are the sender's own: another member's message with the same id is not ours.
@@ -477,6 +467,7 @@ export function createClient(options: ClientOptions): PartylineClient {
   const pageEvents = typeof addEventListener === 'function' && typeof removeEventListener === 'function';
   const onPageHide = () => {
     for (const room of rooms.values()) room.presence._leaveNow(true);
+    coordinator.flush(); // what the other tabs have not heard yet would otherwise go with the page
   };
   const onPageShow = (event: Event) => {
     if ((event as Event & { persisted?: boolean }).persisted) for (const room of rooms.values()) room.presence._connected();
@@ -575,7 +566,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       // Every wait of the client goes with it (the simulator checks that no timer survives close()).
       scheduler.close();
       const error = closedQueued();
-      for (const entry of tracked.values()) entry.handle?.reject(error);
+      for (const entry of tracked.values()) if (entry instanceof QueuedHandle) entry.reject(error);
       tracked.clear();
       events.clear();
       // Messages still being written tell the other tabs before the channel closes.

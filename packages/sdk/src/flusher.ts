@@ -9,6 +9,7 @@ import {
   type FlushMachineConfig,
   type FlushMachineState,
 } from './flush-machine.js';
+import type { PublishAck } from '@partyline/protocol';
 import { MachineRunner } from './machine-runner.js';
 import type { OutboxEntry, OutboxStore } from './outbox-store.js';
 import type { Scheduler } from './scheduler.js';
@@ -45,6 +46,8 @@ export interface FlusherOptions {
   retentionMs: number;
   /** Called once per entry this flusher removed from the outbox. */
   onSettled(settlement: Settlement): void;
+  /** Called with every publish ack, as it arrives: the messages it appended are not echoed to this connection (protocol 3). */
+  onAcked(room: string, batch: readonly OutboxEntry[], ack: PublishAck): void;
   onError(error: PartylineError): void;
 }
 
@@ -193,7 +196,10 @@ export class Flusher {
     this.#request = { ticket, transport };
     this.#track(transport.request('room:publish', publishPayload(room, batch), this.#o.ackTimeoutMs).then(
       (ack): FlushEvent => {
-        if (ack && typeof ack === 'object' && (ack as { ok?: unknown }).ok === true) return { type: 'ack', ticket, results: (ack as { results?: unknown }).results };
+        if (ack && typeof ack === 'object' && (ack as { ok?: unknown }).ok === true) {
+          this.#o.onAcked(room, batch, ack as PublishAck);
+          return { type: 'ack', ticket, results: (ack as { results?: unknown }).results };
+        }
         const wire = (ack as { error?: unknown } | undefined)?.error;
         return { type: 'refused', ticket, error: wire ? toPartylineError(wire) : new PartylineError(PartylineErrorKind.Internal, 'malformed publish ack', { retryable: true }) };
       },

@@ -8,6 +8,7 @@ import {
   MESSAGE_ID_PATTERN,
   utf8ByteLength,
   type LogMessage,
+  type PublishAck,
   type ReadPosition,
   type RoomPage,
 } from '@partyline/protocol';
@@ -22,7 +23,7 @@ import { MachineRunner } from './machine-runner.js';
 import { checkAck, request } from './request.js';
 import { RoomPresence, type PresenceContext } from './room-presence.js';
 import { createMessageId } from './message-id.js';
-import type { OutboxStore } from './outbox-store.js';
+import type { OutboxEntry, OutboxStore } from './outbox-store.js';
 import type { Scheduler } from './scheduler.js';
 import type { CacheLineage, InboxStore } from './inbox-store.js';
 import { bytesOf } from './message-bytes.js';
@@ -305,6 +306,8 @@ export class Room {
   readonly #receipts = new Map<string, number>();
   /** The token's `sub`, from the join ack. */
   #caller: string | undefined;
+  /** Whether the token grants `receipts` (the join said so): others' posts then move their positions here too. */
+  #seesReceipts = false;
 
   /** @internal use `client.room(name)` */
   constructor(name: string, host: RoomHost, options: RoomOptions = {}) {
@@ -610,6 +613,11 @@ export class Room {
     return sameStart(this.#from, options.from ?? 'beginning') && this.#schema === options.schema;
   }
 
+  /** @internal whether the app listens to `status` here (publish builds no event nobody hears). */
+  _hearsStatus(): boolean {
+    return this.#events.has('status');
+  }
+
   /** @internal */
   _emitStatus(context: StatusContext): void {
     this.#events.emit('status', context);
@@ -636,6 +644,29 @@ export class Room {
     if (messages.length > Math.max(pageSize, DEFAULT_LIMITS.maxPageSize) || bytesOf(messages) > maxPageBytes) return this.#dispatch({ type: 'check' });
     const entries = liveEntries(event.value.epoch, event.value.messages, event.value.links);
     this.#dispatch({ type: 'live', entries });
+  }
+
+  /**
+   * @internal the ack of a publish this connection sent (of this tab's entries or another's): the relay
+   * does not echo appended messages to their publisher (protocol 3), so they enter the view from here,
+   * as the echo would have brought them. A resend's duplicate (its first ack lost) or a member not yet
+   * named by a join reads the log instead. An ack without `ts` comes from a relay that echoes.
+   */
+  _published(batch: readonly OutboxEntry[], ack: PublishAck): void {
+    if (this.#closed || typeof ack.ts !== 'number' || typeof ack.epoch !== 'string' || !Array.isArray(ack.results)) return;
+    const appended: LogMessage[] = [];
+    let unseen = false;
+    ack.results.forEach((result, i) => {
+      const entry = batch[i];
+      if (!entry || 'error' in result || !Number.isSafeInteger(result.seq) || result.noop) return;
+      if (result.duplicate || this.#caller === undefined) unseen = true;
+      else appended.push({ seq: result.seq!, id: entry.id, type: entry.type, body: entry.body, sender: this.#caller, ts: ack.ts! });
+    });
+    if (appended.length > 0) {
+      const links = typeof ack.previousId === 'string' ? [{ seq: appended[0]!.seq - 1, id: ack.previousId }] : [];
+      this.#dispatch({ type: 'live', entries: liveEntries(ack.epoch, appended, links) });
+    }
+    if (unseen) this.#dispatch({ type: 'check' });
   }
 
   /** @internal */
@@ -816,6 +847,8 @@ export class Room {
       for (const message of this.#fold.setCaller(page.caller)) this.#events.emit('update', { room: this.name, id: message.id, message });
     }
     if (page.read) this.#read.joined(page.read, page.headSeq);
+    // The relay sends the members' positions only to a token that grants receipts.
+    this.#seesReceipts = page.reads !== undefined;
     for (const position of page.reads ?? []) this.#receipt(position.sub, position.seq);
   }
 
@@ -836,7 +869,12 @@ export class Room {
   #take(entry: SummarizedMessage): FoldedMessage | undefined {
     const held = isAnnotationType(entry.type) || this.#fold.bySeq(entry.seq) !== undefined;
     const changed = this.#fold.apply(entry, summaryPage(entry));
-    if (!isReservedType(entry.type)) this.#read.message(entry.seq, entry.sender === (this.#caller ?? this.#host.identity()));
+    if (!isReservedType(entry.type)) {
+      const mine = entry.sender === (this.#caller ?? this.#host.identity());
+      this.#read.message(entry.seq, mine);
+      // A post moves its sender's read position to it; the relay does not announce that (the message says it).
+      if (mine || this.#seesReceipts) this.#receipt(entry.sender, entry.seq);
+    }
     return held ? changed : undefined;
   }
 

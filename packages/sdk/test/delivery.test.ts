@@ -46,6 +46,24 @@ describe('publish and receive', () => {
     expect(await aliceRoom.pending()).toEqual([]);
   });
 
+  it('holds its own messages from the publish acks exactly as the other members get them live (protocol 3: no echo), also when publishes interleave', async () => {
+    const name = nextRoom();
+    const alice = testClient({ relays: [relay.url], token: await tokenFor('alice') });
+    const bob = testClient({ relays: [relay.url], token: await tokenFor('bob') });
+    const [aliceRoom, bobRoom] = [alice.room(name), bob.room(name)];
+    const [atAlice, atBob] = [record(aliceRoom), record(bobRoom)];
+    // Both publish at once: each one's messages reach it by ack and the other's live, in one seq order.
+    const handles = await Promise.all(range(1, 40).map((n) => (n % 2 ? aliceRoom : bobRoom).publish('chat', { n })));
+    // The last one alone: no later message of bob's would show alice a gap to read.
+    handles.push(await aliceRoom.publish('chat', { n: 41 }));
+    await Promise.all(handles.map((handle) => handle.sent));
+    await waitFor(() => atAlice.messages.length >= 41 && atBob.messages.length >= 41, '41 messages at both');
+    expect(atAlice.seqs()).toEqual(range(1, 41));
+    expect(atAlice.messages).toEqual(atBob.messages);
+    expect(atAlice.messages.every((message) => message.ts > 0)).toBe(true);
+    expect(await aliceRoom.history()).toEqual(await bobRoom.history());
+  });
+
   it('refuses invalid input before queuing anything', async () => {
     const client = testClient({ relays: [relay.url], token: await tokenFor('alice') });
     const room = client.room(nextRoom());

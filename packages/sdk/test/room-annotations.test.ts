@@ -121,11 +121,13 @@ describe('read state in a room', () => {
     room._messages({ room: 'r', epoch: 'e1', messages: [chat(4, 'ann')] });
     await waitFor(() => handed.length === 4, 'a live message');
     expect(room.readState()).toEqual({ readSeq: 1, unread: 3 });
+    // A post moves its sender's position: the relay does not announce that, the message says it.
+    expect(room.receipts()).toEqual([{ sub: 'ann', seq: 4 }, { sub: 'bob', seq: 1 }]);
 
     // Another tab of bob's read up to 2.
     room._reads({ room: 'r', reads: [{ sub: 'bob', seq: 2 }] });
     expect(room.readState()).toEqual({ readSeq: 2, unread: 2 });
-    expect(reads).toEqual([{ sub: 'ann', seq: 3 }, { sub: 'bob', seq: 1 }, { sub: 'bob', seq: 2 }]);
+    expect(reads).toEqual([{ sub: 'ann', seq: 3 }, { sub: 'bob', seq: 1 }, { sub: 'ann', seq: 4 }, { sub: 'bob', seq: 2 }]);
 
     await room.markRead(1); // behind: nothing queued
     await room.markRead(99); // past what the view was handed: capped at it

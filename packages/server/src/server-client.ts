@@ -1,5 +1,6 @@
 import type { PublishAck, WireError } from '@partyline/protocol';
 import type { ApiPage, ApiPresence } from './api-values.js';
+import { createRelayTransport } from './relay-transport.js';
 
 /** A failed HTTP API call: the relay's typed error and the HTTP status. */
 export class PartylineApiError extends Error {
@@ -46,17 +47,14 @@ export interface Annotated extends Appended {
  * await partyline.publish('party:abc', { type: 'system', body: { text: 'Party created' } }, { idempotencyKey: `created-${partyId}` });
  */
 export function createServerClient({ url, credential, timeoutMs = 10_000 }: ServerClientOptions) {
-  const base = url.replace(/\/$/, '');
+  const relay = createRelayTransport(url, timeoutMs);
   async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${credential}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const answer = (await response.json().catch(() => ({}))) as { error?: WireError };
-    if (!response.ok) throw new PartylineApiError(response.status, answer.error ?? { kind: 'internal', message: `HTTP ${response.status}`, retryable: response.status >= 500 });
-    return answer as T;
+    const answer = await relay.send(method, path, { authorization: `Bearer ${credential}`, ...headers }, body === undefined ? undefined : JSON.stringify(body));
+    const parsed = parseAnswer(answer.text) as { error?: WireError };
+    if (answer.status < 200 || answer.status > 299) {
+      throw new PartylineApiError(answer.status, parsed.error ?? { kind: 'internal', message: `HTTP ${answer.status}`, retryable: answer.status >= 500 });
+    }
+    return parsed as T;
   }
   const room = (name: string) => `/v1/rooms/${encodeURIComponent(name)}`;
   return {
@@ -97,3 +95,12 @@ export function createServerClient({ url, credential, timeoutMs = 10_000 }: Serv
 }
 
 export type ServerClient = ReturnType<typeof createServerClient>;
+
+/** An answer's JSON; an empty object when it has none (a proxy's HTML error page, a cut-off body). */
+function parseAnswer(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}

@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from '../write-coalescing.js';
 
 /** Where a relay's Redis lives: one standalone server, or a Redis Cluster given by some of its nodes. */
 export type RedisTarget = { url: string } | { clusterNodes: string[] };
@@ -36,4 +38,17 @@ export function connectRedis(target: RedisTarget, overrides: RedisOptions = {}, 
     retryDelayOnClusterDown: 200,
     ...clusterOverrides,
   });
+}
+
+/**
+ * Opens a client whose commands of one turn (of one loop iteration, when the relay is busy) share a
+ * write. On standalone Redis each command goes into the socket as it is made and the socket is corked
+ * for the turn: no auto-pipeline object per turn, and commands of several turns share a syscall under
+ * load. A cluster client auto-pipelines per node instead.
+ */
+export function connectTurnCoalesced(target: RedisTarget, overrides: RedisOptions = {}): Redis | Cluster {
+  if (!('url' in target)) return connectRedis(target, overrides);
+  const client = connectRedis(target, { ...overrides, enableAutoPipelining: false }) as Redis;
+  client.on('connect', () => coalesceWrites(client.stream as Socket));
+  return client;
 }

@@ -266,7 +266,8 @@ if added > 0 then
   end
   redis.call('PEXPIREAT', write_bucket, ARGV[3])
   local max_len, oldest_kept, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[12])
-  local len = redis.call('XLEN', log)
+  -- The length only matters under a count bound, or when the bytes bound must keep the newest message.
+  local len = (max_len > 0 or max_bytes > 0) and redis.call('XLEN', log) or 0
   local excess = 0
   if max_len > 0 then excess = len - max_len end
   if excess > 0 or (max_bytes > 0 and bytes > max_bytes) or oldest_kept > 0 then

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_DEDUP_RETENTION_MS, DEFAULT_LIMITS, type LogMessage, type MessageSummary, type ReadPosition } from '@partyline/protocol';
 import { Cluster, ReplyError } from 'ioredis';
-import { connectRedis, type RedisTarget } from './redis-connection.js';
+import { connectTurnCoalesced, type RedisTarget } from './redis-connection.js';
 import { APPEND_SCRIPT, READ_BEFORE_SCRIPT, READ_SCRIPT, READ_STATE_SCRIPT } from './redis-scripts.js';
 import {
   StoreUnavailableError,
@@ -88,7 +88,7 @@ export function createRedisStore(options: RedisStoreOptions): RoomLogStore {
   const now = options.now ?? Date.now;
   const { channel: feedChannel = '', origin: feedOrigin = '' } = options.feed ?? {};
 
-  const client = connectRedis(options, { commandTimeout: options.commandTimeoutMs ?? 5000 });
+  const client = connectTurnCoalesced(options, { commandTimeout: options.commandTimeoutMs ?? 5000 });
   const ackReplicas = options.ackReplicas ?? 0;
   const ackReplicasTimeoutMs = options.ackReplicasTimeoutMs ?? 1000;
   client.on('error', (error: Error) => options.onError?.(error));

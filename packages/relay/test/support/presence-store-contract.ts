@@ -52,6 +52,20 @@ export function describePresenceStore(name: string, open: () => Promise<Presence
       await store.close();
     });
 
+    it('sweeps by the earliest lease however the leases came and went: entered behind others, ahead of them, or left', async () => {
+      const store = await open();
+      const r = fresh();
+      const now = Date.now();
+      await store.enter(r, lease('a', 'ana'), undefined, now + 10_000);
+      await store.enter(r, lease('b', 'bob'), undefined, now + 30_000); // behind ana's
+      await store.enter(r, lease('c', 'cid'), undefined, now + 5_000); // ahead of both
+      expect(kinds((await store.sweep(now + 6_000, 1000)).get(r)!)).toEqual(['left:cid']);
+      await store.leave(r, lease('a', 'ana'));
+      expect((await store.sweep(now + 20_000, 1000)).get(r)).toBeUndefined();
+      expect(kinds((await store.sweep(now + 31_000, 1000)).get(r)!)).toEqual(['left:bob']);
+      await store.close();
+    });
+
     it('serves many rooms at once: enters, renewals, sweeps and leaves of 30 rooms issued in one turn all succeed', async () => {
       // On a Cluster the rooms live on different masters, and commands of one turn are batched per node.
       const store = await open();
