@@ -185,15 +185,17 @@ export class ModelRelays {
     for (const message of messages) bytes += Buffer.byteLength(message.body) + message.id.length + message.type.length;
     if (bytes > MAX_BATCH_BYTES) return fail('payload_too_large', `batch of ${bytes} bytes exceeds ${MAX_BATCH_BYTES}`);
     const { epoch, results, appended, previousId } = this.log.append(room, side.sub, messages, this.#now());
-    if (appended.length > 0) this.#broadcast(room, epoch, appended, previousId);
-    return { ok: true, epoch, results };
+    if (appended.length === 0) return { ok: true, epoch, results };
+    // Protocol 3: the publisher is not sent its new messages; the ack says all about them.
+    this.#broadcast(room, epoch, appended, previousId, side);
+    return { ok: true, epoch, results, ts: appended[0]!.ts, ...(previousId ? { previousId } : {}) };
   }
 
-  #broadcast(room: string, epoch: string, messages: LogMessage[], previousId: string | undefined): void {
+  #broadcast(room: string, epoch: string, messages: LogMessage[], previousId: string | undefined, publisher: RelaySide): void {
     const first = messages[0]!;
     const event = { room, epoch, messages, ...(previousId !== undefined && first.seq > 1 ? { links: [{ seq: first.seq - 1, id: previousId }] } : {}) };
     for (const side of this.sides.values()) {
-      if (!side.joined.has(room)) continue;
+      if (!side.joined.has(room) || side === publisher) continue;
       if (this.lostLive > 0 && this.#random() < this.lostLive) continue;
       side.push('room:messages', event);
       if (this.repeatedLive > 0 && this.#random() < this.repeatedLive) side.push('room:messages', event);
