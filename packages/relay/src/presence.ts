@@ -1,6 +1,7 @@
 import type { PresenceSnapshot } from '@partyline/protocol';
 import type { Logger } from 'pino';
 import type { RelayMetrics } from './metrics.js';
+import { PresenceBatcher } from './presence-batcher.js';
 import type { Lease, PresenceChanges, PresenceStore } from './store/presence-store.js';
 
 /** How long presence outlives what it stands for. */
@@ -13,13 +14,16 @@ export interface PresenceTiming {
   graceMs: number;
   /** How often a relay removes expired leases (any relay's) and announces who left. */
   sweepMs: number;
+  /** A room's changes go out at most this often per relay, together (see presence-batcher.ts); 0: each at once. */
+  batchMs: number;
 }
 
 /**
  * Lease 7 s renewed every 2 s: after a relay dies, its leases still run 5–7 s (the failover grace)
- * and are swept within a second after that (≤ 8 s, inside the 10 s bound).
+ * and are swept within a second after that (≤ 8 s, inside the 10 s bound). A busy room's changes
+ * wait up to 250 ms to share a frame, inside the SDK's wait for a gap to fill (500 ms).
  */
-export const PRESENCE_TIMING: PresenceTiming = { leaseMs: 7_000, renewMs: 2_000, graceMs: 5_000, sweepMs: 1_000 };
+export const PRESENCE_TIMING: PresenceTiming = { leaseMs: 7_000, renewMs: 2_000, graceMs: 5_000, sweepMs: 1_000, batchMs: 250 };
 
 /**
  * Keeps the presence of this relay's connections in the shared store: enters and leaves on request,
@@ -32,14 +36,16 @@ export class PresenceKeeper {
   /** How many of `local` each user (`sub`) holds, for the per-user bound. */
   private readonly roomsByUser = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[];
+  private readonly batcher: PresenceBatcher;
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly broadcast: (room: string, changes: PresenceChanges) => void,
+    broadcast: (room: string, changes: PresenceChanges) => void,
     private readonly metrics: RelayMetrics,
     private readonly logger: Logger,
     private readonly timing: PresenceTiming = PRESENCE_TIMING,
   ) {
+    this.batcher = new PresenceBatcher(broadcast, timing.batchMs);
     this.timers = [setInterval(() => void this.renew(), timing.renewMs), setInterval(() => void this.sweep(), timing.sweepMs)];
     for (const timer of this.timers) timer.unref();
   }
@@ -85,6 +91,7 @@ export class PresenceKeeper {
 
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
+    this.batcher.flush();
   }
 
   private forget(room: string, lease: Lease): boolean {
@@ -97,7 +104,11 @@ export class PresenceKeeper {
 
   private async renew(): Promise<void> {
     const byRoom = new Map<string, string[]>();
-    for (const { room, lease } of this.local.values()) byRoom.set(room, [...(byRoom.get(room) ?? []), lease.key]);
+    for (const { room, lease } of this.local.values()) {
+      const keys = byRoom.get(room);
+      if (keys) keys.push(lease.key);
+      else byRoom.set(room, [lease.key]);
+    }
     const until = Date.now() + this.timing.leaseMs;
     await Promise.all(
       [...byRoom].map(async ([room, keys]) => {
@@ -128,6 +139,6 @@ export class PresenceKeeper {
   private announce(room: string, { epoch, changes }: PresenceChanges): void {
     if (changes.length === 0) return;
     for (const change of changes) this.metrics.presenceChanges.inc({ kind: change.kind });
-    this.broadcast(room, { epoch, changes });
+    this.batcher.add(room, { epoch, changes });
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { PresenceChange, PresenceMember, PresenceSnapshot } from '@partyline/protocol';
 import { StoreUnavailableError } from './room-log-store.js';
 import type { PresenceChanges, PresenceStore, PresenceStoreOptions, RecordedPresenceChange } from './presence-store.js';
-import { connectRedis, type RedisTarget } from './redis-connection.js';
+import { connectTurnCoalesced, type RedisTarget } from './redis-connection.js';
 
 /**
  * Keys of a room `R` (prefix `pl:`), one hash tag, so each script runs on one node of a cluster:
@@ -39,12 +39,15 @@ local function drop(lease)
   redis.call('HDEL', members, sub)
   if json then change('left', sub, json) end
 end
-local function finish(epoch, ttl)
-  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+local function earliest()
+  return redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')[2] or ''
+end
+-- index: the expiry the sweep index must cover now ('' = none).
+local function finish(epoch, ttl, index)
   for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
   -- Recorded changes wait for webhook delivery longer than the room's own keys.
   if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then redis.call('PEXPIRE', KEYS[5], 604800000) end
-  return { epoch or (redis.call('HGET', meta, 'epoch') or ''), first[2] or '', changes }
+  return { epoch or (redis.call('HGET', meta, 'epoch') or ''), index, changes }
 end
 `;
 
@@ -67,12 +70,14 @@ elseif has_data then
     change('updated', sub, json)
   end
 end
-return finish(epoch, ARGV[8])`;
+-- The index already covers every lease but this one (see indexed()): it moves only for the earliest.
+local first = redis.call('ZRANGE', leases, 0, 0)[1]
+return finish(epoch, ARGV[8], first == lease and ARGV[7] or '')`;
 
 // ARGV: lease key, ttl
 const LEAVE = `${PRELUDE}
 drop(ARGV[1])
-return finish(nil, ARGV[2])`;
+return finish(nil, ARGV[2], '')`;
 
 // ARGV: expiry, ttl, lease keys... → keys it did not have
 const EXTEND = `${PRELUDE}
@@ -80,16 +85,17 @@ local missing = {}
 for i = 3, #ARGV do
   if redis.call('ZADD', leases, 'XX', 'CH', ARGV[1], ARGV[i]) == 0 and not redis.call('ZSCORE', leases, ARGV[i]) then missing[#missing + 1] = ARGV[i] end
 end
-local answer = finish(nil, ARGV[2])
+-- Renewals re-index unconditionally: the round mends an index entry lost to a race or a restart.
+local answer = finish(nil, ARGV[2], earliest())
 answer[4] = missing
 return answer`;
 
 // ARGV: now, ttl
 const SWEEP = `${PRELUDE}
 for _, lease in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', ARGV[1], 'LIMIT', 0, 1000)) do drop(lease) end
-return finish(nil, ARGV[2])`;
+return finish(nil, ARGV[2], earliest())`;
 
-type ScriptReply = [epoch: string, firstExpiry: string, changes: [kind: PresenceChange['kind'], sub: string, json: string, version: number][], missing?: string[]];
+type ScriptReply = [epoch: string, indexAt: string, changes: [kind: PresenceChange['kind'], sub: string, json: string, version: number][], missing?: string[]];
 interface PresenceScripts {
   plPresenceEnter(...args: (string | number)[]): Promise<ScriptReply>;
   plPresenceLeave(...args: (string | number)[]): Promise<ScriptReply>;
@@ -107,7 +113,8 @@ const toMember = (sub: string, json: string): PresenceMember => {
 
 export function createRedisPresenceStore(target: RedisTarget & PresenceStoreOptions & { keyPrefix?: string; onError?: (error: Error) => void }): PresenceStore {
   const prefix = target.keyPrefix ?? 'pl:';
-  const client = connectRedis(target, { commandTimeout: 5000 });
+  // A turn's scripts share one write (see connectTurnCoalesced).
+  const client = connectTurnCoalesced(target, { commandTimeout: 5000 });
   client.on('error', (error: Error) => target.onError?.(error));
   const index = `${prefix}{presence}:rooms`;
   const recordChanges = target.recordChanges ?? false;
@@ -141,10 +148,13 @@ export function createRedisPresenceStore(target: RedisTarget & PresenceStoreOpti
     }
   }
 
-  /** Keeps the sweep index pointing at the room's earliest lease (only ever earlier: LT). */
+  /**
+   * Keeps the sweep index at or before the room's earliest lease (only ever earlier: LT). Only a new
+   * earliest lease can move it: a leave, or an enter behind other leases, needs no round trip.
+   */
   async function indexed(room: string, reply: ScriptReply): Promise<PresenceChanges> {
-    const [epoch, firstExpiry, changes] = reply;
-    if (firstExpiry !== '') await client.zadd(index, 'LT', firstExpiry, room);
+    const [epoch, indexAt, changes] = reply;
+    if (indexAt !== '') await client.zadd(index, 'LT', indexAt, room);
     return { epoch, changes: changes.map(([kind, sub, json, version]) => ({ version, kind, member: toMember(sub, json) })) };
   }
 
