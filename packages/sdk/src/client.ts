@@ -316,8 +316,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     tracked.delete(settlement.id);
     if (entry instanceof QueuedHandle) {
       entry.status = settlement.status;
-      if (settlement.status === 'sent') entry.resolve({ seq: settlement.seq });
-      else entry.reject(settlement.error);
+      entry.settle(settlement.status === 'sent' ? { seq: settlement.seq } : { error: settlement.error });
     }
     rooms.get(settlement.room)?._emitStatus({ ...settlement });
   }
@@ -406,7 +405,7 @@ export function createClient(options: ClientOptions): PartylineClient {
         // like every other open handle.
         coordinator.post({ type: 'outbox:added', room: entry.room, id: entry.id });
         const handle = new QueuedHandle(entry.id, entry.room);
-        handle.reject(closedQueued());
+        handle.settle({ error: closedQueued() });
         return handle;
       }
       const handle = new QueuedHandle(entry.id, entry.room);
@@ -566,7 +565,7 @@ export function createClient(options: ClientOptions): PartylineClient {
       // Every wait of the client goes with it (the simulator checks that no timer survives close()).
       scheduler.close();
       const error = closedQueued();
-      for (const entry of tracked.values()) if (entry instanceof QueuedHandle) entry.reject(error);
+      for (const entry of tracked.values()) if (entry instanceof QueuedHandle) entry.settle({ error });
       tracked.clear();
       events.clear();
       // Messages still being written tell the other tabs before the channel closes.

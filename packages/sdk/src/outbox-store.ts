@@ -69,9 +69,17 @@ export interface OutboxStoreOptions {
   durability?: OutboxDurability;
 }
 
-interface Queued {
-  entry: OutboxEntry;
+/** Adds written in one transaction, and the one promise they all resolve with (not a promise per add). */
+interface WriteGroup {
+  entries: OutboxEntry[];
+  committed: Promise<void>;
   settle(error?: unknown): void;
+}
+
+function createWriteGroup(): WriteGroup {
+  let settle!: (error?: unknown) => void;
+  const committed = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
+  return { entries: [], committed, settle };
 }
 
 /**
@@ -86,16 +94,16 @@ export function createOutboxStore(db: () => Promise<PartylineDatabase>, options:
   // the relay deduplicates; a lost add would lose a message the app was told is queued.
   const addOptions: IDBTransactionOptions = { durability: options.durability ?? 'relaxed' };
   const relaxed: IDBTransactionOptions = { durability: 'relaxed' };
-  let queued: Queued[] = [];
+  let queued: WriteGroup | undefined;
   let writing = 0;
   /** The record each listed entry was read from, so removing or retrying it reads that record alone. */
   const recordOf = new WeakMap<OutboxKey, RecordKey>();
 
   /** Starts a transaction for everything queued, unless `MAX_WRITES` are in flight already (then it waits its turn). */
   function writeQueued(): void {
-    while (writing < MAX_WRITES && queued.length > 0) {
+    while (writing < MAX_WRITES && queued) {
       const group = queued;
-      queued = [];
+      queued = undefined;
       writing++;
       void write(group).finally(() => {
         writing--;
@@ -104,7 +112,7 @@ export function createOutboxStore(db: () => Promise<PartylineDatabase>, options:
     }
   }
 
-  async function write(group: Queued[]): Promise<void> {
+  async function write(group: WriteGroup): Promise<void> {
     try {
       // The raw IndexedDB objects, not idb's proxies: this runs once per group commit, at thousands a
       // second, and a failing add aborts the transaction anyway, so no promise per request is needed.
@@ -115,7 +123,7 @@ export function createOutboxStore(db: () => Promise<PartylineDatabase>, options:
       });
       const store = tx.objectStore('outbox');
       try {
-        for (const record of toRecords(group)) store.add(record);
+        for (const record of toRecords(group.entries)) store.add(record);
       } catch (error) {
         committed.catch(() => {}); // the abort below rejects it; the caller hears `error` instead
         tx.abort(); // all or nothing: no entry of a group the caller hears failed may commit
@@ -125,10 +133,10 @@ export function createOutboxStore(db: () => Promise<PartylineDatabase>, options:
       // event has made the round trip to this thread (browsers without commit(): it autocommits).
       if (typeof tx.commit === 'function') tx.commit();
       await committed;
-      for (const { settle } of group) settle();
+      group.settle();
     } catch (error) {
       // The transaction aborted as a whole: none of its entries is queued, and every caller hears so.
-      for (const { settle } of group) settle(error ?? new Error('outbox write failed'));
+      group.settle(error ?? new Error('outbox write failed'));
     }
   }
 
@@ -176,10 +184,13 @@ export function createOutboxStore(db: () => Promise<PartylineDatabase>, options:
 
   return {
     add(entry) {
-      return new Promise<void>((resolve, reject) => {
-        // The adds of this turn go together (a burst of publishes is one transaction, not one plus the rest).
-        if (queued.push({ entry, settle: (error) => (error === undefined ? resolve() : reject(error)) }) === 1) queueMicrotask(writeQueued);
-      });
+      // The adds of this turn go together (a burst of publishes is one transaction, not one plus the rest).
+      if (!queued) {
+        queued = createWriteGroup();
+        queueMicrotask(writeQueued);
+      }
+      queued.entries.push(entry);
+      return queued.committed;
     },
 
     async list(room) {
@@ -228,10 +239,10 @@ export function byId(a: OutboxEntry, b: OutboxEntry): number {
 }
 
 /** A write group's entries as records: per room, in add order, at most MAX_RECORD_ENTRIES each. */
-function toRecords(group: readonly Queued[]): OutboxRecord[] {
+function toRecords(entries: readonly OutboxEntry[]): OutboxRecord[] {
   const records: OutboxRecord[] = [];
   const open = new Map<string, OutboxRecord>();
-  for (const { entry } of group) {
+  for (const entry of entries) {
     let record = open.get(entry.room);
     if (!record || record.entries.length === MAX_RECORD_ENTRIES) {
       record = { room: entry.room, id: entry.id, entries: [] };

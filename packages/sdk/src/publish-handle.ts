@@ -1,7 +1,8 @@
 import type { PartylineError } from './errors.js';
 import type { MessageStatus, PublishHandle } from './room.js';
 
-type Outcome = { seq: number } | { error: PartylineError };
+/** How a queued message ended: in the room log at `seq`, or refused, expired, or the client closed first. */
+export type QueuedOutcome = { seq: number } | { error: PartylineError };
 
 /**
  * What `publish` answers for a message this tab queued. Its `sent` promise is made when first read:
@@ -10,9 +11,9 @@ type Outcome = { seq: number } | { error: PartylineError };
  */
 export class QueuedHandle implements PublishHandle {
   status: MessageStatus = 'pending';
-  #outcome: Outcome | undefined;
+  #outcome: QueuedOutcome | undefined;
   #sent: Promise<{ seq: number }> | undefined;
-  #settle: ((outcome: Outcome) => void) | undefined;
+  #settleSent: ((outcome: QueuedOutcome) => void) | undefined;
 
   constructor(
     readonly id: string,
@@ -21,30 +22,20 @@ export class QueuedHandle implements PublishHandle {
 
   get sent(): Promise<{ seq: number }> {
     if (!this.#sent) {
-      const outcome = this.#outcome;
-      this.#sent = outcome
-        ? 'error' in outcome
-          ? Promise.reject(outcome.error)
-          : Promise.resolve(outcome)
-        : new Promise((resolve, reject) => (this.#settle = (settled) => ('error' in settled ? reject(settled.error) : resolve(settled))));
+      this.#sent = new Promise((resolve, reject) => {
+        const settle = (outcome: QueuedOutcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome));
+        if (this.#outcome) settle(this.#outcome);
+        else this.#settleSent = settle;
+      });
       this.#sent.catch(() => {}); // an app that ignores `sent` must not get unhandled rejections
     }
     return this.#sent;
   }
 
-  /** In the room log at `seq`. The first outcome wins, as a promise's would. */
-  resolve(value: { seq: number }): void {
-    this.#end(value);
-  }
-
-  /** Refused, expired, or the client closed first. */
-  reject(error: PartylineError): void {
-    this.#end({ error });
-  }
-
-  #end(outcome: Outcome): void {
+  /** The first outcome wins, as a promise's would. */
+  settle(outcome: QueuedOutcome): void {
     if (this.#outcome) return;
     this.#outcome = outcome;
-    this.#settle?.(outcome);
+    this.#settleSent?.(outcome);
   }
 }

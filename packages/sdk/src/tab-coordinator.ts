@@ -89,22 +89,18 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
   // Chromium), and a burst of publishes (or a flush of thousands of acks) would otherwise pay it per
   // message, or per group commit (a thousand a second at 10,000 publishes/s).
   let outgoing: TabMessage[] = [];
-  /** When the last batch left, and the timer holding the next one back (see `post`). */
-  let lastSentAt = Number.NEGATIVE_INFINITY;
+  /** Holds posts back until `POST_WINDOW_MS` after the last batch left (see `post`). */
   let windowTimer: ReturnType<typeof setTimeout> | undefined;
   const sendOutgoing = () => {
-    if (windowTimer !== undefined) clearTimeout(windowTimer);
-    windowTimer = undefined;
-    const batch = outgoing;
+    if (outgoing.length === 0) return;
+    clearTimeout(windowTimer);
+    channel?.postMessage(outgoing);
     outgoing = [];
-    if (batch.length === 0) return;
-    lastSentAt = performance.now();
-    channel?.postMessage(batch);
+    windowTimer = closed ? undefined : setTimeout(endWindow, POST_WINDOW_MS);
   };
-  const scheduleOutgoing = () => {
-    const wait = lastSentAt + POST_WINDOW_MS - performance.now();
-    if (wait <= 0) queueMicrotask(sendOutgoing);
-    else windowTimer = setTimeout(sendOutgoing, wait);
+  const endWindow = () => {
+    windowTimer = undefined;
+    sendOutgoing();
   };
 
   return {
@@ -139,7 +135,7 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
     },
     post(message) {
       if (closed || !channel) return;
-      if (outgoing.push(message) === 1) scheduleOutgoing();
+      if (outgoing.push(message) === 1 && windowTimer === undefined) queueMicrotask(sendOutgoing);
     },
     flush() {
       if (!closed) sendOutgoing();
@@ -152,8 +148,9 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
     },
     close() {
       if (closed) return;
-      sendOutgoing();
       closed = true;
+      sendOutgoing();
+      clearTimeout(windowTimer);
       if (channel) {
         channel.onmessage = null;
         channel.close();
