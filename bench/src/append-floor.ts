@@ -18,9 +18,10 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 /**
  * (c) the floor under a publish's latency: bare durable appends (one `EVALSHA` of an XADD, one
  * round trip to the same Redis under its current `appendfsync`) at `ratePerSecond` for `seconds`,
- * open loop like the load worker — latency from each append's scheduled time to its reply.
+ * open loop like the load worker — latency from each append's scheduled time to its reply. The
+ * first `warmUpSeconds` of appends are not counted, as the load workers do not count theirs.
  */
-export async function appendFloor(redisServer: RedisServer, ratePerSecond: number, seconds: number, bodyBytes: number): Promise<FloorFigures> {
+export async function appendFloor(redisServer: RedisServer, ratePerSecond: number, seconds: number, bodyBytes: number, warmUpSeconds = 0): Promise<FloorFigures> {
   const redis = new Redis(redisServer.url);
   redis.on('error', () => {});
   try {
@@ -31,12 +32,14 @@ export async function appendFloor(redisServer: RedisServer, ratePerSecond: numbe
     const interval = 1000 / ratePerSecond;
     const foreignCpu = watchForeignCpu(process.pid);
     const start = performance.now();
-    const end = start + seconds * 1000;
+    const measuredFrom = start + warmUpSeconds * 1000;
+    const end = measuredFrom + seconds * 1000;
     let n = 0;
     while (performance.now() < end) {
       for (const due = performance.now(); start + n * interval <= due; n++) {
         const dueAt = start + n * interval;
-        pending.push(redis.evalsha(sha, 1, 'bench-floor', body).then(() => void latencies.push(performance.now() - dueAt)));
+        const reply = redis.evalsha(sha, 1, 'bench-floor', body);
+        pending.push(dueAt < measuredFrom ? reply : reply.then(() => void latencies.push(performance.now() - dueAt)));
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, start + n * interval - performance.now())));
     }

@@ -82,6 +82,7 @@ async function run(plan: WorkerPlan): Promise<void> {
   const histogram: Histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const report: WorkerReport = { connected: 0, published: 0, acked: 0, errors: 0, delivered: 0, latency: '' };
   let measuring = false;
+  let measuredFrom = 0;
   let running = true;
 
   const sockets: Socket[] = [];
@@ -100,8 +101,10 @@ async function run(plan: WorkerPlan): Promise<void> {
 
   const deliver = (body: string) => {
     if (!measuring) return;
-    report.delivered++;
     const sentAt = Number(body.slice(5, body.indexOf(',')));
+    // A message meant to be sent during the warm-up is not the measured window's, even if it arrives in it.
+    if (sentAt < measuredFrom) return;
+    report.delivered++;
     histogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
   };
   if (plan.subscribe) {
@@ -117,15 +120,16 @@ async function run(plan: WorkerPlan): Promise<void> {
   let counter = 0;
   const sendOne = async (socket: Socket, room: string, intendedAt: number) => {
     const body = `{"t":${intendedAt.toFixed(3)},"p":"${padding}"}`;
-    report.published++;
+    const counted = measuring;
+    if (counted) report.published++;
     try {
       if (await adapter.publish(socket, room, `${process.pid}-${counter++}`, body)) {
-        report.acked++;
+        if (counted) report.acked++;
         // A member that publishes holds its own message once the ack is in (counted like a delivery).
         if (plan.subscribe && adapter.ownCopyInAck) deliver(body);
-      } else report.errors++;
+      } else if (counted) report.errors++;
     } catch {
-      report.errors++;
+      if (counted) report.errors++;
     }
   };
 
@@ -156,11 +160,18 @@ async function run(plan: WorkerPlan): Promise<void> {
     }
   };
 
+  const nextCommand = () => new Promise<unknown>((resolve) => process.once('message', resolve));
   process.send!({ type: 'ready' });
-  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  let publishing: Promise<void> | undefined;
+  if ((await nextCommand()) === 'warm-up') {
+    // Unmeasured publishing until `start`: the first messages through fresh servers and workers run cold code.
+    publishing = publishLoop();
+    await nextCommand();
+  }
+  measuredFrom = now();
   measuring = true;
-  const publishing = publishLoop();
-  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  publishing ??= publishLoop();
+  await nextCommand();
   measuring = false;
   running = false;
   await Promise.race([publishing, new Promise((resolve) => setTimeout(resolve, 2000))]);

@@ -14,8 +14,11 @@ export interface LoadResult {
   latency: Histogram;
 }
 
-/** Runs worker processes: connect all, measure for `seconds`, collect and merge their reports. */
-export async function runWorkers(plans: WorkerPlan[], seconds: number, hooks: { started?(): unknown; stopped?(): unknown } = {}): Promise<LoadResult> {
+/**
+ * Runs worker processes: connect all, publish unmeasured for `warmUpSeconds` (if any), measure for
+ * `seconds`, collect and merge their reports.
+ */
+export async function runWorkers(plans: WorkerPlan[], seconds: number, hooks: { started?(): unknown; stopped?(): unknown } = {}, warmUpSeconds = 0): Promise<LoadResult> {
   const workers: ChildProcess[] = plans.map(() => fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const next = (worker: ChildProcess, type: string) =>
     new Promise<{ type: string; report?: WorkerReport }>((resolve, reject) => {
@@ -30,6 +33,10 @@ export async function runWorkers(plans: WorkerPlan[], seconds: number, hooks: { 
   const ready = workers.map((worker) => next(worker, 'ready'));
   workers.forEach((worker, i) => worker.send(plans[i]!));
   await Promise.all(ready);
+  if (warmUpSeconds > 0) {
+    for (const worker of workers) worker.send('warm-up');
+    await new Promise((resolve) => setTimeout(resolve, warmUpSeconds * 1000));
+  }
 
   await hooks.started?.();
   const started = performance.now();

@@ -40,6 +40,8 @@ interface Measure {
   servers: number;
   plans: (urls: string[], token: string) => WorkerPlan[];
   seconds: number;
+  /** Unmeasured publishing before the window (see runWorkers). */
+  warmUpSeconds?: number;
 }
 
 /** One short-lived client for a bench-side command on the bench Redis. */
@@ -76,7 +78,7 @@ export function setAppendFsync(redis: RedisServer, policy: 'always' | 'everysec'
 }
 
 /** Starts the system's servers, runs the load, and turns counters into figures (`hooks`: also told when the measured window starts and stops). */
-export async function measure(system: SystemName, redis: RedisServer, { servers: count, plans, seconds }: Measure, hooks: { started?(): unknown; stopped?(): unknown } = {}): Promise<Figures> {
+export async function measure(system: SystemName, redis: RedisServer, { servers: count, plans, seconds, warmUpSeconds }: Measure, hooks: { started?(): unknown; stopped?(): unknown } = {}): Promise<Figures> {
   await flush(redis);
   const servers: ServerProcess[] = await startServers(system, count, redis.url);
   try {
@@ -100,7 +102,7 @@ export async function measure(system: SystemName, redis: RedisServer, { servers:
         await hooks.stopped?.();
         if (profiling) await Promise.all(servers.map((s) => s.request('profile:stop')));
       },
-    });
+    }, warmUpSeconds);
     const ms = (percentile: number) => result.latency.getValueAtPercentile(percentile) / 1000;
     return {
       deliveredPerSecond: result.delivered / result.seconds,
