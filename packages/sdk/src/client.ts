@@ -277,7 +277,7 @@ export function createClient(options: ClientOptions): PartylineClient {
     shared: options.indexedDB === undefined || options.tabs !== undefined,
     ...(options.tabs ? { environment: options.tabs } : {}),
     stealAfterMs: settings.flushTakeoverMs,
-    now,
+    clock,
     onMessage: (message) => onTabMessage(message),
   });
   const identity = () => options.user ?? connection.identity;

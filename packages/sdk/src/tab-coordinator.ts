@@ -1,4 +1,5 @@
 import type { WireError } from '@partyline/protocol';
+import type { Clock, TimerHandle } from './clock.js';
 
 /** What one tab tells the others about the shared outbox. */
 export type TabMessage =
@@ -49,7 +50,8 @@ export interface TabCoordinatorOptions {
   environment?: TabEnvironment;
   /** How long a tab waits for a busy room before taking its flush over. */
   stealAfterMs: number;
-  now(): number;
+  /** The client's clock: its time, and the timer that holds posts back (see `post`). */
+  clock: Clock;
   onMessage(message: TabMessage): void;
 }
 
@@ -90,13 +92,13 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
   // message, or per group commit (a thousand a second at 10,000 publishes/s).
   let outgoing: TabMessage[] = [];
   /** Holds posts back until `POST_WINDOW_MS` after the last batch left (see `post`). */
-  let windowTimer: ReturnType<typeof setTimeout> | undefined;
+  let windowTimer: TimerHandle | undefined;
   const sendOutgoing = () => {
     if (outgoing.length === 0) return;
-    clearTimeout(windowTimer);
+    options.clock.clearTimeout(windowTimer);
     channel?.postMessage(outgoing);
     outgoing = [];
-    windowTimer = closed ? undefined : setTimeout(endWindow, POST_WINDOW_MS);
+    windowTimer = closed ? undefined : options.clock.setTimeout(endWindow, POST_WINDOW_MS);
   };
   const endWindow = () => {
     windowTimer = undefined;
@@ -111,7 +113,7 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
         await task().finally(() => leading.delete(room));
         return true;
       }
-      const now = options.now();
+      const now = options.clock.now();
       // Only an unbroken wait counts: a mark from an earlier, long-finished contention is stale.
       let waiting = busy.get(room);
       if (waiting && now - waiting.last > options.stealAfterMs) waiting = undefined;
@@ -150,7 +152,7 @@ export function createTabCoordinator(options: TabCoordinatorOptions): TabCoordin
       if (closed) return;
       closed = true;
       sendOutgoing();
-      clearTimeout(windowTimer);
+      options.clock.clearTimeout(windowTimer);
       if (channel) {
         channel.onmessage = null;
         channel.close();

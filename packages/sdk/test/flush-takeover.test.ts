@@ -8,6 +8,7 @@
  * still runs: two flushers for every such publish, and the "taken over only when stuck for
  * stealAfterMs" promise does not hold.
  */
+import { systemClock } from '../src/clock.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTabCoordinator } from '../src/tab-coordinator.js';
 
@@ -49,7 +50,7 @@ describe('a stale busy mark', () => {
     const locks = fakeLocks();
     vi.stubGlobal('navigator', { locks });
     let now = 0;
-    const options = { name: 'tabs-db', shared: true, stealAfterMs: 3000, now: () => now, onMessage: () => {} };
+    const options = { name: 'tabs-db', shared: true, stealAfterMs: 3000, clock: { ...systemClock, now: () => now }, onMessage: () => {} };
     const tabX = createTabCoordinator(options);
     const tabY = createTabCoordinator(options);
     try {

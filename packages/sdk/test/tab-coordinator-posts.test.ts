@@ -1,3 +1,4 @@
+import { systemClock } from '../src/clock.js';
 import { describe, expect, it } from 'vitest';
 import { createTabCoordinator, type TabEnvironment, type TabMessage } from '../src/tab-coordinator.js';
 import { waitFor } from '@partyline/test-support';
@@ -23,7 +24,7 @@ function twoTabs() {
     },
   });
   const open = (tab: string, onMessage: (message: TabMessage) => void) =>
-    createTabCoordinator({ name: 'db', shared: true, environment: environment(tab), stealAfterMs: 1000, now: () => 0, onMessage });
+    createTabCoordinator({ name: 'db', shared: true, environment: environment(tab), stealAfterMs: 1000, clock: systemClock, onMessage });
   return { posts, heard, sender: open('a', () => {}), receiver: open('b', (message) => heard.push(message)) };
 }
 
